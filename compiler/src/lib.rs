@@ -4,7 +4,23 @@
 //! It never needs root or a kernel: kernel types come from a BTF file (the
 //! host's `/sys/kernel/btf/vmlinux` or any other), tracepoint formats from
 //! tracefs when readable, else from BTF.
+//!
+//! The passes, in order:
+//! 1. [`syntax`] — parse YAML or DSL into a spanned [`syntax::ast::Spec`];
+//! 2. [`resolve`] — probe targets, names and member paths against [`btf`]
+//!    and [`tracefs`] formats;
+//! 3. [`check`] — parameter values, typed and folded filters;
+//! 4. [`lower`] — record layout, value ops and the filter program;
+//!
+//! [`compile`] runs them; [`diag`] renders what went wrong.
 
 pub mod btf;
+pub mod check;
+pub mod compile;
+pub mod diag;
+pub mod lower;
 pub mod plan;
+pub mod resolve;
+pub mod schema;
+pub mod syntax;
 pub mod tracefs;

@@ -1,1 +1,13 @@
-pub fn x(){}
+//! tracectl's runtime: takes a compiled plan, loads the precompiled eBPF
+//! templates with aya, attaches them, reads the shared ring buffer, decodes
+//! records and prints them as a table, JSON Lines or CSV. It also hosts the
+//! `tracectl` command line.
+//!
+//! The passes after the compiler's: **load** (templates configured and
+//! verified) → **attach** → **output** ([`decode`], then [`output`]).
+
+pub mod cli;
+pub mod decode;
+pub mod output;
+pub mod recipes;
+pub mod run;

@@ -1,0 +1,304 @@
+//! Pass 4, **lower**: captures and conditions of one probe become the
+//! template configuration: record slots, value ops in execution order
+//! (filter operands first, so the filter can drop an event before the rest
+//! is read), the postfix filter program, and the field decoders.
+
+use crate::check::{Cond, Operand};
+use crate::diag::{Diagnostic, Span};
+use crate::plan::{
+    Attach, Base, FieldPlan, FilterOp, Read, ValueOp, ABI_ARGS_AREA, MAX_FILTER_OPS, MAX_OPS,
+    MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
+};
+use crate::resolve::Capture;
+
+/// The lowered configuration of one probe.
+pub struct Lowered {
+    /// Template configuration.
+    pub config: crate::plan::ProbeConfig,
+    /// Visible fields.
+    pub fields: Vec<FieldPlan>,
+}
+
+/// Makes tracepoint reads that fit the copied record head plain loads from
+/// the args area (one copy per event instead of one read per field).
+fn use_args_area(c: &Capture, tracepoint: bool) -> Capture {
+    let mut c = c.clone();
+    if !tracepoint || c.base != Base::Ctx {
+        return c;
+    }
+    match (c.hops.first().copied(), c.read) {
+        (
+            None,
+            Read::Int {
+                off,
+                size,
+                signed,
+                bit_size: 0,
+                ..
+            },
+        ) if off + size <= ABI_ARGS_AREA => {
+            c.base = Base::Arg { off, size, signed };
+            c.read = Read::Value;
+        }
+        (Some(h), _) if h.off + 8 <= ABI_ARGS_AREA => {
+            c.base = Base::Arg {
+                off: h.off,
+                size: 8,
+                signed: false,
+            };
+            c.hops.remove(0);
+        }
+        _ => {}
+    }
+    c
+}
+
+fn op_of(c: &Capture, slot: u32) -> ValueOp {
+    ValueOp {
+        slot,
+        slot_size: c.slot_size,
+        base: c.base,
+        hops: c.hops.clone(),
+        mem: c.mem,
+        read: c.read,
+        transform: c.transform,
+    }
+}
+
+/// The value ops sans slot, for de-duplication.
+fn same(a: &Capture, b: &Capture) -> bool {
+    a.base == b.base
+        && a.hops == b.hops
+        && a.read == b.read
+        && a.transform == b.transform
+        && a.mem == b.mem
+        && a.slot_size == b.slot_size
+}
+
+struct Slots {
+    caps: Vec<Capture>,
+    slot: Vec<u32>,
+    next: u32,
+}
+
+impl Slots {
+    fn add(&mut self, c: &Capture) -> usize {
+        if let Some(i) = self.caps.iter().position(|x| same(x, c)) {
+            return i;
+        }
+        self.caps.push(c.clone());
+        self.slot.push(self.next);
+        self.next += c.slot_size.div_ceil(8) * 8;
+        self.caps.len() - 1
+    }
+}
+
+/// Lowers one probe.
+pub fn lower(
+    attach: &Attach,
+    fields: &[(String, Capture)],
+    cond: Option<&Cond>,
+    probe_span: Span,
+) -> Result<Lowered, Diagnostic> {
+    let tracepoint = matches!(attach, Attach::Tracepoint { .. });
+    let fields: Vec<(String, Capture)> = fields
+        .iter()
+        .map(|(n, c)| (n.clone(), use_args_area(c, tracepoint)))
+        .collect();
+    let mut slots = Slots {
+        caps: Vec::new(),
+        slot: Vec::new(),
+        next: RECORD_HEADER,
+    };
+    let field_idx: Vec<usize> = fields.iter().map(|(_, c)| slots.add(c)).collect();
+
+    // Filter operands, in first-use order.
+    let mut filter_ops = Vec::new();
+    let mut strings: Vec<u8> = Vec::new();
+    let mut used: Vec<usize> = Vec::new();
+    let mut operand = |o: &Operand, slots: &mut Slots| -> usize {
+        let i = match o {
+            Operand::Field(f) => field_idx[*f],
+            Operand::Hidden(c) => slots.add(&use_args_area(c, tracepoint)),
+        };
+        if !used.contains(&i) {
+            used.push(i);
+        }
+        i
+    };
+    let cond = match cond {
+        Some(Cond::Const(true)) | None => None,
+        Some(c) => Some(c),
+    };
+    if let Some(c) = cond {
+        let mut stack: Vec<(&Cond, bool)> = vec![(c, false)];
+        // Iterative post-order walk.
+        while let Some((c, visited)) = stack.pop() {
+            match c {
+                Cond::And(a, b) | Cond::Or(a, b) if !visited => {
+                    stack.push((c, true));
+                    stack.push((b, false));
+                    stack.push((a, false));
+                }
+                Cond::Not(a) if !visited => {
+                    stack.push((c, true));
+                    stack.push((a, false));
+                }
+                Cond::And(..) => filter_ops.push(FilterOp::And),
+                Cond::Or(..) => filter_ops.push(FilterOp::Or),
+                Cond::Not(_) => filter_ops.push(FilterOp::Not),
+                Cond::Const(v) => filter_ops.push(FilterOp::Const { value: *v }),
+                Cond::CmpImm {
+                    operand: o,
+                    cmp,
+                    imm,
+                    signed,
+                } => {
+                    let i = operand(o, &mut slots);
+                    filter_ops.push(FilterOp::CmpImm {
+                        slot: slots.slot[i],
+                        cmp: *cmp,
+                        imm: *imm,
+                        signed: *signed,
+                    });
+                }
+                Cond::CmpOperands { a, b, cmp, signed } => {
+                    let ia = operand(a, &mut slots);
+                    let ib = operand(b, &mut slots);
+                    filter_ops.push(FilterOp::CmpSlots {
+                        a: slots.slot[ia],
+                        b: slots.slot[ib],
+                        cmp: *cmp,
+                        signed: *signed,
+                    });
+                }
+                Cond::CmpStr {
+                    operand: o,
+                    text,
+                    prefix,
+                    negate,
+                } => {
+                    let i = operand(o, &mut slots);
+                    let str_off = match strings.windows(text.len().max(1)).position(|w| w == text.as_slice()) {
+                        Some(p) if !text.is_empty() => p as u32,
+                        _ => {
+                            let p = strings.len() as u32;
+                            strings.extend_from_slice(text);
+                            p
+                        }
+                    };
+                    let slot_size = slots.caps[i].slot_size;
+                    if !prefix && text.len() as u32 >= slot_size {
+                        return Err(Diagnostic::error(
+                            probe_span,
+                            format!(
+                                "the string \"{}\" is longer than the {slot_size}-byte value it is compared with",
+                                String::from_utf8_lossy(text)
+                            ),
+                        )
+                        .label("this comparison can never be true")
+                        .note("raise the length with `str(e, N)`, or compare a prefix with a trailing `*`"));
+                    }
+                    filter_ops.push(FilterOp::CmpStr {
+                        slot: slots.slot[i],
+                        str_off,
+                        len: text.len() as u32,
+                        prefix: *prefix,
+                        negate: *negate,
+                    });
+                }
+            }
+        }
+    }
+
+    // Limits of the templates.
+    if slots.caps.len() > MAX_OPS {
+        return Err(Diagnostic::error(
+            probe_span,
+            format!(
+                "too many values: this probe captures {} (fields plus filter operands)",
+                slots.caps.len()
+            ),
+        )
+        .label(format!("templates capture at most {MAX_OPS} values per probe"))
+        .note("split the probe in two, or drop fields"));
+    }
+    if filter_ops.len() > MAX_FILTER_OPS {
+        return Err(Diagnostic::error(
+            probe_span,
+            format!("filter too long: {} operations", filter_ops.len()),
+        )
+        .label(format!("the in-kernel filter runs at most {MAX_FILTER_OPS} operations")));
+    }
+    if strings.len() > STR_POOL {
+        return Err(Diagnostic::error(
+            probe_span,
+            format!("filter strings too long: {} bytes", strings.len()),
+        )
+        .label(format!("filter string constants hold at most {STR_POOL} bytes per probe")));
+    }
+    if slots.next > MAX_RECORD {
+        return Err(Diagnostic::error(
+            probe_span,
+            format!("record too large: {} bytes", slots.next),
+        )
+        .label(format!("templates emit records of at most {MAX_RECORD} bytes"))
+        .note("lower the lengths given to str() and bytes()"));
+    }
+
+    // Execution order: filter operands first.
+    let mut order: Vec<usize> = used.clone();
+    order.extend((0..slots.caps.len()).filter(|i| !used.contains(i)));
+    let ops: Vec<ValueOp> = order
+        .iter()
+        .map(|&i| op_of(&slots.caps[i], slots.slot[i]))
+        .collect();
+
+    let function_like = !tracepoint;
+    let nargs = if function_like {
+        ops.iter()
+            .filter_map(|o| match o.base {
+                Base::Arg { off, .. } if off < RET_OFF => Some(off / 8 + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    let ctx_copy = if tracepoint {
+        ops.iter()
+            .filter_map(|o| match o.base {
+                Base::Arg { off, size, .. } => Some(off + size),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+            .div_ceil(8)
+            * 8
+    } else {
+        0
+    };
+    let fields_out = fields
+        .iter()
+        .zip(&field_idx)
+        .map(|((name, c), &i)| FieldPlan {
+            name: name.clone(),
+            slot: slots.slot[i],
+            size: c.slot_size,
+            decode: c.decode,
+        })
+        .collect();
+    Ok(Lowered {
+        config: crate::plan::ProbeConfig {
+            nargs,
+            ctx_copy,
+            record_size: slots.next,
+            filter_at: if filter_ops.is_empty() { 0 } else { used.len() as u32 },
+            ops,
+            filter: filter_ops,
+            strings,
+        },
+        fields: fields_out,
+    })
+}

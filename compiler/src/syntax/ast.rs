@@ -1,0 +1,226 @@
+//! The spec as written: the common tree both front ends (YAML and DSL)
+//! produce, every node carrying the span it came from.
+
+use crate::diag::{Span, Spanned};
+
+/// A whole spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// `version: 1`, when written.
+    pub version: Option<Spanned<u64>>,
+    /// The spec's name.
+    pub name: Spanned<String>,
+    /// One-line description.
+    pub description: Option<Spanned<String>>,
+    /// Declared parameters, in order.
+    pub params: Vec<ParamDecl>,
+    /// Probes, in order.
+    pub probes: Vec<ProbeDecl>,
+    /// Output settings, when written.
+    pub output: OutputDecl,
+    /// Span of the whole document (for errors about missing keys).
+    pub span: Span,
+}
+
+/// The type of a `$param`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// Unsigned integer of this many bytes.
+    Unsigned(u32),
+    /// Signed integer of this many bytes.
+    Signed(u32),
+    /// A string.
+    Str,
+    /// true / false.
+    Bool,
+}
+
+impl ParamType {
+    /// Every type name, for suggestions.
+    pub const NAMES: [&'static str; 10] = [
+        "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "string", "bool",
+    ];
+
+    /// Parses a type name.
+    pub fn parse(s: &str) -> Option<ParamType> {
+        Some(match s {
+            "u8" => ParamType::Unsigned(1),
+            "u16" => ParamType::Unsigned(2),
+            "u32" => ParamType::Unsigned(4),
+            "u64" => ParamType::Unsigned(8),
+            "i8" => ParamType::Signed(1),
+            "i16" => ParamType::Signed(2),
+            "i32" => ParamType::Signed(4),
+            "i64" => ParamType::Signed(8),
+            "string" => ParamType::Str,
+            "bool" => ParamType::Bool,
+            _ => return None,
+        })
+    }
+
+    /// The type's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ParamType::Unsigned(1) => "u8",
+            ParamType::Unsigned(2) => "u16",
+            ParamType::Unsigned(4) => "u32",
+            ParamType::Unsigned(_) => "u64",
+            ParamType::Signed(1) => "i8",
+            ParamType::Signed(2) => "i16",
+            ParamType::Signed(4) => "i32",
+            ParamType::Signed(_) => "i64",
+            ParamType::Str => "string",
+            ParamType::Bool => "bool",
+        }
+    }
+}
+
+/// A literal value (parameter defaults, `--param` values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Literal {
+    /// An integer (signed range included).
+    Int(i128),
+    /// A string.
+    Str(String),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// `params:` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamDecl {
+    /// Name, without `$`.
+    pub name: Spanned<String>,
+    /// Type.
+    pub ty: Spanned<ParamType>,
+    /// Default value, when given.
+    pub default: Option<Spanned<Literal>>,
+    /// Help text.
+    pub description: Option<Spanned<String>>,
+}
+
+/// `probes:` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeDecl {
+    /// The probe as written (`kfunc:tcp_connect`).
+    pub probe: Spanned<String>,
+    /// Optional label.
+    pub name: Option<Spanned<String>>,
+    /// Output fields, in order.
+    pub fields: Vec<FieldDecl>,
+    /// In-kernel filter.
+    pub filter: Option<Expr>,
+    /// Span of the whole entry.
+    pub span: Span,
+}
+
+/// One `name: expression` field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDecl {
+    /// Output name.
+    pub name: Spanned<String>,
+    /// The expression.
+    pub expr: Expr,
+}
+
+/// `output:` settings; `None` where not written.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OutputDecl {
+    /// `format:`.
+    pub format: Option<Spanned<crate::plan::Format>>,
+    /// `time:`.
+    pub time: Option<Spanned<crate::plan::TimeMode>>,
+}
+
+/// An expression with its span.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it was written.
+    pub span: Span,
+}
+
+/// Binary operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    /// `||`
+    Or,
+    /// `&&`
+    And,
+    /// A comparison.
+    Cmp(crate::plan::CmpOp),
+}
+
+impl BinOp {
+    /// The operator's spelling.
+    pub fn as_str(self) -> &'static str {
+        use crate::plan::CmpOp::*;
+        match self {
+            BinOp::Or => "||",
+            BinOp::And => "&&",
+            BinOp::Cmp(Eq) => "==",
+            BinOp::Cmp(Ne) => "!=",
+            BinOp::Cmp(Lt) => "<",
+            BinOp::Cmp(Le) => "<=",
+            BinOp::Cmp(Gt) => ">",
+            BinOp::Cmp(Ge) => ">=",
+        }
+    }
+
+    /// Binding strength (higher binds tighter).
+    pub fn precedence(self) -> u8 {
+        match self {
+            BinOp::Or => 1,
+            BinOp::And => 2,
+            BinOp::Cmp(_) => 3,
+        }
+    }
+}
+
+/// Expression forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExprKind {
+    /// An integer literal.
+    Int(i128),
+    /// A string literal.
+    Str(String),
+    /// A name: builtin, argument, tracepoint field, or (in filters) an output field.
+    Ident(String),
+    /// `$name`.
+    Param(String),
+    /// `f(args)`.
+    Call {
+        /// Function name.
+        func: Spanned<String>,
+        /// Arguments.
+        args: Vec<Expr>,
+    },
+    /// `base->member` (`arrow`) or `base.member`.
+    Member {
+        /// The struct or pointer.
+        base: Box<Expr>,
+        /// Member name.
+        member: Spanned<String>,
+        /// `->` rather than `.`.
+        arrow: bool,
+    },
+    /// `base[index]` with a constant index.
+    Index {
+        /// The array or pointer.
+        base: Box<Expr>,
+        /// The index.
+        index: Spanned<u64>,
+    },
+    /// `!e`.
+    Not(Box<Expr>),
+    /// `l op r`.
+    Binary {
+        /// Operator.
+        op: BinOp,
+        /// Left operand.
+        lhs: Box<Expr>,
+        /// Right operand.
+        rhs: Box<Expr>,
+    },
+}

@@ -1,0 +1,200 @@
+//! Prints a [`Spec`] as YAML or as DSL (`tracectl fmt`). Both printers are
+//! canonical: parsing their output gives back the same spec.
+
+use super::ast::*;
+use super::expr::{escape, print_expr};
+use crate::plan::{Format, TimeMode};
+
+fn format_name(f: Format) -> &'static str {
+    match f {
+        Format::Table => "table",
+        Format::Json => "json",
+        Format::Csv => "csv",
+    }
+}
+
+fn time_name(t: TimeMode) -> &'static str {
+    match t {
+        TimeMode::Relative => "relative",
+        TimeMode::Absolute => "absolute",
+        TimeMode::None => "none",
+    }
+}
+
+/// A YAML scalar for an arbitrary string.
+fn yaml_str(s: &str) -> String {
+    let plain_ok = !s.is_empty()
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '/')
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " _-./()>,[]".contains(c))
+        && !s.ends_with(' ')
+        && !matches!(
+            s,
+            "true" | "false" | "null" | "Null" | "NULL" | "yes" | "no" | "on" | "off" | "y" | "n"
+        );
+    if plain_ok {
+        s.to_string()
+    } else if s.chars().all(|c| !c.is_control()) {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        // A JSON string is a valid YAML double-quoted scalar.
+        serde_json::to_string(s).unwrap_or_default()
+    }
+}
+
+fn literal(l: &Literal) -> String {
+    match l {
+        Literal::Int(v) => v.to_string(),
+        Literal::Bool(b) => b.to_string(),
+        Literal::Str(s) => escape(s),
+    }
+}
+
+fn yaml_literal(l: &Literal) -> String {
+    match l {
+        Literal::Str(s) => {
+            // Keep strings that look like numbers or booleans strings.
+            if s.parse::<i128>().is_ok() || s.starts_with("0x") {
+                format!("'{s}'")
+            } else {
+                yaml_str(s)
+            }
+        }
+        other => literal(other),
+    }
+}
+
+/// The spec as YAML.
+pub fn to_yaml(spec: &Spec) -> String {
+    let mut o = String::new();
+    if let Some(v) = &spec.version {
+        o.push_str(&format!("version: {}\n", v.value));
+    }
+    o.push_str(&format!("name: {}\n", yaml_str(&spec.name.value)));
+    if let Some(d) = &spec.description {
+        o.push_str(&format!("description: {}\n", yaml_str(&d.value)));
+    }
+    if !spec.params.is_empty() {
+        o.push_str("params:\n");
+        for p in &spec.params {
+            let mut parts = vec![format!("type: {}", p.ty.value.name())];
+            if let Some(d) = &p.default {
+                parts.push(format!("default: {}", yaml_literal(&d.value)));
+            }
+            if let Some(d) = &p.description {
+                parts.push(format!("description: {}", flow_str(&d.value)));
+            }
+            o.push_str(&format!("  {}: {{ {} }}\n", p.name.value, parts.join(", ")));
+        }
+    }
+    o.push_str("probes:\n");
+    for p in &spec.probes {
+        o.push_str(&format!("  - probe: {}\n", yaml_str(&p.probe.value)));
+        if let Some(n) = &p.name {
+            o.push_str(&format!("    name: {}\n", n.value));
+        }
+        o.push_str("    fields:\n");
+        for f in &p.fields {
+            o.push_str(&format!(
+                "      {}: {}\n",
+                f.name.value,
+                yaml_str(&print_expr(&f.expr))
+            ));
+        }
+        if let Some(f) = &p.filter {
+            o.push_str(&format!("    filter: {}\n", yaml_str(&print_expr(f))));
+        }
+    }
+    if spec.output.format.is_some() || spec.output.time.is_some() {
+        o.push_str("output:\n");
+        if let Some(f) = &spec.output.format {
+            o.push_str(&format!("  format: {}\n", format_name(f.value)));
+        }
+        if let Some(t) = &spec.output.time {
+            o.push_str(&format!("  time: {}\n", time_name(t.value)));
+        }
+    }
+    o
+}
+
+/// A string inside a flow mapping: `,` `{` `}` need quoting there.
+fn flow_str(s: &str) -> String {
+    let y = yaml_str(s);
+    if y.contains([',', '[', ']', '{', '}']) && !y.starts_with(['\'', '"']) {
+        format!("'{}'", s.replace('\'', "''"))
+    } else {
+        y
+    }
+}
+
+fn probe_token(p: &str) -> String {
+    let simple = p.split_once(':').is_some_and(|(kind, rest)| {
+        !kind.is_empty()
+            && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && kind.chars().next().is_some_and(|c| !c.is_ascii_digit())
+            && !rest.is_empty()
+            && !rest.chars().any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '#')
+    });
+    if simple {
+        p.to_string()
+    } else {
+        escape(p)
+    }
+}
+
+/// The spec as DSL.
+pub fn to_dsl(spec: &Spec) -> String {
+    let mut o = String::new();
+    if let Some(v) = &spec.version {
+        o.push_str(&format!("version {}\n", v.value));
+    }
+    o.push_str(&format!("spec {}", spec.name.value));
+    if let Some(d) = &spec.description {
+        o.push_str(&format!(" {}", escape(&d.value)));
+    }
+    o.push('\n');
+    for p in &spec.params {
+        o.push_str(&format!("param {}: {}", p.name.value, p.ty.value.name()));
+        if let Some(d) = &p.default {
+            o.push_str(&format!(" = {}", literal(&d.value)));
+        }
+        if let Some(d) = &p.description {
+            o.push_str(&format!(" {}", escape(&d.value)));
+        }
+        o.push('\n');
+    }
+    for p in &spec.probes {
+        o.push_str(&format!("\nprobe {}", probe_token(&p.probe.value)));
+        if let Some(n) = &p.name {
+            o.push_str(&format!(" as {}", n.value));
+        }
+        o.push_str(" {\n");
+        let n = p.fields.len();
+        for (i, f) in p.fields.iter().enumerate() {
+            let e = print_expr(&f.expr);
+            let sep = if i + 1 < n { "," } else { "" };
+            if e == f.name.value {
+                o.push_str(&format!("    {e}{sep}\n"));
+            } else {
+                o.push_str(&format!("    {} = {e}{sep}\n", f.name.value));
+            }
+        }
+        o.push('}');
+        if let Some(f) = &p.filter {
+            o.push_str(&format!(" where {}", print_expr(f)));
+        }
+        o.push('\n');
+    }
+    let mut opts = Vec::new();
+    if let Some(f) = &spec.output.format {
+        opts.push(format!("format {}", format_name(f.value)));
+    }
+    if let Some(t) = &spec.output.time {
+        opts.push(format!("time {}", time_name(t.value)));
+    }
+    if !opts.is_empty() {
+        o.push_str(&format!("\noutput {}\n", opts.join(", ")));
+    }
+    o
+}

@@ -1,0 +1,438 @@
+//! The `tracectl` command line: argument parsing and the commands that only
+//! need the compiler (`check`, `compile`, `fmt`, `schema`, `list`).
+//! `run` lives in [`crate::run`].
+
+use crate::recipes;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use tracectl_compiler::btf::Btf;
+use tracectl_compiler::compile::{compile_source, Compiled, Options};
+use tracectl_compiler::diag::{render, Diagnostic};
+use tracectl_compiler::resolve::Env;
+use tracectl_compiler::syntax::{self, print};
+use tracectl_compiler::tracefs::{tracefs_root, TpSource};
+
+/// Declarative eBPF tracing: specs checked against kernel BTF, run on
+/// precompiled templates.
+#[derive(Debug, Parser)]
+#[command(name = "tracectl", version, about, long_about = None)]
+pub struct Cli {
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a spec or bundled recipe and print its events.
+    Run(RunArgs),
+    /// Check specs against kernel BTF without loading anything (0 when all are valid).
+    Check(CheckArgs),
+    /// Print the compiled plan of a spec as JSON.
+    Compile(CompileArgs),
+    /// Convert a spec between YAML and the DSL.
+    Fmt(FmtArgs),
+    /// Print the JSON Schema of the YAML spec format.
+    Schema,
+    /// List the bundled recipes.
+    List(ListArgs),
+}
+
+/// Where a spec comes from.
+#[derive(Debug, Args, Clone)]
+pub struct SpecSource {
+    /// A DSL spec on the command line instead of a file or recipe.
+    #[arg(short = 'e', long = "expr", value_name = "DSL")]
+    pub expr: Option<String>,
+}
+
+/// Options shared by the compiling commands.
+#[derive(Debug, Args, Clone)]
+pub struct CompileOpts {
+    /// Kernel BTF to check against (raw BTF or an ELF with .BTF); default: this kernel's.
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
+    /// Set a spec parameter.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))
+}
+
+/// `tracectl run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Spec file or bundled recipe name.
+    #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
+    pub spec: Option<String>,
+    /// Source.
+    #[command(flatten)]
+    pub source: SpecSource,
+    /// Compilation options.
+    #[command(flatten)]
+    pub compile: CompileOpts,
+    /// Output format (overrides the spec).
+    #[arg(long, short = 'o', value_enum)]
+    pub output: Option<OutputFormat>,
+    /// Time column (overrides the spec).
+    #[arg(long, value_enum)]
+    pub time: Option<TimeArg>,
+    /// Stop after this long (e.g. 10s, 500ms, 2m).
+    #[arg(long, short = 'd', value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many events.
+    #[arg(long, short = 'n')]
+    pub max_events: Option<u64>,
+    /// Only events of this process (tgid).
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// Print the verifier's full log when it rejects a program.
+    #[arg(long)]
+    pub verbose_verifier: bool,
+    /// Ring buffer size in KiB (a power of two).
+    #[arg(long, default_value_t = 4096, value_name = "KIB")]
+    pub buffer_kib: u32,
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns.
+    Table,
+    /// JSON Lines.
+    Json,
+    /// CSV.
+    Csv,
+}
+
+/// `--time`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TimeArg {
+    /// Seconds since the first event.
+    Relative,
+    /// Wall-clock time.
+    Absolute,
+    /// No time column.
+    None,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map(|i| s.split_at(i))
+        .unwrap_or((s, "s"));
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 10s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" | "" => v,
+        "m" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("`{s}` is not a duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// `tracectl check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Spec files or recipe names.
+    #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
+    pub specs: Vec<String>,
+    /// Source.
+    #[command(flatten)]
+    pub source: SpecSource,
+    /// Compilation options.
+    #[command(flatten)]
+    pub compile: CompileOpts,
+    /// Also load every probe into the kernel (verifier), attach and detach.
+    #[arg(long)]
+    pub load: bool,
+    /// Print the verifier's full log when it rejects a program.
+    #[arg(long)]
+    pub verbose_verifier: bool,
+}
+
+/// `tracectl compile`.
+#[derive(Debug, Args)]
+pub struct CompileArgs {
+    /// Spec file or recipe name.
+    #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
+    pub spec: Option<String>,
+    /// Source.
+    #[command(flatten)]
+    pub source: SpecSource,
+    /// Compilation options.
+    #[command(flatten)]
+    pub compile: CompileOpts,
+}
+
+/// `tracectl fmt`.
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// Spec file or recipe name.
+    #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
+    pub spec: Option<String>,
+    /// Source.
+    #[command(flatten)]
+    pub source: SpecSource,
+    /// Target syntax.
+    #[arg(long, value_enum)]
+    pub to: FmtTarget,
+}
+
+/// `fmt --to`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum FmtTarget {
+    /// YAML.
+    Yaml,
+    /// The compact DSL.
+    Dsl,
+}
+
+/// `tracectl list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only recipes with this tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+/// A command failure: already reported to the user, or a message to print.
+#[derive(Debug)]
+pub enum Failure {
+    /// Diagnostics were printed; exit 1.
+    Reported,
+    /// Print this sentence and exit 1.
+    Message(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Message(s)
+    }
+}
+
+/// A loaded spec text and the name used in diagnostics.
+pub struct Source {
+    /// Name for diagnostics (path, `recipe:NAME`, or `<-e>`).
+    pub name: String,
+    /// File name used to pick the syntax.
+    pub syntax_name: String,
+    /// Text.
+    pub text: String,
+}
+
+/// Reads a spec from a path, a bundled recipe name, or `-e`.
+pub fn load_source(spec: Option<&str>, expr: Option<&str>) -> Result<Source, Failure> {
+    if let Some(e) = expr {
+        return Ok(Source {
+            name: "<-e>".into(),
+            syntax_name: "cmdline.trace".into(),
+            text: e.to_string(),
+        });
+    }
+    let spec = spec.ok_or_else(|| Failure::Message("no spec given".into()))?;
+    let path = std::path::Path::new(spec);
+    if path.exists() {
+        let text = std::fs::read(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
+        let text = String::from_utf8(text).map_err(|_| format!("{spec} is not UTF-8 text"))?;
+        return Ok(Source {
+            name: spec.to_string(),
+            syntax_name: spec.to_string(),
+            text,
+        });
+    }
+    if let Some(r) = recipes::find(spec) {
+        return Ok(Source {
+            name: format!("recipe:{}", r.file),
+            syntax_name: r.file.to_string(),
+            text: r.source.to_string(),
+        });
+    }
+    let names: Vec<&str> = recipes::all().iter().map(|r| r.name).collect();
+    let mut msg = format!("`{spec}` is neither a file nor a bundled recipe");
+    if let Some(b) = tracectl_compiler::diag::closest(spec, names.iter().copied()) {
+        msg.push_str(&format!("; did you mean `{b}`?"));
+    } else {
+        msg.push_str(" (`tracectl list` shows the recipes)");
+    }
+    Err(Failure::Message(msg))
+}
+
+/// Loads kernel BTF: the given file or this kernel's.
+pub fn load_btf(path: Option<&std::path::Path>) -> Result<Btf, Failure> {
+    match path {
+        Some(p) => Btf::from_file(p).map_err(|e| Failure::Message(e.to_string())),
+        None => Btf::host().map_err(|e| {
+            Failure::Message(format!(
+                "{e}\nthis kernel exposes no BTF (/sys/kernel/btf/vmlinux); pass --btf FILE to check against another kernel's BTF"
+            ))
+        }),
+    }
+}
+
+/// Where tracepoint formats come from: tracefs for this kernel, BTF for another's.
+pub fn tracepoint_source<'a>(btf: &'a Btf, other_kernel: bool) -> TpSource<'a> {
+    match (other_kernel, tracefs_root()) {
+        (false, Some(root)) => TpSource::Tracefs(root),
+        _ => TpSource::Btf(btf),
+    }
+}
+
+fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// Prints diagnostics for a source on stderr.
+pub fn report(src: &Source, diags: &[Diagnostic]) {
+    if !diags.is_empty() {
+        eprint!("{}", render(&src.name, &src.text, diags, color()));
+    }
+}
+
+/// Compiles a source, reporting diagnostics.
+pub fn compile_reporting(
+    src: &Source,
+    env: &Env,
+    opts: &Options,
+) -> Result<Compiled, Failure> {
+    match compile_source(&src.syntax_name, &src.text, env, opts) {
+        Ok(c) => {
+            report(src, &c.warnings);
+            Ok(c)
+        }
+        Err(d) => {
+            report(src, &d);
+            Err(Failure::Reported)
+        }
+    }
+}
+
+/// `tracectl check`.
+pub fn check(args: &CheckArgs) -> Result<(), Failure> {
+    let btf = load_btf(args.compile.btf.as_deref())?;
+    let env = Env {
+        btf: &btf,
+        tracepoints: tracepoint_source(&btf, args.compile.btf.is_some()),
+    };
+    let opts = Options {
+        params: args.compile.params.clone(),
+        require_params: args.load,
+    };
+    let mut sources = Vec::new();
+    if args.source.expr.is_some() {
+        sources.push(load_source(None, args.source.expr.as_deref()));
+    }
+    for s in &args.specs {
+        sources.push(load_source(Some(s), None));
+    }
+    let mut failed = 0;
+    for src in sources {
+        let src = match src {
+            Ok(s) => s,
+            Err(Failure::Message(m)) => {
+                eprintln!("error: {m}");
+                failed += 1;
+                continue;
+            }
+            Err(Failure::Reported) => {
+                failed += 1;
+                continue;
+            }
+        };
+        match compile_reporting(&src, &env, &opts) {
+            Ok(c) if args.load => {
+                if let Err(e) = crate::run::check_load(&c.plan, args.verbose_verifier) {
+                    eprintln!("error: {}: {e}", src.name);
+                    failed += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(_) => failed += 1,
+        }
+    }
+    if failed > 0 {
+        Err(Failure::Reported)
+    } else {
+        Ok(())
+    }
+}
+
+/// `tracectl compile`.
+pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
+    let src = load_source(args.spec.as_deref(), args.source.expr.as_deref())?;
+    let btf = load_btf(args.compile.btf.as_deref())?;
+    let env = Env {
+        btf: &btf,
+        tracepoints: tracepoint_source(&btf, args.compile.btf.is_some()),
+    };
+    let opts = Options {
+        params: args.compile.params.clone(),
+        require_params: true,
+    };
+    let c = compile_reporting(&src, &env, &opts)?;
+    let json = serde_json::to_string_pretty(&c.plan).map_err(|e| e.to_string())?;
+    println!("{json}");
+    Ok(())
+}
+
+/// `tracectl fmt`.
+pub fn fmt(args: &FmtArgs) -> Result<(), Failure> {
+    let src = load_source(args.spec.as_deref(), args.source.expr.as_deref())?;
+    let spec = match syntax::parse(&src.syntax_name, &src.text) {
+        Ok(s) => s,
+        Err(d) => {
+            report(&src, &d);
+            return Err(Failure::Reported);
+        }
+    };
+    let out = match args.to {
+        FmtTarget::Yaml => print::to_yaml(&spec),
+        FmtTarget::Dsl => print::to_dsl(&spec),
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// `tracectl schema`.
+pub fn schema() -> Result<(), Failure> {
+    println!("{}", tracectl_compiler::schema::SCHEMA);
+    Ok(())
+}
+
+/// `tracectl list`.
+pub fn list(args: &ListArgs) -> Result<(), Failure> {
+    let mut rows = Vec::new();
+    for r in recipes::all() {
+        let spec = syntax::parse(r.file, r.source)
+            .map_err(|_| format!("bundled recipe {} does not parse", r.file))?;
+        let tags: Vec<String> = Vec::new();
+        if let Some(t) = &args.tag {
+            if !tags.contains(t) {
+                continue;
+            }
+        }
+        rows.push((
+            r.name.to_string(),
+            spec.description.map(|d| d.value).unwrap_or_default(),
+        ));
+    }
+    let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (n, d) in rows {
+        println!("{n:<w$}  {d}");
+    }
+    Ok(())
+}
