@@ -28,7 +28,11 @@ pub fn bind_params(
                 format!("--param {name}: the spec has no parameter `{name}`"),
             )
             .label("in this spec");
-            d = d.suggest(name, spec.params.iter().map(|p| p.name.value.as_str()), "parameters");
+            d = d.suggest(
+                name,
+                spec.params.iter().map(|p| p.name.value.as_str()),
+                "parameters",
+            );
             if spec.params.is_empty() {
                 d = d.note("this spec declares no parameters");
             }
@@ -88,13 +92,18 @@ fn check_literal(t: ParamType, v: &Literal) -> Result<Literal, String> {
         (ParamType::Unsigned(_) | ParamType::Signed(_), Literal::Int(i)) => {
             let (lo, hi) = int_range(t);
             if *i < lo || *i > hi {
-                Err(format!("{i} is out of range for {} ({lo}..={hi})", t.name()))
+                Err(format!(
+                    "{i} is out of range for {} ({lo}..={hi})",
+                    t.name()
+                ))
             } else {
                 Ok(v.clone())
             }
         }
         (ParamType::Str, other) => Err(format!("expected a string, found {}", lit_kind(other))),
-        (ParamType::Bool, other) => Err(format!("expected true or false, found {}", lit_kind(other))),
+        (ParamType::Bool, other) => {
+            Err(format!("expected true or false, found {}", lit_kind(other)))
+        }
         (_, other) => Err(format!("expected an integer, found {}", lit_kind(other))),
     }
 }
@@ -116,7 +125,8 @@ fn parse_value(p: &ParamDecl, v: &str) -> Result<Literal, String> {
             _ => return Err("expected true or false".into()),
         },
         _ => Literal::Int(
-            crate::syntax::expr::parse_int(v.trim()).ok_or_else(|| "expected an integer".to_string())?,
+            crate::syntax::expr::parse_int(v.trim())
+                .ok_or_else(|| "expected an integer".to_string())?,
         ),
     };
     check_literal(p.ty.value, &lit)
@@ -279,14 +289,18 @@ impl FilterChecker<'_, '_> {
         match &e.kind {
             ExprKind::Int(i) => Ok(Side::Int(*i, e.span)),
             ExprKind::Str(s) => Ok(Side::Str(s.clone(), e.span)),
-            ExprKind::Ident(n) if n == "true" || n == "false" => Ok(Side::Bool(n == "true", e.span)),
+            ExprKind::Ident(n) if n == "true" || n == "false" => {
+                Ok(Side::Bool(n == "true", e.span))
+            }
             ExprKind::Param(name) => match self.params.get(name) {
                 Some((_, Literal::Int(i))) => Ok(Side::Int(*i, e.span)),
                 Some((_, Literal::Str(s))) => Ok(Side::Str(s.clone(), e.span)),
                 Some((_, Literal::Bool(b))) => Ok(Side::Bool(*b, e.span)),
-                None => Err(Diagnostic::error(e.span, format!("unknown parameter `${name}`"))
-                    .label("not declared in `params`")
-                    .suggest(name, self.param_names.iter().copied(), "parameters")),
+                None => Err(
+                    Diagnostic::error(e.span, format!("unknown parameter `${name}`"))
+                        .label("not declared in `params`")
+                        .suggest(name, self.param_names.iter().copied(), "parameters"),
+                ),
             },
             ExprKind::Binary { .. } | ExprKind::Not(_) => {
                 Err(Diagnostic::error(e.span, "a condition cannot be compared")
@@ -314,7 +328,9 @@ impl FilterChecker<'_, '_> {
         match (l, r) {
             (Int(a, _), Int(b, _)) => Ok(Cond::Const(eval(cmp, a, b))),
             (Str(a, _), Str(b, _)) if !ordering => Ok(Cond::Const((a == b) == (cmp == CmpOp::Eq))),
-            (Bool(a, _), Bool(b, _)) if !ordering => Ok(Cond::Const((a == b) == (cmp == CmpOp::Eq))),
+            (Bool(a, _), Bool(b, _)) if !ordering => {
+                Ok(Cond::Const((a == b) == (cmp == CmpOp::Eq)))
+            }
             // `CONST op value` is checked as `value flip(op) CONST`.
             (l @ (Int(..) | Str(..) | Bool(..)), r @ Value(..)) => {
                 self.compare(flip(cmp), r, l, span)
@@ -331,8 +347,11 @@ impl FilterChecker<'_, '_> {
             (Value(o, class, vs), Str(s, ss)) => match class {
                 ValueClass::Str => {
                     if ordering {
-                        return Err(Diagnostic::error(span, "strings compare with `==` and `!=` only")
-                            .label("ordering comparison on a string"));
+                        return Err(Diagnostic::error(
+                            span,
+                            "strings compare with `==` and `!=` only",
+                        )
+                        .label("ordering comparison on a string"));
                     }
                     let (text, prefix) = match s.strip_suffix('*') {
                         Some(p) => (p.as_bytes().to_vec(), true),
@@ -354,8 +373,11 @@ impl FilterChecker<'_, '_> {
                             .label("expected a dotted quad such as \"127.0.0.1\"")
                     })?;
                     if ordering {
-                        return Err(Diagnostic::error(span, "addresses compare with `==` and `!=` only")
-                            .label("ordering comparison on an address"));
+                        return Err(Diagnostic::error(
+                            span,
+                            "addresses compare with `==` and `!=` only",
+                        )
+                        .label("ordering comparison on an address"));
                     }
                     Ok(Cond::CmpImm {
                         operand: o,
@@ -402,8 +424,13 @@ impl FilterChecker<'_, '_> {
             },
             (l, r) => {
                 let (ls, rs) = (side_span(&l), side_span(&r));
-                Err(Diagnostic::error(ls.to(rs), "these values cannot be compared")
-                    .label(format!("{} against {}", side_name(&l), side_name(&r))))
+                Err(
+                    Diagnostic::error(ls.to(rs), "these values cannot be compared").label(format!(
+                        "{} against {}",
+                        side_name(&l),
+                        side_name(&r)
+                    )),
+                )
             }
         }
     }

@@ -142,8 +142,18 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         description: spec.description.as_ref().map(|d| d.value.clone()),
         probes,
         output: OutputPlan {
-            format: spec.output.format.as_ref().map(|f| f.value).unwrap_or_default(),
-            time: spec.output.time.as_ref().map(|t| t.value).unwrap_or_default(),
+            format: spec
+                .output
+                .format
+                .as_ref()
+                .map(|f| f.value)
+                .unwrap_or_default(),
+            time: spec
+                .output
+                .time
+                .as_ref()
+                .map(|t| t.value)
+                .unwrap_or_default(),
         },
     };
     Ok(Compiled {

@@ -134,7 +134,8 @@ impl Diagnostic {
             self.notes.push(format!("did you mean `{best}`?"));
         } else if !candidates.is_empty() && candidates.len() <= 12 {
             let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
-            self.notes.push(format!("valid {what}: {}", list.join(", ")));
+            self.notes
+                .push(format!("valid {what}: {}", list.join(", ")));
         }
         self
     }

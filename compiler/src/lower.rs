@@ -179,7 +179,10 @@ pub fn lower(
                     negate,
                 } => {
                     let i = operand(o, &mut slots);
-                    let str_off = match strings.windows(text.len().max(1)).position(|w| w == text.as_slice()) {
+                    let str_off = match strings
+                        .windows(text.len().max(1))
+                        .position(|w| w == text.as_slice())
+                    {
                         Some(p) if !text.is_empty() => p as u32,
                         _ => {
                             let p = strings.len() as u32;
@@ -220,7 +223,9 @@ pub fn lower(
                 slots.caps.len()
             ),
         )
-        .label(format!("templates capture at most {MAX_OPS} values per probe"))
+        .label(format!(
+            "templates capture at most {MAX_OPS} values per probe"
+        ))
         .note("split the probe in two, or drop fields"));
     }
     if filter_ops.len() > MAX_FILTER_OPS {
@@ -228,21 +233,27 @@ pub fn lower(
             probe_span,
             format!("filter too long: {} operations", filter_ops.len()),
         )
-        .label(format!("the in-kernel filter runs at most {MAX_FILTER_OPS} operations")));
+        .label(format!(
+            "the in-kernel filter runs at most {MAX_FILTER_OPS} operations"
+        )));
     }
     if strings.len() > STR_POOL {
         return Err(Diagnostic::error(
             probe_span,
             format!("filter strings too long: {} bytes", strings.len()),
         )
-        .label(format!("filter string constants hold at most {STR_POOL} bytes per probe")));
+        .label(format!(
+            "filter string constants hold at most {STR_POOL} bytes per probe"
+        )));
     }
     if slots.next > MAX_RECORD {
         return Err(Diagnostic::error(
             probe_span,
             format!("record too large: {} bytes", slots.next),
         )
-        .label(format!("templates emit records of at most {MAX_RECORD} bytes"))
+        .label(format!(
+            "templates emit records of at most {MAX_RECORD} bytes"
+        ))
         .note("lower the lengths given to str() and bytes()"));
     }
 
@@ -294,7 +305,11 @@ pub fn lower(
             nargs,
             ctx_copy,
             record_size: slots.next,
-            filter_at: if filter_ops.is_empty() { 0 } else { used.len() as u32 },
+            filter_at: if filter_ops.is_empty() {
+                0
+            } else {
+                used.len() as u32
+            },
             ops,
             filter: filter_ops,
             strings,

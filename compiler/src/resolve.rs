@@ -273,9 +273,18 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             };
             let Some(format) = env.tracepoints.format(cat, name) else {
                 let events = env.tracepoints.events();
-                return Err(err(rest_span, format!("unknown tracepoint `{cat}:{name}`"))
-                    .label("no such tracepoint")
-                    .suggest(rest, events.iter().map(String::as_str), "tracepoints"));
+                let mut d = err(rest_span, format!("unknown tracepoint `{cat}:{name}`"))
+                    .label("no such tracepoint");
+                if cat == "syscalls" && !matches!(env.tracepoints, TpSource::Tracefs(_)) {
+                    // Syscall argument names are only in tracefs on most kernels.
+                    d = d.note(
+                        "syscall tracepoint formats were looked up in BTF, which names the \
+                         arguments of only some syscalls; with tracefs mounted \
+                         (mount -t tracefs nodev /sys/kernel/tracing, as root) every \
+                         syscall is known",
+                    );
+                }
+                return Err(d.suggest(rest, events.iter().map(String::as_str), "tracepoints"));
             };
             let mut ctx = base(
                 Attach::Tracepoint {
@@ -333,7 +342,8 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             Ok(ctx)
         }
         _ => {
-            let mut d = err(kind_span, format!("unknown probe kind `{kind}`")).label("unknown kind");
+            let mut d =
+                err(kind_span, format!("unknown probe kind `{kind}`")).label("unknown kind");
             let alias = match kind {
                 "k" | "kprobes" => Some("kprobe"),
                 "kr" => Some("kretprobe"),
@@ -400,7 +410,9 @@ impl ProbeCtx {
                         span,
                         format!("`{}` is argument {} of the function", a.name, i + 1),
                     )
-                    .label(format!("templates read the first {MAX_ARGS} arguments only")));
+                    .label(format!(
+                        "templates read the first {MAX_ARGS} arguments only"
+                    )));
                 }
                 let size = btf.size_of(a.ty).unwrap_or(8).clamp(1, 8);
                 let size = if size.is_power_of_two() { size } else { 8 };
@@ -606,23 +618,28 @@ impl<'a> Resolver<'a> {
             Loc::Reg => {}
             Loc::Mem { off, mem, .. } => p.hops.push(Hop { off, mem }),
             Loc::DataLoc { .. } => {
-                return Err(err(what_span, "a `__data_loc` field cannot be dereferenced"))
+                return Err(err(
+                    what_span,
+                    "a `__data_loc` field cannot be dereferenced",
+                ))
             }
         }
         if p.hops.len() > MAX_HOPS {
             return Err(err(
                 what_span,
-                format!(
-                    "path too deep: {} pointer dereferences",
-                    p.hops.len()
-                ),
+                format!("path too deep: {} pointer dereferences", p.hops.len()),
             )
-            .label(format!("templates follow at most {MAX_HOPS} pointers per value")));
+            .label(format!(
+                "templates follow at most {MAX_HOPS} pointers per value"
+            )));
         }
         let mem = if p.hops.is_empty() && matches!(p.base, Base::Arg { .. } | Base::Ctx) {
             self.ctx.ptr_mem
         } else {
-            p.hops.last().map(|_| self.ctx.ptr_mem).unwrap_or(self.ctx.ptr_mem)
+            p.hops
+                .last()
+                .map(|_| self.ctx.ptr_mem)
+                .unwrap_or(self.ctx.ptr_mem)
         };
         p.loc = Loc::Mem {
             off: 0,
@@ -682,10 +699,7 @@ impl<'a> Resolver<'a> {
                     base_span,
                     format!("dereferencing a non-pointer: `{}`", self.ty_desc(p.ty)),
                 )
-                .label(format!(
-                    "`{}` has no members",
-                    self.ty_desc(p.ty)
-                )))
+                .label(format!("`{}` has no members", self.ty_desc(p.ty))))
             }
         };
         let Some(m) = self.btf.find_member(container, name) else {
@@ -743,7 +757,9 @@ impl<'a> Resolver<'a> {
                     return Err(err(base_span, "this array is not in memory"));
                 };
                 let es = self.btf.size_of(elem).unwrap_or(0);
-                let off = (index as u32).checked_mul(es).and_then(|o| o.checked_add(off));
+                let off = (index as u32)
+                    .checked_mul(es)
+                    .and_then(|o| o.checked_add(off));
                 let off = off.ok_or_else(|| err(span, "index too large"))?;
                 Ok(Place {
                     loc: Loc::Mem {
@@ -758,11 +774,10 @@ impl<'a> Resolver<'a> {
             Type::Ptr { target } => {
                 let es = self.btf.size_of(target).unwrap_or(0);
                 if es == 0 {
-                    return Err(err(
-                        base_span,
-                        format!("cannot index `{}`", self.ty_desc(p.ty)),
-                    )
-                    .label("the pointee has no size"));
+                    return Err(
+                        err(base_span, format!("cannot index `{}`", self.ty_desc(p.ty)))
+                            .label("the pointee has no size"),
+                    );
                 }
                 let p = self.deref(p, base_span)?;
                 let Loc::Mem { mem, .. } = p.loc else {
@@ -781,17 +796,18 @@ impl<'a> Resolver<'a> {
                     ..p
                 })
             }
-            _ => Err(err(
-                base_span,
-                format!("cannot index `{}`", self.ty_desc(p.ty)),
-            )
-            .label("not an array or pointer")),
+            _ => Err(
+                err(base_span, format!("cannot index `{}`", self.ty_desc(p.ty)))
+                    .label("not an array or pointer"),
+            ),
         }
     }
 
     fn is_char(&self, ty: TypeId) -> bool {
-        matches!(self.btf.ty(self.btf.strip(ty)), Type::Int { is_char: true, .. })
-            || matches!(self.btf.ty(self.btf.strip(ty)), Type::Int { size: 1, .. })
+        matches!(
+            self.btf.ty(self.btf.strip(ty)),
+            Type::Int { is_char: true, .. }
+        ) || matches!(self.btf.ty(self.btf.strip(ty)), Type::Int { size: 1, .. })
     }
 
     /// Reads a string at a place holding a `char *` or a `char[N]`.
@@ -853,7 +869,11 @@ impl<'a> Resolver<'a> {
             }
             Type::Array { elem, len } if self.is_char(elem) => match p.loc {
                 Loc::Mem { off, mem, .. } => {
-                    let cap = if len == 0 { DEFAULT_STR } else { len.min(MAX_STR) };
+                    let cap = if len == 0 {
+                        DEFAULT_STR
+                    } else {
+                        len.min(MAX_STR)
+                    };
                     let max = max.map_or(cap, |m| m.min(cap.max(m)));
                     Read::Str {
                         off,
@@ -926,12 +946,9 @@ impl<'a> Resolver<'a> {
             }
         };
         if !matches!(size, 1 | 2 | 4 | 8) {
-            return Err(err(
-                span,
-                format!("cannot capture a {size}-byte integer"),
-            )
-            .label("integers of 1, 2, 4 or 8 bytes only")
-            .note("use `bytes(e, n)` for raw memory"));
+            return Err(err(span, format!("cannot capture a {size}-byte integer"))
+                .label("integers of 1, 2, 4 or 8 bytes only")
+                .note("use `bytes(e, n)` for raw memory"));
         }
         let (base, hops, mem, read) = match p.loc {
             Loc::Reg => (p.base, p.hops, Mem::Kernel, Read::Value),
@@ -957,9 +974,7 @@ impl<'a> Resolver<'a> {
                     },
                 )
             }
-            Loc::DataLoc { .. } => {
-                return Err(err(span, "a `__data_loc` field is not an integer"))
-            }
+            Loc::DataLoc { .. } => return Err(err(span, "a `__data_loc` field is not an integer")),
         };
         Ok(Capture {
             base,
@@ -1057,7 +1072,9 @@ impl<'a> Resolver<'a> {
                         self.warnings.push(
                             Diagnostic::warning(
                                 e.span,
-                                format!("`{name}` is the builtin, not the argument of the same name"),
+                                format!(
+                                    "`{name}` is the builtin, not the argument of the same name"
+                                ),
                             )
                             .label("builtin")
                             .note(format!("write `args.{name}` for the argument")),
@@ -1071,7 +1088,9 @@ impl<'a> Resolver<'a> {
                 let p = self.place(e)?;
                 self.natural_capture(p, e.span)
             }
-            ExprKind::Call { func, args } => self.call(func.value.as_str(), func.span, args, e.span),
+            ExprKind::Call { func, args } => {
+                self.call(func.value.as_str(), func.span, args, e.span)
+            }
             _ => {
                 let p = self.place(e)?;
                 self.natural_capture(p, e.span)
@@ -1115,9 +1134,11 @@ impl<'a> Resolver<'a> {
                 return self.retval_place(e.span);
             }
             if builtin_by_name(n).is_some() && self.ctx.find_arg(n).is_none() {
-                return Err(err(e.span, format!("`{n}` is a builtin, not a memory location"))
-                    .label("builtins are captured directly")
-                    .note(format!("write `{n}` as a field of its own")));
+                return Err(
+                    err(e.span, format!("`{n}` is a builtin, not a memory location"))
+                        .label("builtins are captured directly")
+                        .note(format!("write `{n}` as a field of its own")),
+                );
             }
         }
         self.place(e)
@@ -1126,14 +1147,22 @@ impl<'a> Resolver<'a> {
     fn literal_len(&self, e: &Expr, what: &str) -> Result<u32, Diagnostic> {
         match e.kind {
             ExprKind::Int(v) if v >= 1 && v <= MAX_STR as i128 => Ok(v as u32),
-            ExprKind::Int(_) => Err(err(e.span, format!("{what} must be 1..={MAX_STR}"))
-                .label("out of range")),
+            ExprKind::Int(_) => {
+                Err(err(e.span, format!("{what} must be 1..={MAX_STR}")).label("out of range"))
+            }
             _ => Err(err(e.span, format!("{what} must be an integer literal"))
                 .label("expected a number")),
         }
     }
 
-    fn arity(&self, func: &str, args: &[Expr], min: usize, max: usize, span: Span) -> Result<(), Diagnostic> {
+    fn arity(
+        &self,
+        func: &str,
+        args: &[Expr],
+        min: usize,
+        max: usize,
+        span: Span,
+    ) -> Result<(), Diagnostic> {
         if args.len() < min || args.len() > max {
             let want = if min == max {
                 format!("{min}")
@@ -1142,18 +1171,30 @@ impl<'a> Resolver<'a> {
             };
             return Err(err(
                 span,
-                format!("`{func}()` takes {want} argument{}", if max == 1 { "" } else { "s" }),
+                format!(
+                    "`{func}()` takes {want} argument{}",
+                    if max == 1 { "" } else { "s" }
+                ),
             )
             .label(format!("{} given", args.len())));
         }
         Ok(())
     }
 
-    fn call(&mut self, func: &str, func_span: Span, args: &[Expr], span: Span) -> Result<Capture, Diagnostic> {
+    fn call(
+        &mut self,
+        func: &str,
+        func_span: Span,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<Capture, Diagnostic> {
         match func {
             "str" | "ustr" | "kstr" => {
                 self.arity(func, args, 1, 2, span)?;
-                let max = args.get(1).map(|a| self.literal_len(a, "the string length")).transpose()?;
+                let max = args
+                    .get(1)
+                    .map(|a| self.literal_len(a, "the string length"))
+                    .transpose()?;
                 let mem = match func {
                     "ustr" => Some(Mem::User),
                     "kstr" => Some(Mem::Kernel),
@@ -1165,6 +1206,24 @@ impl<'a> Resolver<'a> {
             "ip4" | "ntohs" | "ntohl" | "hex" => {
                 self.arity(func, args, 1, 1, span)?;
                 let p = self.arg_place(&args[0])?;
+                // `__u8 daddr[4]` (as in sock:inet_sock_set_state) is an address too.
+                if func == "ip4" {
+                    if let (Type::Array { .. }, Loc::Mem { off, mem, .. }) =
+                        (self.btf.ty(self.btf.strip(p.ty)), p.loc)
+                    {
+                        if self.btf.size_of(p.ty) == Some(4) {
+                            return Ok(Capture {
+                                base: p.base,
+                                hops: p.hops,
+                                mem: Mem::Kernel,
+                                read: Read::Bytes { off, len: 4, mem },
+                                transform: Transform::None,
+                                slot_size: 8,
+                                decode: Decode::Ip4,
+                            });
+                        }
+                    }
+                }
                 let ty = p.ty;
                 let mut c = self.int_capture(p, args[0].span)?;
                 let size = self.btf.size_of(ty).unwrap_or(8);
@@ -1194,11 +1253,17 @@ impl<'a> Resolver<'a> {
                     "ip4" => c.decode = Decode::Ip4,
                     "ntohs" => {
                         c.transform = Transform::Bswap16;
-                        c.decode = Decode::Int { size: 2, signed: false };
+                        c.decode = Decode::Int {
+                            size: 2,
+                            signed: false,
+                        };
                     }
                     "ntohl" => {
                         c.transform = Transform::Bswap32;
-                        c.decode = Decode::Int { size: 4, signed: false };
+                        c.decode = Decode::Int {
+                            size: 4,
+                            signed: false,
+                        };
                     }
                     _ => c.decode = Decode::Hex,
                 }
@@ -1260,7 +1325,11 @@ impl<'a> Resolver<'a> {
                     read: Read::Bytes { off, len: n, mem },
                     transform: Transform::None,
                     slot_size: round8(n),
-                    decode: if func == "ip6" { Decode::Ip6 } else { Decode::Bytes },
+                    decode: if func == "ip6" {
+                        Decode::Ip6
+                    } else {
+                        Decode::Bytes
+                    },
                 })
             }
             _ => Err(err(func_span, format!("unknown function `{func}()`"))

@@ -75,7 +75,14 @@ mod tests {
             .keys()
             .map(String::as_str)
             .collect();
-        for k in ["version", "name", "description", "params", "probes", "output"] {
+        for k in [
+            "version",
+            "name",
+            "description",
+            "params",
+            "probes",
+            "output",
+        ] {
             assert!(top.contains(&k), "schema lacks `{k}`");
         }
         assert_eq!(top.len(), 6);

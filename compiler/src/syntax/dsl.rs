@@ -151,11 +151,8 @@ fn stmt_param(b: &ExprBuilder, p: Pair<Rule>, spec: &mut Spec) -> Result<(), Dia
                         "true" => Literal::Bool(true),
                         "false" => Literal::Bool(false),
                         other => {
-                            return Err(Diagnostic::error(
-                                s,
-                                format!("`{other}` is not a value"),
-                            )
-                            .label("expected an integer, a string, true or false"))
+                            return Err(Diagnostic::error(s, format!("`{other}` is not a value"))
+                                .label("expected an integer, a string, true or false"))
                         }
                     },
                 };
@@ -178,7 +175,10 @@ fn stmt_probe(b: &ExprBuilder, p: Pair<Rule>, spec: &mut Spec) -> Result<(), Dia
     let span = span_of(&p);
     let mut it = p.into_inner();
     let probe_name = it.next().ok_or_else(|| internal(span))?;
-    let tok = probe_name.into_inner().next().ok_or_else(|| internal(span))?;
+    let tok = probe_name
+        .into_inner()
+        .next()
+        .ok_or_else(|| internal(span))?;
     let probe = match tok.as_rule() {
         Rule::string => Spanned::new(b.string(&tok)?, span_of(&tok)),
         _ => Spanned::new(tok.as_str().to_string(), span_of(&tok)),
@@ -192,7 +192,9 @@ fn stmt_probe(b: &ExprBuilder, p: Pair<Rule>, spec: &mut Spec) -> Result<(), Dia
     };
     for part in it {
         match part.as_rule() {
-            Rule::ident => decl.name = Some(Spanned::new(part.as_str().to_string(), span_of(&part))),
+            Rule::ident => {
+                decl.name = Some(Spanned::new(part.as_str().to_string(), span_of(&part)))
+            }
             Rule::fields => {
                 for f in part.into_inner() {
                     decl.fields.push(field(b, f)?);
@@ -230,10 +232,7 @@ fn field(b: &ExprBuilder, f: Pair<Rule>) -> Result<FieldDecl, Diagnostic> {
         }),
         _ => Err(Diagnostic::error(expr.span, "this field needs a name")
             .label("unnamed field")
-            .note(format!(
-                "write `NAME = {}`",
-                super::expr::print_expr(&expr)
-            ))),
+            .note(format!("write `NAME = {}`", super::expr::print_expr(&expr)))),
     }
 }
 

@@ -233,7 +233,10 @@ impl ExprBuilder<'_> {
                 let mut it = p.into_inner();
                 let mut e = self.expr(it.next().ok_or_else(|| self.internal(span))?)?;
                 for suffix in it {
-                    let s = suffix.into_inner().next().ok_or_else(|| self.internal(span))?;
+                    let s = suffix
+                        .into_inner()
+                        .next()
+                        .ok_or_else(|| self.internal(span))?;
                     let end = self.span(&s);
                     let whole = e.span.to(end);
                     let rule = s.as_rule();
@@ -532,12 +535,7 @@ mod tests {
         assert_eq!(p("0x10").kind, ExprKind::Int(16));
         assert_eq!(p("-5").kind, ExprKind::Int(-5));
         assert_eq!(p(r#""a\"b\n""#).kind, ExprKind::Str("a\"b\n".into()));
-        assert!(parse_expr(
-            "99999999999999999999999",
-            &SpanMap::verbatim(0, 23),
-            "t"
-        )
-        .is_err());
+        assert!(parse_expr("99999999999999999999999", &SpanMap::verbatim(0, 23), "t").is_err());
     }
 
     #[test]

@@ -44,8 +44,10 @@ pub fn detect(file_name: &str, src: &str) -> Syntax {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
         .collect();
     let after = &first[word.len()..];
-    let dsl_keyword = matches!(word.as_str(), "spec" | "probe" | "param" | "output" | "version")
-        && after.starts_with([' ', '\t']);
+    let dsl_keyword = matches!(
+        word.as_str(),
+        "spec" | "probe" | "param" | "output" | "version"
+    ) && after.starts_with([' ', '\t']);
     let probe_token = after.starts_with(':') && !after.starts_with(": ") && after.len() > 1;
     if dsl_keyword || probe_token {
         Syntax::Dsl
@@ -76,7 +78,8 @@ pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
 
 fn is_ident(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
+    c.next()
+        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_')
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
@@ -106,15 +109,21 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
     for p in &spec.params {
         if !is_ident(&p.name.value) {
             d.push(
-                Diagnostic::error(p.name.span, format!("invalid parameter name `{}`", p.name.value))
-                    .label("parameter names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
+                Diagnostic::error(
+                    p.name.span,
+                    format!("invalid parameter name `{}`", p.name.value),
+                )
+                .label("parameter names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
             );
         }
         if let Some(prev) = params.iter().find(|q| q.name.value == p.name.value) {
             d.push(
-                Diagnostic::error(p.name.span, format!("parameter `{}` declared twice", p.name.value))
-                    .label("second declaration")
-                    .also(prev.name.span, "first declaration"),
+                Diagnostic::error(
+                    p.name.span,
+                    format!("parameter `{}` declared twice", p.name.value),
+                )
+                .label("second declaration")
+                .also(prev.name.span, "first declaration"),
             );
         }
         params.push(p);
@@ -142,22 +151,31 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
         for f in &p.fields {
             if !is_ident(&f.name.value) {
                 d.push(
-                    Diagnostic::error(f.name.span, format!("invalid field name `{}`", f.name.value))
-                        .label("field names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
+                    Diagnostic::error(
+                        f.name.span,
+                        format!("invalid field name `{}`", f.name.value),
+                    )
+                    .label("field names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
                 );
             }
             if matches!(f.name.value.as_str(), "time" | "probe") {
                 d.push(
-                    Diagnostic::error(f.name.span, format!("field name `{}` is reserved", f.name.value))
-                        .label("reserved for the output's own column")
-                        .note("pick another name, e.g. `ts` for a timestamp"),
+                    Diagnostic::error(
+                        f.name.span,
+                        format!("field name `{}` is reserved", f.name.value),
+                    )
+                    .label("reserved for the output's own column")
+                    .note("pick another name, e.g. `ts` for a timestamp"),
                 );
             }
             if let Some(prev) = seen.iter().find(|g| g.name.value == f.name.value) {
                 d.push(
-                    Diagnostic::error(f.name.span, format!("duplicate field name `{}`", f.name.value))
-                        .label("second field with this name")
-                        .also(prev.name.span, "first field"),
+                    Diagnostic::error(
+                        f.name.span,
+                        format!("duplicate field name `{}`", f.name.value),
+                    )
+                    .label("second field with this name")
+                    .also(prev.name.span, "first field"),
                 );
             }
             seen.push(f);

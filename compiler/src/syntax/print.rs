@@ -24,9 +24,10 @@ fn time_name(t: TimeMode) -> &'static str {
 /// A YAML scalar for an arbitrary string.
 fn yaml_str(s: &str) -> String {
     let plain_ok = !s.is_empty()
-        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '/')
-        && s
-            .chars()
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '/')
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || " _-./()>,[]".contains(c))
         && !s.ends_with(' ')
         && !matches!(
@@ -134,7 +135,9 @@ fn probe_token(p: &str) -> String {
             && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && kind.chars().next().is_some_and(|c| !c.is_ascii_digit())
             && !rest.is_empty()
-            && !rest.chars().any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '#')
+            && !rest
+                .chars()
+                .any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '#')
     });
     if simple {
         p.to_string()

@@ -7,7 +7,14 @@ use super::yaml::{self, Node, Scalar};
 use crate::diag::{Diagnostic, Span, Spanned};
 use crate::plan::{Format, TimeMode};
 
-const TOP_KEYS: [&str; 6] = ["version", "name", "description", "params", "probes", "output"];
+const TOP_KEYS: [&str; 6] = [
+    "version",
+    "name",
+    "description",
+    "params",
+    "probes",
+    "output",
+];
 const PARAM_KEYS: [&str; 3] = ["type", "default", "description"];
 const PROBE_KEYS: [&str; 4] = ["probe", "name", "fields", "filter"];
 const OUTPUT_KEYS: [&str; 2] = ["format", "time"];
@@ -19,6 +26,17 @@ pub const TIMES: [&str; 3] = ["relative", "absolute", "none"];
 /// Parses a YAML spec; on failure, every problem found.
 pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
     let root = yaml::parse(src).map_err(|d| vec![d])?;
+    if let Node::Scalar(s) = &root {
+        if s.is_null() && s.span.start == s.span.end {
+            // Nothing but blank lines and comments: about the whole file.
+            return Err(vec![Diagnostic::error(
+                Span::new(0, src.trim_end().len()),
+                "the spec file is empty",
+            )
+            .label("no spec here")
+            .note("a spec needs at least `name:` and `probes:`; see `tracectl fmt --help` or specs/ for examples")]);
+        }
+    }
     let mut r = Reader { diags: Vec::new() };
     let spec = r.spec(&root);
     match spec {
@@ -35,6 +53,31 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
 
 struct Reader {
     diags: Vec<Diagnostic>,
+}
+
+/// "found …" for a label: short scalars are quoted as written.
+fn found(node: &Node) -> String {
+    match node {
+        Node::Scalar(s)
+            if !s.is_null() && s.value.chars().count() <= 40 && !s.value.contains('\n') =>
+        {
+            format!("found `{}`", s.value)
+        }
+        other => format!("found {}", other.kind()),
+    }
+}
+
+/// True if some key of `entries` looks like a misspelling of `key` (it has
+/// already been reported as unknown, with a "did you mean").
+fn misspelt(entries: &[(Scalar, Node)], key: &str) -> bool {
+    entries
+        .iter()
+        .any(|(k, _)| k.value != key && crate::diag::closest(&k.value, [key]).is_some())
+}
+
+/// Where to report a key missing from a mapping: its first key.
+fn missing_at(node: &Node, entries: &[(Scalar, Node)]) -> Span {
+    entries.first().map_or(node.span(), |(k, _)| k.span)
 }
 
 /// Parses a scalar as an expression, mapping spans into the file.
@@ -62,10 +105,27 @@ impl Reader {
         what: &str,
     ) -> Option<&'n [(Scalar, Node)]> {
         let Node::Map(entries, _) = node else {
-            self.err(
-                Diagnostic::error(node.span(), format!("{what} must be a mapping"))
-                    .label(format!("found {}", node.kind())),
-            );
+            let mut d = Diagnostic::error(node.span(), format!("{what} must be a mapping"))
+                .label(found(node));
+            let example = match (what, node) {
+                ("a spec", Node::Seq(..)) => Some("a spec is one mapping (`name:`, `probes:`, …), not a list: remove the leading `- `".to_string()),
+                ("a parameter", Node::Scalar(s)) if !s.is_null() => {
+                    Some(format!("write the type as a setting: `{{ type: {} }}`", s.value))
+                }
+                ("a probe", Node::Scalar(s)) if !s.is_null() => Some(format!(
+                    "write `- probe: {}` with `fields:` under it",
+                    s.value
+                )),
+                ("`output`", Node::Scalar(s)) if !s.is_null() => Some(match parse_time(&s.value) {
+                    Some(_) => format!("write `output: {{ time: {} }}`", s.value),
+                    None => format!("write `output: {{ format: {} }}`", s.value),
+                }),
+                _ => None,
+            };
+            if let Some(e) = example {
+                d = d.note(e);
+            }
+            self.err(d);
             return None;
         };
         let mut seen: Vec<&str> = Vec::new();
@@ -99,7 +159,7 @@ impl Reader {
             _ => {
                 self.err(
                     Diagnostic::error(node.span(), format!("{what} must be a string"))
-                        .label(format!("found {}", node.kind())),
+                        .label(found(node)),
                 );
                 None
             }
@@ -115,8 +175,7 @@ impl Reader {
             }
         }
         self.err(
-            Diagnostic::error(node.span(), format!("{what} must be an integer"))
-                .label(format!("found {}", node.kind())),
+            Diagnostic::error(node.span(), format!("{what} must be an integer")).label(found(node)),
         );
         None
     }
@@ -136,16 +195,18 @@ impl Reader {
         let name = match Self::get(entries, "name") {
             Some((_, v)) => self.string(v, "`name`"),
             None => {
-                self.err(
-                    Diagnostic::error(Span::new(0, 0), "missing key `name`")
-                        .label("the spec starts here")
-                        .note("add `name: my-tracer` ([a-z0-9][a-z0-9_-]*)"),
-                );
+                if !misspelt(entries, "name") {
+                    self.err(
+                        Diagnostic::error(missing_at(root, entries), "missing key `name`")
+                            .label("this spec has no `name:`")
+                            .note("add `name: my-tracer` ([a-z0-9][a-z0-9_-]*)"),
+                    );
+                }
                 None
             }
         };
-        let description = Self::get(entries, "description")
-            .and_then(|(_, v)| self.string(v, "`description`"));
+        let description =
+            Self::get(entries, "description").and_then(|(_, v)| self.string(v, "`description`"));
         let params = match Self::get(entries, "params") {
             Some((_, v)) => self.params(v),
             None => Vec::new(),
@@ -153,11 +214,13 @@ impl Reader {
         let probes = match Self::get(entries, "probes") {
             Some((_, v)) => self.probes(v),
             None => {
-                self.err(
-                    Diagnostic::error(Span::new(0, 0), "missing key `probes`")
-                        .label("the spec starts here")
-                        .note("add `probes:` with at least one `- probe: …` entry"),
-                );
+                if !misspelt(entries, "probes") {
+                    self.err(
+                        Diagnostic::error(missing_at(root, entries), "missing key `probes`")
+                            .label("this spec has no `probes:`")
+                            .note("add `probes:` with at least one `- probe: …` entry"),
+                    );
+                }
                 Vec::new()
             }
         };
@@ -180,7 +243,7 @@ impl Reader {
         let Node::Map(entries, _) = node else {
             self.err(
                 Diagnostic::error(node.span(), "`params` must be a mapping of name → settings")
-                    .label(format!("found {}", node.kind()))
+                    .label(found(node))
                     .note("e.g. `params: { port: { type: u16, default: 0 } }`"),
             );
             return Vec::new();
@@ -201,7 +264,11 @@ impl Reader {
                                     format!("unknown parameter type `{}`", s.value),
                                 )
                                 .label("unknown type")
-                                .suggest(&s.value, ParamType::NAMES, "types"),
+                                .suggest(
+                                    &s.value,
+                                    ParamType::NAMES,
+                                    "types",
+                                ),
                             );
                             None
                         }
@@ -209,16 +276,21 @@ impl Reader {
                     other => {
                         self.err(
                             Diagnostic::error(other.span(), "`type` must be a type name")
-                                .label(format!("found {}", other.kind())),
+                                .label(found(other)),
                         );
                         None
                     }
                 },
                 None => {
+                    if misspelt(fields, "type") {
+                        continue;
+                    }
                     self.err(
                         Diagnostic::error(k.span, format!("parameter `{}` has no `type`", k.value))
                             .label("missing `type`")
-                            .note("valid types: u8, u16, u32, u64, i8, i16, i32, i64, string, bool"),
+                            .note(
+                                "valid types: u8, u16, u32, u64, i8, i16, i32, i64, string, bool",
+                            ),
                     );
                     None
                 }
@@ -228,13 +300,13 @@ impl Reader {
                 other => {
                     self.err(
                         Diagnostic::error(other.span(), "`default` must be a value")
-                            .label(format!("found {}", other.kind())),
+                            .label(found(other)),
                     );
                     None
                 }
             });
-            let description = Self::get(fields, "description")
-                .and_then(|(_, d)| self.string(d, "`description`"));
+            let description =
+                Self::get(fields, "description").and_then(|(_, d)| self.string(d, "`description`"));
             if let Some(ty) = ty {
                 out.push(ParamDecl {
                     name: Spanned::new(k.value.clone(), k.span),
@@ -251,14 +323,15 @@ impl Reader {
         let Node::Seq(items, _) = node else {
             self.err(
                 Diagnostic::error(node.span(), "`probes` must be a list")
-                    .label(format!("found {}", node.kind()))
+                    .label(found(node))
                     .note("write each probe as a list item: `- probe: kfunc:tcp_connect`"),
             );
             return Vec::new();
         };
         if items.is_empty() {
             self.err(
-                Diagnostic::error(node.span(), "`probes` is empty").label("needs at least one probe"),
+                Diagnostic::error(node.span(), "`probes` is empty")
+                    .label("needs at least one probe"),
             );
         }
         items.iter().filter_map(|i| self.probe(i)).collect()
@@ -278,18 +351,23 @@ impl Reader {
                 other => {
                     self.err(
                         Diagnostic::error(other.span(), "`probe` must be a probe name")
-                            .label(format!("found {}", other.kind()))
+                            .label(found(other))
                             .note("e.g. `probe: tracepoint:syscalls:sys_enter_execve`"),
                     );
                     None
                 }
             },
             None => {
-                self.err(
-                    Diagnostic::error(node.span(), "probe entry without `probe:`")
-                        .label("missing `probe`")
+                if !misspelt(entries, "probe") {
+                    self.err(
+                        Diagnostic::error(
+                            missing_at(node, entries),
+                            "probe entry without `probe:`",
+                        )
+                        .label("this probe entry has no `probe:`")
                         .note("e.g. `- probe: kfunc:tcp_connect`"),
-                );
+                    );
+                }
                 None
             }
         };
@@ -297,11 +375,16 @@ impl Reader {
         let fields = match Self::get(entries, "fields") {
             Some((_, v)) => self.fields(v),
             None => {
-                self.err(
-                    Diagnostic::error(node.span(), "probe entry without `fields:`")
-                        .label("missing `fields`")
+                if !misspelt(entries, "fields") {
+                    self.err(
+                        Diagnostic::error(
+                            missing_at(node, entries),
+                            "probe entry without `fields:`",
+                        )
+                        .label("this probe entry has no `fields:`")
                         .note("e.g. `fields: { pid: pid, comm: comm }`"),
-                );
+                    );
+                }
                 Vec::new()
             }
         };
@@ -316,7 +399,7 @@ impl Reader {
             other => {
                 self.err(
                     Diagnostic::error(other.span(), "`filter` must be an expression")
-                        .label(format!("found {}", other.kind())),
+                        .label(found(other)),
                 );
                 None
             }
@@ -333,14 +416,19 @@ impl Reader {
     fn fields(&mut self, node: &Node) -> Vec<FieldDecl> {
         let Node::Map(entries, _) = node else {
             self.err(
-                Diagnostic::error(node.span(), "`fields` must be a mapping of name → expression")
-                    .label(format!("found {}", node.kind()))
-                    .note("e.g. `fields: { pid: pid, path: str(filename) }`"),
+                Diagnostic::error(
+                    node.span(),
+                    "`fields` must be a mapping of name → expression",
+                )
+                .label(found(node))
+                .note("e.g. `fields: { pid: pid, path: str(filename) }`"),
             );
             return Vec::new();
         };
         if entries.is_empty() {
-            self.err(Diagnostic::error(node.span(), "`fields` is empty").label("add at least one field"));
+            self.err(
+                Diagnostic::error(node.span(), "`fields` is empty").label("add at least one field"),
+            );
         }
         let mut out = Vec::new();
         for (k, v) in entries {
@@ -350,8 +438,18 @@ impl Reader {
                     other.span(),
                     format!("field `{}` must be an expression", k.value),
                 )
-                .label(format!("found {}", other.kind()))
-                .note(format!("e.g. `{}: pid`", k.value))),
+                .label(found(other))
+                .note(if crate::resolve::BUILTINS.contains(&k.value.as_str()) {
+                    format!(
+                        "write what to capture after the colon, e.g. `{0}: {0}`",
+                        k.value
+                    )
+                } else {
+                    format!(
+                        "write what to capture after the colon, e.g. `{}: pid`",
+                        k.value
+                    )
+                })),
             };
             match expr {
                 Ok(expr) => out.push(FieldDecl {

@@ -118,16 +118,28 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
     let mut root: Option<Node> = None;
     let mut docs = 0;
     for ev in Parser::new_from_str(src) {
-        let (ev, sp) = ev.map_err(|e| {
-            let at = off.byte(e.marker().index());
-            Diagnostic::error(Span::new(at, at + 1), format!("YAML syntax error: {}", e.info()))
-                .label("here")
-        })?;
+        let (ev, sp) = ev.map_err(|e| syntax_error(src, &off, &e, &stack))?;
         let span = off.span(sp);
+        let tag = match &ev {
+            Event::Scalar(_, _, _, t) | Event::SequenceStart(_, t) | Event::MappingStart(_, t) => {
+                t.as_ref().map(|t| t.to_string())
+            }
+            _ => None,
+        };
+        if let Some(tag) = tag {
+            return Err(tag_error(src, span, &tag));
+        }
         let node = match ev {
             Event::DocumentStart(_) => {
                 docs += 1;
                 if docs > 1 {
+                    // An implicit start (after `...`) has an empty span:
+                    // point at the document's first line instead.
+                    let span = if span.start < span.end {
+                        span
+                    } else {
+                        first_content_line(src, span.start as usize)
+                    };
                     return Err(Diagnostic::error(span, "a spec file holds one spec")
                         .label("second document starts here")
                         .note("put each spec in its own file"));
@@ -135,12 +147,20 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
                 continue;
             }
             Event::Alias(_) => {
-                return Err(Diagnostic::error(span, "YAML aliases are not supported in specs")
-                    .label("alias")
-                    .note("write the value out in full"));
+                return Err(
+                    Diagnostic::error(span, "YAML aliases are not supported in specs")
+                        .label("alias")
+                        .note("write the value out in full"),
+                );
             }
             Event::Scalar(value, style, _, _) => {
                 let value = value.into_owned();
+                // An empty value (`key:` and nothing) has an empty span:
+                // errors about it point at its key.
+                let span = match stack.last() {
+                    Some(Frame::Map(_, _, Some(k))) if span.start == span.end => k.span,
+                    _ => span,
+                };
                 Node::Scalar(Scalar {
                     verbatim: off.verbatim(span, &value),
                     plain: style == ScalarStyle::Plain,
@@ -163,11 +183,32 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
                 });
                 continue;
             }
-            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq(items, s)) => Node::Seq(items, s.to(span)),
-                Some(Frame::Map(entries, s, _)) => Node::Map(entries, s.to(span)),
-                None => continue,
-            },
+            Event::SequenceEnd | Event::MappingEnd => {
+                // A flow collection ends at its `]` / `}`; a block one at its
+                // last item (not at the next line's token).
+                let closed = src
+                    .get(span.start as usize..)
+                    .is_some_and(|t| t.starts_with([']', '}']));
+                match stack.pop() {
+                    Some(Frame::Seq(items, s)) => {
+                        let end = if closed {
+                            span
+                        } else {
+                            items.last().map_or(s, Node::span)
+                        };
+                        Node::Seq(items, s.to(end))
+                    }
+                    Some(Frame::Map(entries, s, _)) => {
+                        let end = if closed {
+                            span
+                        } else {
+                            entries.last().map_or(s, |(k, v)| k.span.to(v.span()))
+                        };
+                        Node::Map(entries, s.to(end))
+                    }
+                    None => continue,
+                }
+            }
             _ => continue,
         };
         match stack.last_mut() {
@@ -194,6 +235,117 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
         verbatim: None,
         plain: true,
     })))
+}
+
+/// The first line at or after `from` that is not blank or a comment.
+fn first_content_line(src: &str, from: usize) -> Span {
+    let mut pos = from.min(src.len());
+    for line in src[pos..].split_inclusive('\n') {
+        let t = line.trim();
+        if !t.is_empty() && !t.starts_with('#') {
+            let lead = line.len() - line.trim_start().len();
+            return Span::new(pos + lead, pos + lead + t.len());
+        }
+        pos += line.len();
+    }
+    Span::new(from.min(src.len()), src.len())
+}
+
+/// A tag (`!foo`, `!!str`) on a node: specs do not use them, and a value
+/// that starts with `!` (a negated filter) is the usual way to write one.
+fn tag_error(src: &str, span: Span, tag: &str) -> Diagnostic {
+    let start = span.start as usize;
+    let written = src
+        .get(start..)
+        .and_then(|t| t.split_whitespace().next())
+        .filter(|w| w.starts_with('!'))
+        .unwrap_or("!");
+    Diagnostic::error(
+        Span::new(start, start + written.len()),
+        format!("YAML tag `{tag}` is not supported in specs"),
+    )
+    .label("`!` at the start of a value begins a YAML tag")
+    .note("if this is an expression, quote the whole value: `filter: '!(comm == \"bash\")'`")
+}
+
+/// A located YAML syntax error, with a hint for the usual causes.
+fn syntax_error(
+    src: &str,
+    off: &Offsets,
+    e: &saphyr_parser::ScanError,
+    stack: &[Frame],
+) -> Diagnostic {
+    let info = e.info();
+    let mut at = off.byte(e.marker().index());
+    // Tabs: point at the tab itself, not the text after it.
+    if info.contains("tab") {
+        let line_start = src[..at.min(src.len())].rfind('\n').map_or(0, |i| i + 1);
+        if let Some(i) = src[line_start..at.min(src.len())].rfind('\t') {
+            at = line_start + i;
+        }
+    }
+    let at_end = src[at.min(src.len())..].trim().is_empty();
+    let span = if at_end {
+        // At the end of the input: point just after the last token.
+        let end = src.trim_end().len();
+        match src[..end].chars().next_back() {
+            Some(c) => Span::new(end - c.len_utf8(), end),
+            None => Span::new(0, 0),
+        }
+    } else {
+        let len = src[at..].chars().next().map_or(0, char::len_utf8);
+        Span::new(at, at + len)
+    };
+    let mut d = Diagnostic::error(span, format!("YAML syntax error: {info}")).label(if at_end {
+        "the input ends after this"
+    } else {
+        "here"
+    });
+    // An unclosed flow collection: show where it was opened.
+    if info.contains("flow") {
+        let open = stack.iter().rev().find_map(|f| {
+            let s = match f {
+                Frame::Seq(_, s) | Frame::Map(_, s, _) => *s,
+            };
+            src.get(s.start as usize..)
+                .and_then(|t| t.chars().next())
+                .filter(|c| matches!(c, '[' | '{'))
+                .map(|c| (s, c))
+        });
+        if let Some((s, c)) = open {
+            let close = if c == '[' { ']' } else { '}' };
+            d = d
+                .also(
+                    Span::new(s.start as usize, s.start as usize + 1),
+                    format!("this `{c}` is not closed"),
+                )
+                .note(format!(
+                    "add the missing `{close}` (or `,` between entries)"
+                ));
+        }
+    }
+    let hint = if info.contains("tab") {
+        Some("indent YAML with spaces; tabs are not allowed")
+    } else if info.contains("mapping values are not allowed") {
+        Some("a `: ` inside a plain value starts a mapping; quote the value, e.g. `description: 'Traces: connects'`")
+    } else if info.contains("trailing content after") {
+        Some("a quoted value must end at its closing quote; quote the whole expression: `filter: 'comm == \"bash\"'`")
+    } else if info.contains("quoted scalar") {
+        Some("is a closing quote missing?")
+    } else if info.contains("unknown anchor") {
+        Some("`*` at the start of a value is a YAML alias; quote the value if it is an expression")
+    } else if info.contains("did not find expected key") || info.contains("expected '-' indicator")
+    {
+        Some(
+            "check the indentation: the keys of one mapping (and the `-` of one list) must line up",
+        )
+    } else {
+        None
+    };
+    if let Some(h) = hint {
+        d = d.note(h);
+    }
+    d
 }
 
 #[cfg(test)]
