@@ -10,7 +10,9 @@ fn main() {
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
     entries.sort();
-    let mut out = String::from("/// Bundled recipes: (file name, source).\npub static RECIPES: &[(&str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// Bundled recipes: (file name, source).\npub static RECIPES: &[(&str, &str)] = &[\n",
+    );
     for p in entries {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
         if !matches!(ext, "yaml" | "yml" | "trace") {
@@ -19,7 +21,11 @@ fn main() {
         println!("cargo:rerun-if-changed={}", p.display());
         let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let abs = p.canonicalize().unwrap_or(p.clone());
-        let _ = writeln!(out, "    ({name:?}, include_str!({:?})),", abs.display().to_string());
+        let _ = writeln!(
+            out,
+            "    ({name:?}, include_str!({:?})),",
+            abs.display().to_string()
+        );
     }
     out.push_str("];\n");
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap_or_default()).join("recipes.rs");

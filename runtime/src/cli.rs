@@ -284,11 +284,18 @@ pub fn load_btf(path: Option<&std::path::Path>) -> Result<Btf, Failure> {
     }
 }
 
-/// Where tracepoint formats come from: tracefs for this kernel, BTF for another's.
+/// Where tracepoint formats come from: tracefs for this kernel, BTF for
+/// another's (its syscalls from this host's tracefs: the syscall ABI is stable).
+/// On this kernel, an unmounted tracefs is mounted first when we may (root);
+/// otherwise formats come from BTF, which knows fewer syscall arguments.
 pub fn tracepoint_source<'a>(btf: &'a Btf, other_kernel: bool) -> TpSource<'a> {
+    if tracefs_root().is_none() {
+        let _ = crate::load::ensure_tracefs();
+    }
     match (other_kernel, tracefs_root()) {
         (false, Some(root)) => TpSource::Tracefs(root),
-        _ => TpSource::Btf(btf),
+        (true, Some(root)) => TpSource::BtfWithHostSyscalls(btf, root),
+        (_, None) => TpSource::Btf(btf),
     }
 }
 
@@ -304,11 +311,7 @@ pub fn report(src: &Source, diags: &[Diagnostic]) {
 }
 
 /// Compiles a source, reporting diagnostics.
-pub fn compile_reporting(
-    src: &Source,
-    env: &Env,
-    opts: &Options,
-) -> Result<Compiled, Failure> {
+pub fn compile_reporting(src: &Source, env: &Env, opts: &Options) -> Result<Compiled, Failure> {
     match compile_source(&src.syntax_name, &src.text, env, opts) {
         Ok(c) => {
             report(src, &c.warnings);
@@ -323,6 +326,12 @@ pub fn compile_reporting(
 
 /// `tracectl check`.
 pub fn check(args: &CheckArgs) -> Result<(), Failure> {
+    // The loader first: it checks privileges and mounts tracefs.
+    let loader = if args.load {
+        Some(crate::run::loader_for_check(args.verbose_verifier)?)
+    } else {
+        None
+    };
     let btf = load_btf(args.compile.btf.as_deref())?;
     let env = Env {
         btf: &btf,
@@ -353,15 +362,15 @@ pub fn check(args: &CheckArgs) -> Result<(), Failure> {
                 continue;
             }
         };
-        match compile_reporting(&src, &env, &opts) {
-            Ok(c) if args.load => {
-                if let Err(e) = crate::run::check_load(&c.plan, args.verbose_verifier) {
+        match (compile_reporting(&src, &env, &opts), &loader) {
+            (Ok(c), Some(loader)) => {
+                if let Err(e) = crate::run::check_load(loader, &c.plan) {
                     eprintln!("error: {}: {e}", src.name);
                     failed += 1;
                 }
             }
-            Ok(_) => {}
-            Err(_) => failed += 1,
+            (Ok(_), None) => {}
+            (Err(_), _) => failed += 1,
         }
     }
     if failed > 0 {

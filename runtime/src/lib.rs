@@ -6,8 +6,13 @@
 //! The passes after the compiler's: **load** (templates configured and
 //! verified) → **attach** → **output** ([`decode`], then [`output`]).
 
+pub mod abi;
 pub mod cli;
 pub mod decode;
+pub mod error;
+pub mod load;
 pub mod output;
 pub mod recipes;
 pub mod run;
+pub mod session;
+pub mod templates;

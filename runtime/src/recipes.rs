@@ -18,10 +18,7 @@ pub fn all() -> Vec<Recipe> {
     RECIPES
         .iter()
         .map(|(file, source)| Recipe {
-            name: file
-                .rsplit_once('.')
-                .map(|(n, _)| n)
-                .unwrap_or(file),
+            name: file.rsplit_once('.').map(|(n, _)| n).unwrap_or(file),
             file,
             source,
         })

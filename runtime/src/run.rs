@@ -1,14 +1,306 @@
 //! `tracectl run` and `tracectl check --load`: compile, load, attach, stream.
+//!
+//! The order matters: the [`Loader`] comes first (it checks privileges and
+//! mounts tracefs, which the compiler reads tracepoint formats from), then
+//! the spec is compiled against this kernel, then [`Loader::start`] loads
+//! and attaches every probe. The event loop polls the shared ring buffer,
+//! decodes each record and hands it to the [`Writer`], flushing after every
+//! batch. It ends on Ctrl-C, SIGTERM, `--duration`, `--max-events`, or a
+//! closed output pipe; dropping the [`Session`] detaches everything.
 
-use crate::cli::{Failure, RunArgs};
-use tracectl_compiler::plan::Plan;
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-/// `tracectl run`.
-pub fn run(_args: &RunArgs) -> Result<(), Failure> {
-    Err(Failure::Message("run is being wired to the loader".into()))
+use crate::cli::{
+    compile_reporting, load_source, tracepoint_source, Failure, OutputFormat, RunArgs, TimeArg,
+};
+use crate::decode::{Decoder, Value};
+use crate::error::RuntimeError;
+use crate::load::{Loader, LoaderOptions};
+use crate::output::Writer;
+use crate::session::Session;
+use tracectl_compiler::compile::Options;
+use tracectl_compiler::plan::{Format, Plan, TimeMode};
+use tracectl_compiler::resolve::Env;
+
+/// Longest wait for events before checking signals, deadlines and losses.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// How often the live status line is redrawn.
+const STATUS_INTERVAL: Duration = Duration::from_millis(250);
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
 }
 
-/// Loads, attaches and detaches every probe of a plan.
-pub fn check_load(_plan: &Plan, _verbose: bool) -> Result<(), String> {
-    Err("check --load is being wired to the loader".into())
+/// SIGINT and SIGTERM set [`STOP`]; without `SA_RESTART`, so a blocked
+/// `poll` returns at once.
+fn install_signal_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction with a handler that only stores an atomic.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn runtime_failure(e: RuntimeError) -> Failure {
+    Failure::Message(e.to_string())
+}
+
+/// `tracectl run`.
+pub fn run(args: &RunArgs) -> Result<(), Failure> {
+    let t0 = Instant::now();
+    if args.compile.btf.is_some() {
+        return Err(Failure::Message(
+            "--btf checks a spec against another kernel; `run` always uses this kernel's BTF \
+             (use `tracectl check --btf FILE SPEC`)"
+                .into(),
+        ));
+    }
+    if args.buffer_kib == 0 || !args.buffer_kib.is_power_of_two() {
+        return Err(Failure::Message(format!(
+            "--buffer-kib {} is not a power of two (e.g. 1024, 4096)",
+            args.buffer_kib
+        )));
+    }
+    let src = load_source(args.spec.as_deref(), args.source.expr.as_deref())?;
+    install_signal_handlers();
+    let loader = Loader::new(LoaderOptions {
+        ring_bytes: args.buffer_kib.saturating_mul(1024),
+        target_tgid: args.pid.unwrap_or(0),
+        verbose_verifier: args.verbose_verifier,
+        ..LoaderOptions::default()
+    })
+    .map_err(runtime_failure)?;
+
+    let btf = crate::cli::load_btf(None)?;
+    let env = Env {
+        btf: &btf,
+        tracepoints: tracepoint_source(&btf, false),
+    };
+    let opts = Options {
+        params: args.compile.params.clone(),
+        require_params: true,
+    };
+    let compiled = compile_reporting(&src, &env, &opts)?;
+    let mut plan = compiled.plan;
+    if let Some(o) = args.output {
+        plan.output.format = match o {
+            OutputFormat::Table => Format::Table,
+            OutputFormat::Json => Format::Json,
+            OutputFormat::Csv => Format::Csv,
+        };
+    }
+    if let Some(t) = args.time {
+        plan.output.time = match t {
+            TimeArg::Relative => TimeMode::Relative,
+            TimeArg::Absolute => TimeMode::Absolute,
+            TimeArg::None => TimeMode::None,
+        };
+    }
+    drop(btf);
+
+    let session = loader.start(&plan).map_err(runtime_failure)?;
+    let n = plan.probes.len();
+    eprintln!(
+        "tracectl: attached {n} probe{} in {:.1} ms; Ctrl-C to stop",
+        if n == 1 { "" } else { "s" },
+        t0.elapsed().as_secs_f64() * 1e3
+    );
+    stream(session, &plan, args)
+}
+
+/// Why the event loop ended.
+#[derive(Debug, PartialEq, Eq)]
+enum End {
+    Signal,
+    Duration,
+    MaxEvents,
+    OutputClosed,
+}
+
+/// The event loop.
+fn stream(mut session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> {
+    let started = Instant::now();
+    let deadline = args.duration.map(|d| started + d);
+    let max = args.max_events.unwrap_or(u64::MAX);
+    let decoder = Decoder::new(plan);
+    let stdout: Box<dyn Write> = Box::new(io::stdout().lock());
+    let mut writer = Writer::new(plan, plan.output.format, plan.output.time, stdout);
+    let mut status = Status::new(io::stderr().is_terminal());
+    let mut spare: Vec<Value<'static>> = Vec::new();
+    let mut events: u64 = 0;
+    let mut lost_seen: u64 = 0;
+    let mut write_error: Option<io::Error> = None;
+
+    let header = writer.write_header().and_then(|_| writer.flush());
+    let mut end = match header {
+        Ok(()) => None,
+        Err(e) => output_error(e, &mut write_error),
+    };
+    while end.is_none() {
+        if STOP.load(Ordering::Relaxed) {
+            end = Some(End::Signal);
+            break;
+        }
+        let mut timeout = POLL_INTERVAL;
+        if let Some(d) = deadline {
+            let now = Instant::now();
+            if now >= d {
+                end = Some(End::Duration);
+                break;
+            }
+            timeout = timeout.min(d - now);
+        }
+        let mut batch_error: Option<io::Error> = None;
+        let polled = session.poll(timeout, &mut |raw| {
+            if events >= max || batch_error.is_some() {
+                return;
+            }
+            // A record that does not decode is counted by the decoder and
+            // reported in the summary.
+            if let Ok(rec) = decoder.decode_with(raw, &mut spare) {
+                status.clear();
+                if let Err(e) = writer.write_record(&rec) {
+                    batch_error = Some(e);
+                }
+                rec.recycle(&mut spare);
+                events += 1;
+            }
+        });
+        if let Err(e) = polled {
+            return Err(runtime_failure(e));
+        }
+        if let Some(e) = batch_error {
+            end = output_error(e, &mut write_error);
+            break;
+        }
+        if let Err(e) = writer.flush() {
+            end = output_error(e, &mut write_error);
+            break;
+        }
+        let lost = session.lost();
+        if lost > lost_seen {
+            status.clear();
+            eprintln!(
+                "tracectl: {} events lost: the ring buffer was full ({} lost in total; \
+                 try a larger --buffer-kib)",
+                lost - lost_seen,
+                lost
+            );
+            lost_seen = lost;
+        }
+        if events >= max {
+            end = Some(End::MaxEvents);
+        }
+        status.tick(events, lost_seen, started.elapsed());
+    }
+    status.clear();
+    if write_error.is_none() {
+        if let Err(e) = writer.finish() {
+            output_error(e, &mut write_error);
+        }
+    }
+    // Count what arrived after the last poll, then detach everything.
+    let lost = session.lost();
+    drop(session);
+    let elapsed = started.elapsed();
+    let mut summary = format!(
+        "tracectl: {events} event{} in {:.1} s, {lost} lost",
+        if events == 1 { "" } else { "s" },
+        elapsed.as_secs_f64()
+    );
+    if decoder.errors() > 0 {
+        summary.push_str(&format!(", {} undecodable", decoder.errors()));
+    }
+    summary.push_str(match end {
+        Some(End::Signal) => " (interrupted)",
+        Some(End::Duration) => " (duration reached)",
+        Some(End::MaxEvents) => " (max events reached)",
+        Some(End::OutputClosed) | None => " (output closed)",
+    });
+    eprintln!("{summary}");
+    match write_error {
+        Some(e) => Err(Failure::Message(format!("writing the output failed: {e}"))),
+        None => Ok(()),
+    }
+}
+
+/// A closed pipe (`| head`) ends the run quietly; other write errors are failures.
+fn output_error(e: io::Error, slot: &mut Option<io::Error>) -> Option<End> {
+    if e.kind() != io::ErrorKind::BrokenPipe {
+        *slot = Some(e);
+    }
+    Some(End::OutputClosed)
+}
+
+/// The live status line on a terminal's stderr: events, rate, lost.
+struct Status {
+    enabled: bool,
+    shown: bool,
+    last_draw: Option<Instant>,
+    last_events: u64,
+}
+
+impl Status {
+    fn new(enabled: bool) -> Status {
+        Status {
+            enabled,
+            shown: false,
+            last_draw: None,
+            last_events: 0,
+        }
+    }
+
+    fn tick(&mut self, events: u64, lost: u64, elapsed: Duration) {
+        if !self.enabled {
+            return;
+        }
+        let now = Instant::now();
+        let since = match self.last_draw {
+            Some(t) if now.duration_since(t) < STATUS_INTERVAL => return,
+            Some(t) => now.duration_since(t),
+            None => elapsed,
+        };
+        let rate = (events - self.last_events) as f64 / since.as_secs_f64().max(1e-3);
+        let mut err = io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r\x1b[K[{events} events, {rate:.0}/s, {lost} lost, {:.0} s]",
+            elapsed.as_secs_f64()
+        );
+        let _ = err.flush();
+        self.shown = true;
+        self.last_draw = Some(now);
+        self.last_events = events;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            let mut err = io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+            self.shown = false;
+        }
+    }
+}
+
+/// Loads, attaches and detaches every probe of a plan (`check --load`).
+pub fn check_load(loader: &Loader, plan: &Plan) -> Result<(), String> {
+    loader.check_load(plan).map_err(|e| e.to_string())
+}
+
+/// Creates the loader for `check --load` (before compiling: it mounts tracefs).
+pub fn loader_for_check(verbose_verifier: bool) -> Result<Loader, Failure> {
+    Loader::new(LoaderOptions {
+        verbose_verifier,
+        ..LoaderOptions::default()
+    })
+    .map_err(runtime_failure)
 }

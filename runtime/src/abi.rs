@@ -1,0 +1,962 @@
+//! The template configuration ABI.
+//!
+//! Every template (templates-ebpf/capture.h) is configured by one read-only
+//! global, `const volatile struct tc_config CFG`. [`TcConfig`] is its
+//! `#[repr(C)]` mirror (same field order, explicit padding, no implicit
+//! padding), and [`encode`] turns a plan's [`ProbeConfig`] into the exact
+//! bytes of that global. The layout is checked against the committed
+//! objects' BTF by `runtime/tests/abi_layout.rs`.
+//!
+//! Encoding re-validates every limit of the plan: a plan that would make a
+//! template read or write outside its buffers is an error here, never a
+//! verifier rejection or a panic.
+
+use std::fmt;
+use std::mem::{offset_of, size_of};
+
+use tracectl_compiler::plan::{
+    Base, Builtin, CmpOp, FilterOp, Mem, ProbeConfig, Read, Transform, ValueOp, ABI_ARGS_AREA,
+    MAX_FILTER_OPS, MAX_HOPS, MAX_OPS, MAX_RECORD, MAX_STR, RECORD_HEADER, RET_OFF, STR_POOL,
+};
+
+/// Name of the configuration global in every template.
+pub const CONFIG_SYMBOL: &str = "CFG";
+/// Most arguments a BTF-typed template (tp_btf, fentry, fexit) copies:
+/// `ctx[0..12)`, i.e. up to [`RET_OFF`].
+pub const MAX_FUNC_ARGS: u32 = RET_OFF / 8;
+/// Most arguments a register-based template (kprobe, uprobe) copies.
+pub const MAX_REG_ARGS: u32 = 6;
+
+/// `tc_op.base`
+pub mod base {
+    /// An integer in the args area.
+    pub const ARG: u8 = 1;
+    /// The raw tracepoint record's address.
+    pub const CTX: u8 = 2;
+    /// A helper-provided value.
+    pub const BUILTIN: u8 = 3;
+}
+
+/// `tc_op.builtin`
+pub mod builtin {
+    /// tgid
+    pub const PID: u8 = 1;
+    /// thread id
+    pub const TID: u8 = 2;
+    /// uid
+    pub const UID: u8 = 3;
+    /// gid
+    pub const GID: u8 = 4;
+    /// comm (16 bytes)
+    pub const COMM: u8 = 5;
+    /// bpf_ktime_get_ns
+    pub const TS: u8 = 6;
+    /// CPU number
+    pub const CPU: u8 = 7;
+    /// cgroup v2 id
+    pub const CGROUP: u8 = 8;
+}
+
+/// `tc_op.read`
+pub mod read {
+    /// The current value.
+    pub const VALUE: u8 = 1;
+    /// An integer at `p + read_off`.
+    pub const INT: u8 = 2;
+    /// A NUL-terminated string at `p + read_off`.
+    pub const STR: u8 = 3;
+    /// Raw bytes at `p + read_off`.
+    pub const BYTES: u8 = 4;
+    /// A tracepoint `__data_loc` string.
+    pub const DATALOC: u8 = 5;
+}
+
+/// Address spaces (`tc_op.read_mem`, `tc_op.hop_mem`).
+pub mod mem {
+    /// bpf_probe_read_kernel*
+    pub const KERNEL: u8 = 0;
+    /// bpf_probe_read_user*
+    pub const USER: u8 = 1;
+}
+
+/// `tc_op.transform`
+pub mod transform {
+    /// As read.
+    pub const NONE: u8 = 0;
+    /// Swap the two low bytes.
+    pub const BSWAP16: u8 = 1;
+    /// Swap the four low bytes.
+    pub const BSWAP32: u8 = 2;
+}
+
+/// `tc_filter_op.kind`
+pub mod filter {
+    /// Push a constant (`TC_FF_VALUE`).
+    pub const CONST: u8 = 1;
+    /// Push `slot <cmp> imm`.
+    pub const CMP_IMM: u8 = 2;
+    /// Push `slot_a <cmp> slot_b`.
+    pub const CMP_SLOTS: u8 = 3;
+    /// Push a string comparison.
+    pub const CMP_STR: u8 = 4;
+    /// Pop two, push and.
+    pub const AND: u8 = 5;
+    /// Pop two, push or.
+    pub const OR: u8 = 6;
+    /// Negate the top.
+    pub const NOT: u8 = 7;
+    /// flags: signed comparison.
+    pub const FF_SIGNED: u8 = 1;
+    /// flags: prefix string match.
+    pub const FF_PREFIX: u8 = 2;
+    /// flags: negate a string match.
+    pub const FF_NEGATE: u8 = 4;
+    /// flags: the constant's value.
+    pub const FF_VALUE: u8 = 8;
+}
+
+/// `tc_config.flags`: fexit must also copy the return value (`ctx[nargs]`).
+pub const CFG_NEED_RET: u32 = 1;
+
+/// Mirror of `struct tc_op` (56 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcOp {
+    /// Record offset of the slot.
+    pub slot: u32,
+    /// Bytes of the slot.
+    pub slot_size: u32,
+    /// ARG: offset in the args area.
+    pub base_off: u32,
+    /// INT/STR/BYTES: offset from the pointer; DATALOC: locator offset.
+    pub read_off: u32,
+    /// INT: bytes; STR/DATALOC: max; BYTES: length.
+    pub read_len: u32,
+    /// Offsets of the pointer hops.
+    pub hop_off: [u32; MAX_HOPS],
+    /// Address space of each hop.
+    pub hop_mem: [u8; MAX_HOPS],
+    /// [`base`] kind.
+    pub base: u8,
+    /// ARG: width.
+    pub base_size: u8,
+    /// ARG: sign-extend.
+    pub base_signed: u8,
+    /// BUILTIN: which.
+    pub builtin: u8,
+    /// Hops used.
+    pub nhops: u8,
+    /// [`read`] kind.
+    pub read: u8,
+    /// Address space of the final read.
+    pub read_mem: u8,
+    /// INT: sign-extend.
+    pub read_signed: u8,
+    /// INT bitfield: bit offset in the bytes read.
+    pub bit_off: u8,
+    /// INT bitfield: width (0 = not a bitfield).
+    pub bit_size: u8,
+    /// [`transform`] kind.
+    pub transform: u8,
+    /// Padding.
+    pub _pad: [u8; 5],
+}
+
+/// Mirror of `struct tc_filter_op` (24 bytes).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcFilterOp {
+    /// CMP_IMM: immediate.
+    pub imm: u64,
+    /// Left slot.
+    pub a: u32,
+    /// CMP_SLOTS: right slot; CMP_STR: offset in `strings`.
+    pub b: u32,
+    /// CMP_STR: constant length.
+    pub len: u32,
+    /// [`filter`] kind.
+    pub kind: u8,
+    /// Comparison (0 eq, 1 ne, 2 lt, 3 le, 4 gt, 5 ge).
+    pub cmp: u8,
+    /// `filter::FF_*` flags.
+    pub flags: u8,
+    /// Padding.
+    pub _pad: u8,
+}
+
+/// Mirror of `struct tc_config` (1968 bytes), the `CFG` global.
+#[repr(C)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcConfig {
+    /// Force a ring-buffer wakeup once this many bytes wait (0: every record).
+    pub wakeup_bytes: u64,
+    /// Written into every record header.
+    pub probe_index: u32,
+    /// Only this tgid (0 = any).
+    pub target_tgid: u32,
+    /// Function arguments to copy.
+    pub nargs: u32,
+    /// Tracepoint: raw record bytes to copy.
+    pub ctx_copy: u32,
+    /// Bytes emitted, header included.
+    pub record_size: u32,
+    /// Value ops used.
+    pub nops: u32,
+    /// Run the filter after this many ops.
+    pub filter_at: u32,
+    /// Filter instructions used.
+    pub nfilter: u32,
+    /// `CFG_*` flags.
+    pub flags: u32,
+    /// Padding.
+    pub _pad0: u32,
+    /// Value ops.
+    pub ops: [TcOp; MAX_OPS],
+    /// Filter program.
+    pub filter: [TcFilterOp; MAX_FILTER_OPS],
+    /// Filter string constants.
+    pub strings: [u8; STR_POOL],
+}
+
+/// Size of `struct tc_config` in bytes.
+pub const CONFIG_SIZE: usize = 1968;
+
+const _: () = assert!(size_of::<TcOp>() == 56);
+const _: () = assert!(size_of::<TcFilterOp>() == 24);
+const _: () = assert!(size_of::<TcConfig>() == CONFIG_SIZE);
+
+impl Default for TcConfig {
+    fn default() -> Self {
+        TcConfig {
+            wakeup_bytes: 0,
+            probe_index: 0,
+            target_tgid: 0,
+            nargs: 0,
+            ctx_copy: 0,
+            record_size: 0,
+            nops: 0,
+            filter_at: 0,
+            nfilter: 0,
+            flags: 0,
+            _pad0: 0,
+            ops: [TcOp::default(); MAX_OPS],
+            filter: [TcFilterOp::default(); MAX_FILTER_OPS],
+            strings: [0; STR_POOL],
+        }
+    }
+}
+
+/// Writes values at explicit offsets (the `offset_of!` of the mirror).
+struct Writer<'a>(&'a mut [u8]);
+
+impl Writer<'_> {
+    fn put(&mut self, off: usize, bytes: &[u8]) {
+        self.0[off..off + bytes.len()].copy_from_slice(bytes);
+    }
+}
+
+impl TcOp {
+    fn write(&self, w: &mut Writer<'_>, at: usize) {
+        w.put(at + offset_of!(TcOp, slot), &self.slot.to_ne_bytes());
+        w.put(
+            at + offset_of!(TcOp, slot_size),
+            &self.slot_size.to_ne_bytes(),
+        );
+        w.put(
+            at + offset_of!(TcOp, base_off),
+            &self.base_off.to_ne_bytes(),
+        );
+        w.put(
+            at + offset_of!(TcOp, read_off),
+            &self.read_off.to_ne_bytes(),
+        );
+        w.put(
+            at + offset_of!(TcOp, read_len),
+            &self.read_len.to_ne_bytes(),
+        );
+        for (h, off) in self.hop_off.iter().enumerate() {
+            w.put(at + offset_of!(TcOp, hop_off) + 4 * h, &off.to_ne_bytes());
+        }
+        w.put(at + offset_of!(TcOp, hop_mem), &self.hop_mem);
+        w.put(at + offset_of!(TcOp, base), &[self.base]);
+        w.put(at + offset_of!(TcOp, base_size), &[self.base_size]);
+        w.put(at + offset_of!(TcOp, base_signed), &[self.base_signed]);
+        w.put(at + offset_of!(TcOp, builtin), &[self.builtin]);
+        w.put(at + offset_of!(TcOp, nhops), &[self.nhops]);
+        w.put(at + offset_of!(TcOp, read), &[self.read]);
+        w.put(at + offset_of!(TcOp, read_mem), &[self.read_mem]);
+        w.put(at + offset_of!(TcOp, read_signed), &[self.read_signed]);
+        w.put(at + offset_of!(TcOp, bit_off), &[self.bit_off]);
+        w.put(at + offset_of!(TcOp, bit_size), &[self.bit_size]);
+        w.put(at + offset_of!(TcOp, transform), &[self.transform]);
+    }
+}
+
+impl TcFilterOp {
+    fn write(&self, w: &mut Writer<'_>, at: usize) {
+        w.put(at + offset_of!(TcFilterOp, imm), &self.imm.to_ne_bytes());
+        w.put(at + offset_of!(TcFilterOp, a), &self.a.to_ne_bytes());
+        w.put(at + offset_of!(TcFilterOp, b), &self.b.to_ne_bytes());
+        w.put(at + offset_of!(TcFilterOp, len), &self.len.to_ne_bytes());
+        w.put(at + offset_of!(TcFilterOp, kind), &[self.kind]);
+        w.put(at + offset_of!(TcFilterOp, cmp), &[self.cmp]);
+        w.put(at + offset_of!(TcFilterOp, flags), &[self.flags]);
+    }
+}
+
+impl TcConfig {
+    /// The bytes of the C global, in the host's byte order (that of the BPF
+    /// programs). Padding bytes are zero.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![0u8; CONFIG_SIZE];
+        let mut w = Writer(&mut out);
+        w.put(
+            offset_of!(TcConfig, wakeup_bytes),
+            &self.wakeup_bytes.to_ne_bytes(),
+        );
+        for (off, v) in [
+            (offset_of!(TcConfig, probe_index), self.probe_index),
+            (offset_of!(TcConfig, target_tgid), self.target_tgid),
+            (offset_of!(TcConfig, nargs), self.nargs),
+            (offset_of!(TcConfig, ctx_copy), self.ctx_copy),
+            (offset_of!(TcConfig, record_size), self.record_size),
+            (offset_of!(TcConfig, nops), self.nops),
+            (offset_of!(TcConfig, filter_at), self.filter_at),
+            (offset_of!(TcConfig, nfilter), self.nfilter),
+            (offset_of!(TcConfig, flags), self.flags),
+        ] {
+            w.put(off, &v.to_ne_bytes());
+        }
+        for (i, op) in self.ops.iter().enumerate() {
+            op.write(&mut w, offset_of!(TcConfig, ops) + i * size_of::<TcOp>());
+        }
+        for (i, f) in self.filter.iter().enumerate() {
+            f.write(
+                &mut w,
+                offset_of!(TcConfig, filter) + i * size_of::<TcFilterOp>(),
+            );
+        }
+        w.put(offset_of!(TcConfig, strings), &self.strings);
+        out
+    }
+}
+
+/// A plan that cannot be encoded (a limit exceeded or an inconsistent op).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AbiError(pub String);
+
+impl fmt::Display for AbiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for AbiError {}
+
+macro_rules! bail {
+    ($($t:tt)*) => { return Err(AbiError(format!($($t)*))) };
+}
+
+fn mem_code(m: Mem) -> u8 {
+    match m {
+        Mem::Kernel => mem::KERNEL,
+        Mem::User => mem::USER,
+    }
+}
+
+fn int_width(size: u32, what: &str) -> Result<u8, AbiError> {
+    match size {
+        1 | 2 | 4 | 8 => Ok(size as u8),
+        _ => bail!("{what} has width {size}; only 1, 2, 4 or 8 bytes can be read"),
+    }
+}
+
+/// `[start, start + len)` lies within `[RECORD_HEADER, record_size)`.
+fn check_in_record(start: u32, len: u32, record_size: u32, what: &str) -> Result<(), AbiError> {
+    let end = start as u64 + len as u64;
+    if start < RECORD_HEADER || end > record_size as u64 {
+        bail!(
+            "{what} occupies bytes {start}..{end} of the record, outside {RECORD_HEADER}..{record_size}"
+        );
+    }
+    Ok(())
+}
+
+fn encode_op(i: usize, op: &ValueOp, record_size: u32) -> Result<TcOp, AbiError> {
+    let what = format!("value op {i}");
+    let mut t = TcOp {
+        slot: op.slot,
+        slot_size: op.slot_size,
+        ..TcOp::default()
+    };
+    check_in_record(
+        op.slot,
+        op.slot_size,
+        record_size,
+        &format!("{what}'s slot"),
+    )?;
+
+    let comm = matches!(
+        op.base,
+        Base::Builtin {
+            builtin: Builtin::Comm
+        }
+    );
+    match op.base {
+        Base::Arg { off, size, signed } => {
+            t.base = base::ARG;
+            t.base_size = int_width(size, &format!("{what}'s argument"))?;
+            t.base_signed = signed as u8;
+            if off as u64 + size as u64 > ABI_ARGS_AREA as u64 {
+                bail!(
+                    "{what} reads bytes {off}..{} of the args area, which has {ABI_ARGS_AREA}",
+                    off as u64 + size as u64
+                );
+            }
+            t.base_off = off;
+        }
+        Base::Ctx => t.base = base::CTX,
+        Base::Builtin { builtin: b } => {
+            t.base = base::BUILTIN;
+            t.builtin = match b {
+                Builtin::Pid => builtin::PID,
+                Builtin::Tid => builtin::TID,
+                Builtin::Uid => builtin::UID,
+                Builtin::Gid => builtin::GID,
+                Builtin::Comm => builtin::COMM,
+                Builtin::Ts => builtin::TS,
+                Builtin::Cpu => builtin::CPU,
+                Builtin::Cgroup => builtin::CGROUP,
+            };
+        }
+    }
+
+    if op.hops.len() > MAX_HOPS {
+        bail!(
+            "{what} follows {} pointers; at most {MAX_HOPS} are supported",
+            op.hops.len()
+        );
+    }
+    t.nhops = op.hops.len() as u8;
+    for (h, hop) in op.hops.iter().enumerate() {
+        t.hop_off[h] = hop.off;
+        t.hop_mem[h] = mem_code(hop.mem);
+    }
+
+    let mut integer = false;
+    match op.read {
+        Read::Value => {
+            t.read = read::VALUE;
+            integer = !comm;
+        }
+        Read::Int {
+            off,
+            size,
+            signed,
+            bit_off,
+            bit_size,
+        } => {
+            t.read = read::INT;
+            t.read_off = off;
+            t.read_len = int_width(size, &format!("{what}'s read"))? as u32;
+            t.read_signed = signed as u8;
+            t.read_mem = mem_code(op.mem);
+            if bit_size > 0 && bit_off as u64 + bit_size as u64 > size as u64 * 8 {
+                bail!(
+                    "{what}'s bitfield (bits {bit_off}..{}) does not fit in the {size} bytes read",
+                    bit_off as u64 + bit_size as u64
+                );
+            }
+            if bit_size == 0 && bit_off != 0 {
+                bail!("{what} has a bit offset without a bit width");
+            }
+            t.bit_off = bit_off as u8;
+            t.bit_size = bit_size as u8;
+            integer = true;
+        }
+        Read::Str { off, max, mem: m } => {
+            t.read = read::STR;
+            t.read_off = off;
+            t.read_mem = mem_code(m);
+            check_string_max(&what, max, op.slot_size)?;
+            t.read_len = max;
+        }
+        Read::Bytes { off, len, mem: m } => {
+            t.read = read::BYTES;
+            t.read_off = off;
+            t.read_mem = mem_code(m);
+            if len == 0 || len > op.slot_size {
+                bail!(
+                    "{what} copies {len} bytes into a slot of {} bytes",
+                    op.slot_size
+                );
+            }
+            t.read_len = len;
+        }
+        Read::DataLocStr { off, max } => {
+            t.read = read::DATALOC;
+            t.read_off = off;
+            check_string_max(&what, max, op.slot_size)?;
+            t.read_len = max;
+        }
+    }
+
+    if comm {
+        if !op.hops.is_empty() || op.read != Read::Value {
+            bail!("{what} dereferences comm, which is a string, not a pointer");
+        }
+        if op.slot_size < 16 {
+            bail!(
+                "{what} stores comm (16 bytes) into a slot of {} bytes",
+                op.slot_size
+            );
+        }
+    } else if integer && op.slot_size < 8 {
+        bail!(
+            "{what} stores an integer (8 bytes) into a slot of {} bytes",
+            op.slot_size
+        );
+    }
+
+    t.transform = match op.transform {
+        Transform::None => transform::NONE,
+        Transform::Bswap16 | Transform::Bswap32 if !integer => {
+            bail!("{what} byte-swaps a value that is not an integer")
+        }
+        Transform::Bswap16 => transform::BSWAP16,
+        Transform::Bswap32 => transform::BSWAP32,
+    };
+    Ok(t)
+}
+
+fn check_string_max(what: &str, max: u32, slot_size: u32) -> Result<(), AbiError> {
+    if max == 0 || max > MAX_STR {
+        bail!("{what} reads a string of at most {max} bytes; the limit is 1..={MAX_STR}");
+    }
+    if max > slot_size {
+        bail!("{what} reads up to {max} bytes into a slot of {slot_size} bytes");
+    }
+    Ok(())
+}
+
+fn cmp_code(c: CmpOp) -> u8 {
+    match c {
+        CmpOp::Eq => 0,
+        CmpOp::Ne => 1,
+        CmpOp::Lt => 2,
+        CmpOp::Le => 3,
+        CmpOp::Gt => 4,
+        CmpOp::Ge => 5,
+    }
+}
+
+/// The filter may only read bytes that one of the first `filter_at` ops wrote.
+fn check_filter_reads(
+    k: usize,
+    start: u32,
+    len: u32,
+    ops: &[ValueOp],
+    filter_at: usize,
+) -> Result<(), AbiError> {
+    let end = start as u64 + len as u64;
+    let covered = ops[..filter_at]
+        .iter()
+        .any(|o| o.slot <= start && end <= o.slot as u64 + o.slot_size as u64);
+    if !covered {
+        bail!(
+            "filter instruction {k} reads record bytes {start}..{end}, which none of the \
+             {filter_at} value op(s) run before the filter writes"
+        );
+    }
+    Ok(())
+}
+
+fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], AbiError> {
+    let mut out = [TcFilterOp::default(); MAX_FILTER_OPS];
+    let filter_at = config.filter_at as usize;
+    let mut depth: usize = 0;
+    for (k, f) in config.filter.iter().enumerate() {
+        let t = &mut out[k];
+        let pops_pushes = match *f {
+            FilterOp::Const { value } => {
+                t.kind = filter::CONST;
+                if value {
+                    t.flags |= filter::FF_VALUE;
+                }
+                (0, 1)
+            }
+            FilterOp::CmpImm {
+                slot,
+                cmp,
+                imm,
+                signed,
+            } => {
+                check_filter_reads(k, slot, 8, &config.ops, filter_at)?;
+                t.kind = filter::CMP_IMM;
+                t.a = slot;
+                t.imm = imm;
+                t.cmp = cmp_code(cmp);
+                if signed {
+                    t.flags |= filter::FF_SIGNED;
+                }
+                (0, 1)
+            }
+            FilterOp::CmpSlots { a, b, cmp, signed } => {
+                check_filter_reads(k, a, 8, &config.ops, filter_at)?;
+                check_filter_reads(k, b, 8, &config.ops, filter_at)?;
+                t.kind = filter::CMP_SLOTS;
+                t.a = a;
+                t.b = b;
+                t.cmp = cmp_code(cmp);
+                if signed {
+                    t.flags |= filter::FF_SIGNED;
+                }
+                (0, 1)
+            }
+            FilterOp::CmpStr {
+                slot,
+                str_off,
+                len,
+                prefix,
+                negate,
+            } => {
+                let end = str_off as u64 + len as u64;
+                if end > config.strings.len() as u64 {
+                    bail!(
+                        "filter instruction {k} compares with strings[{str_off}..{end}], but the \
+                         string pool has {} bytes",
+                        config.strings.len()
+                    );
+                }
+                // An exact match also reads the byte after the constant (its NUL).
+                check_filter_reads(k, slot, len + (!prefix) as u32, &config.ops, filter_at)?;
+                t.kind = filter::CMP_STR;
+                t.a = slot;
+                t.b = str_off;
+                t.len = len;
+                if prefix {
+                    t.flags |= filter::FF_PREFIX;
+                }
+                if negate {
+                    t.flags |= filter::FF_NEGATE;
+                }
+                (0, 1)
+            }
+            FilterOp::And => {
+                t.kind = filter::AND;
+                (2, 1)
+            }
+            FilterOp::Or => {
+                t.kind = filter::OR;
+                (2, 1)
+            }
+            FilterOp::Not => {
+                t.kind = filter::NOT;
+                (1, 1)
+            }
+        };
+        let (pops, pushes) = pops_pushes;
+        if depth < pops {
+            bail!("filter instruction {k} needs {pops} operand(s) but the stack holds {depth}");
+        }
+        depth = depth - pops + pushes;
+    }
+    if !config.filter.is_empty() && depth != 1 {
+        bail!("the filter leaves {depth} values on its stack instead of one");
+    }
+    Ok(out)
+}
+
+/// Turns a probe's [`ProbeConfig`] into the bytes of the templates' `CFG`
+/// global.
+///
+/// * `probe_index` is written into every record header;
+/// * `target_tgid` restricts events to one process (0 = any; `--pid`);
+/// * `wakeup_bytes`: the template forces a ring-buffer wakeup once this many
+///   bytes wait to be read (0 = on every record).
+pub fn encode(
+    config: &ProbeConfig,
+    probe_index: u32,
+    target_tgid: u32,
+    wakeup_bytes: u64,
+) -> Result<Vec<u8>, AbiError> {
+    Ok(build(config, probe_index, target_tgid, wakeup_bytes)?.to_bytes())
+}
+
+/// Like [`encode`], but returns the structured mirror.
+pub fn build(
+    config: &ProbeConfig,
+    probe_index: u32,
+    target_tgid: u32,
+    wakeup_bytes: u64,
+) -> Result<TcConfig, AbiError> {
+    if config.record_size < RECORD_HEADER || config.record_size > MAX_RECORD {
+        bail!(
+            "the record has {} bytes; it must have {RECORD_HEADER}..={MAX_RECORD}",
+            config.record_size
+        );
+    }
+    if config.nargs > MAX_FUNC_ARGS {
+        bail!(
+            "the probe copies {} arguments; at most {MAX_FUNC_ARGS} are supported",
+            config.nargs
+        );
+    }
+    if config.ctx_copy > ABI_ARGS_AREA {
+        bail!(
+            "the probe copies {} bytes of the tracepoint record; the args area has {ABI_ARGS_AREA}",
+            config.ctx_copy
+        );
+    }
+    if config.ops.len() > MAX_OPS {
+        bail!(
+            "the probe has {} value ops; at most {MAX_OPS} are supported",
+            config.ops.len()
+        );
+    }
+    if config.filter.len() > MAX_FILTER_OPS {
+        bail!(
+            "the filter has {} instructions; at most {MAX_FILTER_OPS} are supported",
+            config.filter.len()
+        );
+    }
+    if config.strings.len() > STR_POOL {
+        bail!(
+            "the filter's strings take {} bytes; at most {STR_POOL} are supported",
+            config.strings.len()
+        );
+    }
+    if config.filter_at as usize > config.ops.len() {
+        bail!(
+            "the filter runs after {} value ops but there are only {}",
+            config.filter_at,
+            config.ops.len()
+        );
+    }
+
+    let mut cfg = TcConfig {
+        wakeup_bytes,
+        probe_index,
+        target_tgid,
+        nargs: config.nargs,
+        ctx_copy: config.ctx_copy,
+        record_size: config.record_size,
+        nops: config.ops.len() as u32,
+        filter_at: config.filter_at,
+        nfilter: config.filter.len() as u32,
+        ..TcConfig::default()
+    };
+    for (i, op) in config.ops.iter().enumerate() {
+        cfg.ops[i] = encode_op(i, op, config.record_size)?;
+        if let Base::Arg { off, .. } = op.base {
+            if (RET_OFF..RET_OFF + 8).contains(&off) {
+                cfg.flags |= CFG_NEED_RET;
+            }
+        }
+    }
+    cfg.filter = encode_filter(config)?;
+    cfg.strings[..config.strings.len()].copy_from_slice(&config.strings);
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracectl_compiler::plan::Hop;
+
+    fn int_op(slot: u32, base: Base) -> ValueOp {
+        ValueOp {
+            slot,
+            slot_size: 8,
+            base,
+            hops: vec![],
+            mem: Mem::Kernel,
+            read: Read::Value,
+            transform: Transform::None,
+        }
+    }
+
+    fn config(ops: Vec<ValueOp>, filter: Vec<FilterOp>, strings: &[u8]) -> ProbeConfig {
+        ProbeConfig {
+            nargs: 2,
+            ctx_copy: 0,
+            record_size: 64,
+            filter_at: ops.len() as u32,
+            ops,
+            filter,
+            strings: strings.to_vec(),
+        }
+    }
+
+    #[test]
+    fn layout_is_packed_as_in_c() {
+        assert_eq!(offset_of!(TcOp, hop_off), 20);
+        assert_eq!(offset_of!(TcOp, hop_mem), 36);
+        assert_eq!(offset_of!(TcOp, transform), 50);
+        assert_eq!(offset_of!(TcFilterOp, kind), 20);
+        assert_eq!(offset_of!(TcConfig, ops), 48);
+        assert_eq!(offset_of!(TcConfig, filter), 48 + 16 * 56);
+        assert_eq!(offset_of!(TcConfig, strings), 48 + 16 * 56 + 32 * 24);
+    }
+
+    #[test]
+    fn encodes_fields_at_their_offsets() {
+        let mut op = int_op(
+            16,
+            Base::Arg {
+                off: 8,
+                size: 4,
+                signed: true,
+            },
+        );
+        op.hops = vec![Hop {
+            off: 0x1234,
+            mem: Mem::User,
+        }];
+        op.read = Read::Int {
+            off: 24,
+            size: 2,
+            signed: false,
+            bit_off: 0,
+            bit_size: 0,
+        };
+        op.transform = Transform::Bswap16;
+        let c = config(
+            vec![op],
+            vec![FilterOp::CmpImm {
+                slot: 16,
+                cmp: CmpOp::Ne,
+                imm: u64::MAX,
+                signed: true,
+            }],
+            b"",
+        );
+        let b = encode(&c, 3, 42, 1 << 20).unwrap();
+        assert_eq!(b.len(), CONFIG_SIZE);
+        let u32_at = |o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap());
+        assert_eq!(u64::from_ne_bytes(b[0..8].try_into().unwrap()), 1 << 20);
+        assert_eq!(u32_at(8), 3);
+        assert_eq!(u32_at(12), 42);
+        assert_eq!(u32_at(16), 2);
+        assert_eq!(u32_at(24), 64);
+        assert_eq!(u32_at(28), 1);
+        assert_eq!(u32_at(36), 1);
+        let op0 = 48;
+        assert_eq!(u32_at(op0), 16);
+        assert_eq!(u32_at(op0 + 8), 8);
+        assert_eq!(u32_at(op0 + 12), 24);
+        assert_eq!(u32_at(op0 + 16), 2);
+        assert_eq!(u32_at(op0 + 20), 0x1234);
+        assert_eq!(b[op0 + 36], mem::USER);
+        assert_eq!(b[op0 + 40], base::ARG);
+        assert_eq!(b[op0 + 41], 4);
+        assert_eq!(b[op0 + 42], 1);
+        assert_eq!(b[op0 + 44], 1);
+        assert_eq!(b[op0 + 45], read::INT);
+        assert_eq!(b[op0 + 50], transform::BSWAP16);
+        let f0 = 48 + 16 * 56;
+        assert_eq!(
+            u64::from_ne_bytes(b[f0..f0 + 8].try_into().unwrap()),
+            u64::MAX
+        );
+        assert_eq!(b[f0 + 20], filter::CMP_IMM);
+        assert_eq!(b[f0 + 21], 1);
+        assert_eq!(b[f0 + 22], filter::FF_SIGNED);
+    }
+
+    #[test]
+    fn return_value_sets_need_ret() {
+        let c = config(
+            vec![int_op(
+                16,
+                Base::Arg {
+                    off: RET_OFF,
+                    size: 8,
+                    signed: false,
+                },
+            )],
+            vec![],
+            b"",
+        );
+        assert_eq!(build(&c, 0, 0, 0).unwrap().flags, CFG_NEED_RET);
+    }
+
+    #[test]
+    fn rejects_limits() {
+        let op = int_op(
+            16,
+            Base::Builtin {
+                builtin: Builtin::Pid,
+            },
+        );
+        let mut c = config(vec![op.clone(); MAX_OPS + 1], vec![], b"");
+        c.record_size = 64;
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("value ops"));
+
+        let mut c = config(vec![op.clone()], vec![], b"");
+        c.record_size = MAX_RECORD + 8;
+        assert!(encode(&c, 0, 0, 0).is_err());
+
+        let mut c = config(vec![op.clone()], vec![], b"");
+        c.ops[0].slot = 60; // 60..68 > 64
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("outside"));
+
+        let mut c = config(vec![op.clone()], vec![], b"");
+        c.ops[0].hops = vec![
+            Hop {
+                off: 0,
+                mem: Mem::Kernel
+            };
+            MAX_HOPS + 1
+        ];
+        assert!(encode(&c, 0, 0, 0).is_err());
+
+        let c = config(vec![op.clone()], vec![FilterOp::And], b"");
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("operand"));
+
+        let c = config(
+            vec![op.clone()],
+            vec![
+                FilterOp::Const { value: true },
+                FilterOp::Const { value: true },
+            ],
+            b"",
+        );
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("stack"));
+
+        let c = config(
+            vec![op.clone()],
+            vec![FilterOp::CmpStr {
+                slot: 16,
+                str_off: 0,
+                len: 5,
+                prefix: true,
+                negate: false,
+            }],
+            b"abc",
+        );
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("string pool"));
+
+        // The filter reads a slot no op before it writes.
+        let mut c = config(
+            vec![op.clone()],
+            vec![FilterOp::CmpImm {
+                slot: 16,
+                cmp: CmpOp::Eq,
+                imm: 1,
+                signed: false,
+            }],
+            b"",
+        );
+        c.filter_at = 0;
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("none of"));
+
+        let mut c = config(vec![op], vec![], b"");
+        c.ops[0].read = Read::Str {
+            off: 0,
+            max: 64,
+            mem: Mem::User,
+        };
+        assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("slot of 8"));
+    }
+}

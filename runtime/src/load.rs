@@ -1,0 +1,927 @@
+//! Loading a plan into the kernel.
+//!
+//! [`Loader`] checks privileges, mounts bpffs/tracefs when missing, parses
+//! kernel BTF once, and [`Loader::start`] loads and attaches every probe of
+//! a plan, returning a [`Session`] that streams its records.
+//!
+//! One object per probe: each probe loads its kind's template with its own
+//! `CFG`. All probes of a plan share ONE `events` ring buffer and ONE `lost`
+//! counter: the first object creates them and pins them into a private bpffs
+//! directory (`/sys/fs/bpf/tracectl-PID-N/`), the following objects open the
+//! pins (aya's `map_pin_path`), and the pins and directory are removed before
+//! `start` returns — on success and on every error path. The kernel keeps the
+//! maps alive through the programs and our file descriptors.
+//!
+//! Kernel functions (`Attach::Kernel`) in `Auto` mode use fentry/fexit and fall
+//! back to kprobe/kretprobe when the kernel refuses the trampoline.
+
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aya::maps::{PerCpuArray, RingBuf};
+use aya::programs::uprobe::UProbeScope;
+use aya::programs::{BtfTracePoint, FEntry, FExit, KProbe, ProgramError, TracePoint, UProbe};
+use aya::{Btf, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
+use tracectl_compiler::plan::{
+    Attach, Base, KernelMode, Plan, ProbeConfig, ProbePlan, PLAN_FORMAT,
+};
+
+use crate::abi::{self, MAX_REG_ARGS};
+use crate::error::{verifier_summary, RuntimeError};
+use crate::session::Session;
+use crate::templates::{Kind, EVENTS_MAP, LOST_MAP};
+
+/// Default ring-buffer size: 4 MiB.
+pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
+
+/// Where bpffs is (or gets) mounted.
+pub const BPFFS: &str = "/sys/fs/bpf";
+/// Where tracefs is (or gets) mounted.
+pub const TRACEFS: &str = "/sys/kernel/tracing";
+const TRACEFS_DEBUG: &str = "/sys/kernel/debug/tracing";
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+/// Options of a [`Loader`].
+#[derive(Debug, Clone)]
+pub struct LoaderOptions {
+    /// Ring-buffer size in bytes; rounded up to a power-of-two number of pages.
+    pub ring_bytes: u32,
+    /// Wake the reader once this many bytes wait; `None` = a quarter of the
+    /// ring buffer. Below it, records wait for the reader's poll timeout.
+    pub wakeup_bytes: Option<u64>,
+    /// Only events of this process (tgid); 0 = every process (`--pid`).
+    /// Uprobes are then also attached to that process only.
+    pub target_tgid: u32,
+    /// On a verifier rejection, include the whole verifier log in the error.
+    pub verbose_verifier: bool,
+}
+
+impl Default for LoaderOptions {
+    fn default() -> Self {
+        LoaderOptions {
+            ring_bytes: DEFAULT_RING_BYTES,
+            wakeup_bytes: None,
+            target_tgid: 0,
+            verbose_verifier: false,
+        }
+    }
+}
+
+impl LoaderOptions {
+    /// The ring-buffer size the kernel will use: a power-of-two number of pages.
+    pub fn effective_ring_bytes(&self) -> u32 {
+        let page = page_size();
+        let pages = self.ring_bytes.max(1).div_ceil(page);
+        pages.next_power_of_two().saturating_mul(page)
+    }
+
+    /// The wakeup threshold passed to the templates.
+    pub fn effective_wakeup_bytes(&self) -> u64 {
+        self.wakeup_bytes
+            .unwrap_or(self.effective_ring_bytes() as u64 / 4)
+    }
+}
+
+fn page_size() -> u32 {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n > 0 {
+        n as u32
+    } else {
+        4096
+    }
+}
+
+/// Loads plans. Create one per process: it parses kernel BTF once.
+pub struct Loader {
+    btf: Option<Btf>,
+    btf_error: Option<String>,
+    options: LoaderOptions,
+    init_time: Duration,
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("btf", &self.btf.is_some())
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl Loader {
+    /// Checks privileges, raises RLIMIT_MEMLOCK where allowed, mounts bpffs
+    /// and tracefs when missing, removes pins left by dead tracectl
+    /// processes, and parses kernel BTF (a missing BTF is only an error for
+    /// probes that need it).
+    pub fn new(options: LoaderOptions) -> Result<Loader, RuntimeError> {
+        let t0 = Instant::now();
+        check_privileges()?;
+        raise_memlock();
+        ensure_bpffs()?;
+        ensure_tracefs()?;
+        remove_stale_pins();
+        let (btf, btf_error) = match Btf::from_sys_fs() {
+            Ok(b) => (Some(b), None),
+            Err(e) => (
+                None,
+                Some(if Path::new(VMLINUX_BTF).exists() {
+                    error_chain(&e)
+                } else {
+                    "no such file".to_string()
+                }),
+            ),
+        };
+        Ok(Loader {
+            btf,
+            btf_error,
+            options,
+            init_time: t0.elapsed(),
+        })
+    }
+
+    /// The options.
+    pub fn options(&self) -> &LoaderOptions {
+        &self.options
+    }
+
+    /// Time [`Loader::new`] took (privilege checks, mounts, BTF parsing).
+    pub fn init_time(&self) -> Duration {
+        self.init_time
+    }
+
+    /// Is kernel BTF available?
+    pub fn has_btf(&self) -> bool {
+        self.btf.is_some()
+    }
+
+    /// Loads and attaches every probe of `plan`. Nothing stays pinned in
+    /// bpffs once this returns, whatever the outcome.
+    pub fn start(&self, plan: &Plan) -> Result<Session, RuntimeError> {
+        let t0 = Instant::now();
+        if plan.format != PLAN_FORMAT {
+            return Err(RuntimeError::PlanFormat {
+                found: plan.format,
+                expected: PLAN_FORMAT,
+            });
+        }
+        if plan.probes.is_empty() {
+            return Err(RuntimeError::Plan {
+                probe: plan.name.clone(),
+                message: "the plan has no probes".into(),
+            });
+        }
+        let wakeup = self.options.effective_wakeup_bytes();
+        let ring_bytes = self.options.effective_ring_bytes();
+
+        // Encode every candidate configuration before the loader borrows them.
+        let mut configs: Vec<Vec<(Kind, Vec<u8>)>> = Vec::with_capacity(plan.probes.len());
+        for (i, probe) in plan.probes.iter().enumerate() {
+            let mut per_kind = Vec::new();
+            let mut first_err = None;
+            for kind in candidates(&probe.attach, self.btf.is_some()) {
+                match encode_for(kind, probe, i as u32, self.options.target_tgid, wakeup) {
+                    Ok(bytes) => per_kind.push((kind, bytes)),
+                    Err(e) => {
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            if per_kind.is_empty() {
+                return Err(first_err.unwrap_or_else(|| self.no_mechanism(probe)));
+            }
+            configs.push(per_kind);
+        }
+
+        let pins = PinDir::create()?;
+        let level = if self.options.verbose_verifier {
+            VerifierLogLevel::VERBOSE | VerifierLogLevel::STATS
+        } else {
+            VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
+        };
+        let events_pin = pins.path.join(EVENTS_MAP);
+        let lost_pin = pins.path.join(LOST_MAP);
+        let mut el = EbpfLoader::new();
+        el.btf(self.btf.as_ref())
+            .map_max_entries(EVENTS_MAP, ring_bytes)
+            .map_pin_path(EVENTS_MAP, events_pin.as_path())
+            .map_pin_path(LOST_MAP, lost_pin.as_path())
+            .verifier_log_level(level);
+
+        let mut objects: Vec<Ebpf> = Vec::with_capacity(plan.probes.len());
+        let mut kinds = Vec::with_capacity(plan.probes.len());
+        for (probe, per_kind) in plan.probes.iter().zip(&configs) {
+            let (kind, ebpf) = self.load_probe(&mut el, probe, per_kind)?;
+            objects.push(ebpf);
+            kinds.push(kind);
+        }
+        drop(el);
+        pins.remove()?;
+
+        let first = &mut objects[0];
+        let ring = first
+            .take_map(EVENTS_MAP)
+            .ok_or_else(|| internal("the template has no events map"))?;
+        let ring = RingBuf::try_from(ring).map_err(|e| internal(&error_chain(&e)))?;
+        let lost = first
+            .take_map(LOST_MAP)
+            .ok_or_else(|| internal("the template has no lost map"))?;
+        let lost: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(lost).map_err(|e| internal(&error_chain(&e)))?;
+        Ok(Session::new(
+            objects,
+            kinds,
+            ring,
+            lost,
+            ring_bytes,
+            t0.elapsed(),
+        ))
+    }
+
+    /// Loads, attaches and detaches every probe of `plan` (`tracectl check
+    /// --load`).
+    pub fn check_load(&self, plan: &Plan) -> Result<(), RuntimeError> {
+        self.start(plan)?.close();
+        Ok(())
+    }
+
+    fn no_mechanism(&self, probe: &ProbePlan) -> RuntimeError {
+        match &probe.attach {
+            Attach::TpBtf { .. }
+            | Attach::Kernel {
+                mode: KernelMode::Fentry,
+                ..
+            } => RuntimeError::NoBtf {
+                detail: self.btf_error.clone().unwrap_or_default(),
+            },
+            _ => internal("no template fits the probe"),
+        }
+    }
+
+    /// Loads one probe, trying its candidate templates in order.
+    fn load_probe<'a>(
+        &'a self,
+        el: &mut EbpfLoader<'a>,
+        probe: &ProbePlan,
+        per_kind: &'a [(Kind, Vec<u8>)],
+    ) -> Result<(Kind, Ebpf), RuntimeError> {
+        let mut trampoline_error: Option<RuntimeError> = None;
+        for (kind, config) in per_kind {
+            let kind = *kind;
+            if matches!(kind, Kind::Kprobe | Kind::Kretprobe) && !kprobes_available() {
+                return Err(self.kernel_unavailable(probe, trampoline_error.is_some(), None));
+            }
+            el.override_global(abi::CONFIG_SYMBOL, config.as_slice(), true);
+            let template = kind.template();
+            let mut ebpf = el
+                .load(template.object)
+                .map_err(|e| load_error(probe, kind, e))?;
+            match self.load_and_attach(&mut ebpf, kind, probe) {
+                Ok(()) => return Ok((kind, ebpf)),
+                Err(e) => {
+                    let fallback = matches!(kind, Kind::Fentry | Kind::Fexit)
+                        && per_kind.len() > 1
+                        && !matches!(e, RuntimeError::NotPrivileged);
+                    if fallback {
+                        trampoline_error = Some(e);
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        match trampoline_error {
+            Some(e) => Err(self.kernel_unavailable(probe, false, Some(e))),
+            None => Err(internal("no template fits the probe")),
+        }
+    }
+
+    fn load_and_attach(
+        &self,
+        ebpf: &mut Ebpf,
+        kind: Kind,
+        probe: &ProbePlan,
+    ) -> Result<(), RuntimeError> {
+        let template = kind.template();
+        let prog = ebpf
+            .program_mut(template.program)
+            .ok_or_else(|| internal("the template has no program"))?;
+        let verr = |e: ProgramError| program_error(probe, kind, e, self.options.verbose_verifier);
+        let attach_err = |target: &str, e: ProgramError| attach_error(probe, target, e);
+        match (&probe.attach, kind) {
+            (Attach::Tracepoint { category, name }, Kind::Tracepoint) => {
+                let p: &mut TracePoint = prog.try_into().map_err(verr)?;
+                let tp = format!("{category}:{name}");
+                let id = Path::new(&tracefs_root())
+                    .join("events")
+                    .join(category)
+                    .join(name);
+                if !id.exists() {
+                    return Err(RuntimeError::TracepointMissing {
+                        probe: probe.name.clone(),
+                        tracepoint: tp,
+                    });
+                }
+                p.load().map_err(verr)?;
+                p.attach(category, name).map_err(|e| attach_err(&tp, e))?;
+            }
+            (Attach::TpBtf { name }, Kind::TpBtf) => {
+                let btf = self.btf()?;
+                let p: &mut BtfTracePoint = prog.try_into().map_err(verr)?;
+                p.load(name, btf).map_err(|e| match e {
+                    ProgramError::Btf(_) => RuntimeError::TracepointMissing {
+                        probe: probe.name.clone(),
+                        tracepoint: format!("tp_btf:{name} (no btf_trace_{name} in kernel BTF)"),
+                    },
+                    e => verr(e),
+                })?;
+                p.attach()
+                    .map_err(|e| attach_err(&format!("tp_btf:{name}"), e))?;
+            }
+            (Attach::Kernel { function, .. }, Kind::Fentry | Kind::Fexit) => {
+                let btf = self.btf()?;
+                let unavailable = |reason: String| RuntimeError::KernelProbeUnavailable {
+                    probe: probe.name.clone(),
+                    function: function.clone(),
+                    reason: with_alternative(reason, function),
+                };
+                let load_err = |e: ProgramError| match e {
+                    ProgramError::Btf(_) => {
+                        unavailable(format!("kernel BTF has no function {function}"))
+                    }
+                    // No verifier log: refused before verification (no
+                    // trampoline support, lockdown, a non-traceable function).
+                    ProgramError::LoadError {
+                        io_error,
+                        verifier_log,
+                    } if verifier_log.to_string().trim().is_empty() && privileged() => {
+                        unavailable(format!(
+                            "this kernel refuses BPF trampolines (fentry/fexit) for {function} \
+                             ({io_error})"
+                        ))
+                    }
+                    e => verr(e),
+                };
+                let attach_err = |e: ProgramError| {
+                    unavailable(format!(
+                        "this kernel refuses to attach a BPF trampoline (fentry/fexit) to \
+                         {function} ({})",
+                        error_chain(&e)
+                    ))
+                };
+                if kind == Kind::Fentry {
+                    let p: &mut FEntry = prog.try_into().map_err(verr)?;
+                    p.load(function, btf).map_err(load_err)?;
+                    p.attach().map_err(attach_err)?;
+                } else {
+                    let p: &mut FExit = prog.try_into().map_err(verr)?;
+                    p.load(function, btf).map_err(load_err)?;
+                    p.attach().map_err(attach_err)?;
+                }
+            }
+            (Attach::Kernel { function, .. }, Kind::Kprobe | Kind::Kretprobe) => {
+                let p: &mut KProbe = prog.try_into().map_err(verr)?;
+                p.load().map_err(verr)?;
+                p.attach(function, 0)
+                    .map_err(|e| attach_err(&format!("{kind}:{function}"), e))?;
+            }
+            (Attach::Uprobe { binary, symbol, .. }, Kind::Uprobe | Kind::Uretprobe) => {
+                let p: &mut UProbe = prog.try_into().map_err(verr)?;
+                p.load().map_err(verr)?;
+                let scope = match NonZeroU32::new(self.options.target_tgid) {
+                    Some(pid) => UProbeScope::OneProcess(pid),
+                    None => UProbeScope::AllProcesses,
+                };
+                p.attach(symbol.as_str(), binary.as_str(), scope)
+                    .map_err(|e| uprobe_error(probe, binary, symbol, e))?;
+            }
+            _ => return Err(internal("template and attach point do not match")),
+        }
+        Ok(())
+    }
+
+    fn btf(&self) -> Result<&Btf, RuntimeError> {
+        self.btf.as_ref().ok_or_else(|| RuntimeError::NoBtf {
+            detail: self.btf_error.clone().unwrap_or_default(),
+        })
+    }
+
+    /// The error for a kernel function no mechanism can probe.
+    fn kernel_unavailable(
+        &self,
+        probe: &ProbePlan,
+        tried_trampoline: bool,
+        trampoline_error: Option<RuntimeError>,
+    ) -> RuntimeError {
+        let Attach::Kernel { function, mode, .. } = &probe.attach else {
+            return internal("not a kernel function probe");
+        };
+        let no_kprobes = !kprobes_available();
+        let trampoline_failed = tried_trampoline || trampoline_error.is_some();
+        let reason = match (no_kprobes, trampoline_failed, *mode) {
+            (true, true, _) => format!(
+                "this kernel has no kprobes (CONFIG_KPROBES is off) and refuses BPF \
+                 trampolines for {function}"
+            ),
+            (true, false, KernelMode::Auto) if self.btf.is_none() => format!(
+                "this kernel has no kprobes (CONFIG_KPROBES is off) and no BTF for BPF \
+                 trampolines on {function}"
+            ),
+            (true, false, _) => {
+                format!("this kernel has no kprobes (CONFIG_KPROBES is off), needed for {function}")
+            }
+            (false, _, _) => {
+                // kprobes exist: the trampoline failed and the kprobe was not tried.
+                match &trampoline_error {
+                    Some(e) => return retarget(e, probe),
+                    None => format!("{function} cannot be probed"),
+                }
+            }
+        };
+        RuntimeError::KernelProbeUnavailable {
+            probe: probe.name.clone(),
+            function: function.clone(),
+            reason: with_alternative(reason, function),
+        }
+    }
+}
+
+fn retarget(e: &RuntimeError, probe: &ProbePlan) -> RuntimeError {
+    RuntimeError::Load {
+        probe: probe.name.clone(),
+        template: "fentry/fexit",
+        detail: e.to_string(),
+    }
+}
+
+/// Appends "; try the tracepoint X" (and a recipe) to a reason.
+fn with_alternative(mut reason: String, function: &str) -> String {
+    if let Some(alt) = tracepoint_alternative(function) {
+        reason.push_str(&format!("; try the tracepoint {}", alt.tracepoint));
+        if let Some(recipe) = alt.recipe {
+            reason.push_str(&format!(", e.g. the bundled recipe {recipe}"));
+        }
+    } else {
+        reason.push_str("; look for a tracepoint that reports the same event instead");
+    }
+    reason
+}
+
+/// A tracepoint that observes (nearly) the same thing as a kernel function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TracepointAlternative {
+    /// `category:name`.
+    pub tracepoint: &'static str,
+    /// A bundled recipe using it, if any.
+    pub recipe: Option<&'static str>,
+}
+
+/// Known tracepoint alternatives to commonly probed kernel functions.
+pub fn tracepoint_alternative(function: &str) -> Option<TracepointAlternative> {
+    let (tracepoint, recipe) = match function {
+        "tcp_connect" | "tcp_v4_connect" | "tcp_v6_connect" => {
+            ("sock:inet_sock_set_state", Some("tcpconnect-tp"))
+        }
+        "inet_csk_accept" | "tcp_set_state" => ("sock:inet_sock_set_state", None),
+        "do_sys_openat2" | "do_sys_open" => ("syscalls:sys_enter_openat", None),
+        "do_execveat_common" | "bprm_execve" => ("sched:sched_process_exec", None),
+        "tcp_retransmit_skb" => ("tcp:tcp_retransmit_skb", None),
+        _ => return None,
+    };
+    Some(TracepointAlternative { tracepoint, recipe })
+}
+
+/// The templates to try for an attach point, in order.
+fn candidates(attach: &Attach, have_btf: bool) -> Vec<Kind> {
+    match attach {
+        Attach::Tracepoint { .. } => vec![Kind::Tracepoint],
+        Attach::TpBtf { .. } => {
+            if have_btf {
+                vec![Kind::TpBtf]
+            } else {
+                vec![]
+            }
+        }
+        Attach::Kernel { ret, mode, .. } => {
+            let (tramp, kp) = if *ret {
+                (Kind::Fexit, Kind::Kretprobe)
+            } else {
+                (Kind::Fentry, Kind::Kprobe)
+            };
+            match mode {
+                KernelMode::Auto if have_btf => vec![tramp, kp],
+                KernelMode::Auto | KernelMode::Kprobe => vec![kp],
+                KernelMode::Fentry if have_btf => vec![tramp],
+                KernelMode::Fentry => vec![],
+            }
+        }
+        Attach::Uprobe { ret, .. } => vec![if *ret { Kind::Uretprobe } else { Kind::Uprobe }],
+    }
+}
+
+/// Encodes a probe's configuration for one template kind, checking what the
+/// kind can provide in its args area.
+pub fn encode_for(
+    kind: Kind,
+    probe: &ProbePlan,
+    probe_index: u32,
+    target_tgid: u32,
+    wakeup_bytes: u64,
+) -> Result<Vec<u8>, RuntimeError> {
+    let plan_err = |message: String| RuntimeError::Plan {
+        probe: probe.name.clone(),
+        message,
+    };
+    let mut config: ProbeConfig = probe.config.clone();
+    check_args_area(kind, &config).map_err(plan_err)?;
+    if matches!(kind, Kind::Kprobe | Kind::Uprobe) {
+        config.nargs = config.nargs.min(MAX_REG_ARGS);
+    }
+    abi::encode(&config, probe_index, target_tgid, wakeup_bytes).map_err(|e| plan_err(e.0))
+}
+
+/// Every `Base::Arg` must read bytes this kind fills.
+fn check_args_area(kind: Kind, config: &ProbeConfig) -> Result<(), String> {
+    use tracectl_compiler::plan::RET_OFF;
+    for (i, op) in config.ops.iter().enumerate() {
+        let Base::Arg { off, size, .. } = op.base else {
+            continue;
+        };
+        let end = off as u64 + size as u64;
+        let in_ret = off >= RET_OFF && end <= RET_OFF as u64 + 8;
+        let ok = match kind {
+            Kind::Tracepoint => end <= config.ctx_copy as u64,
+            Kind::TpBtf | Kind::Fentry => end <= config.nargs as u64 * 8,
+            Kind::Fexit => end <= config.nargs as u64 * 8 || in_ret,
+            Kind::Kprobe | Kind::Uprobe => end <= config.nargs.min(MAX_REG_ARGS) as u64 * 8,
+            Kind::Kretprobe | Kind::Uretprobe => in_ret,
+        };
+        if !ok {
+            let what = match kind {
+                Kind::Tracepoint => format!(
+                    "the {} bytes copied from the tracepoint record",
+                    config.ctx_copy
+                ),
+                Kind::Kretprobe | Kind::Uretprobe => {
+                    format!("what a {kind} provides (only the return value)")
+                }
+                Kind::Kprobe | Kind::Uprobe => format!(
+                    "the {} argument register(s) a {kind} copies",
+                    config.nargs.min(MAX_REG_ARGS)
+                ),
+                _ => format!("the {} argument(s) a {kind} copies", config.nargs),
+            };
+            return Err(format!(
+                "value op {i} reads bytes {off}..{end} of the args area, outside {what}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn internal(msg: &str) -> RuntimeError {
+    RuntimeError::Io {
+        context: "internal error".into(),
+        error: io::Error::other(msg.to_string()),
+    }
+}
+
+/// `error: source: source` — aya's errors keep the interesting part in sources.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(src) = cur {
+        let t = src.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = src.source();
+    }
+    s
+}
+
+fn is_eperm(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES))
+}
+
+fn load_error(probe: &ProbePlan, kind: Kind, e: EbpfError) -> RuntimeError {
+    let mut detail = error_chain(&e);
+    if let EbpfError::MapError(aya::maps::MapError::CreateError { io_error, .. }) = &e {
+        if is_eperm(io_error) {
+            detail.push_str(
+                " (before Linux 5.11 BPF maps count against RLIMIT_MEMLOCK: raise it, or use a \
+                 smaller ring buffer)",
+            );
+        }
+    }
+    RuntimeError::Load {
+        probe: probe.name.clone(),
+        template: kind.name(),
+        detail,
+    }
+}
+
+fn program_error(probe: &ProbePlan, kind: Kind, e: ProgramError, verbose: bool) -> RuntimeError {
+    match e {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let log = verifier_log.to_string();
+            if log.trim().is_empty() && is_eperm(&io_error) && !privileged() {
+                return RuntimeError::NotPrivileged;
+            }
+            RuntimeError::Verifier {
+                probe: probe.name.clone(),
+                template: kind.name(),
+                summary: verifier_summary(&log, 4),
+                full_log: verbose.then_some(log),
+                error: io_error,
+            }
+        }
+        e => RuntimeError::Load {
+            probe: probe.name.clone(),
+            template: kind.name(),
+            detail: error_chain(&e),
+        },
+    }
+}
+
+fn attach_error(probe: &ProbePlan, target: &str, e: ProgramError) -> RuntimeError {
+    RuntimeError::Attach {
+        probe: probe.name.clone(),
+        target: target.to_string(),
+        detail: error_chain(&e),
+    }
+}
+
+fn uprobe_error(probe: &ProbePlan, binary: &str, symbol: &str, e: ProgramError) -> RuntimeError {
+    use aya::programs::uprobe::UProbeError;
+    let detail = match &e {
+        ProgramError::UProbeError(UProbeError::InvalidTarget { .. }) => format!(
+            "{binary} is neither a file nor a library known to the dynamic linker \
+             (give a path, or a name such as libc)"
+        ),
+        ProgramError::UProbeError(UProbeError::SymbolError { error, .. }) => {
+            format!("the symbol was not found ({error})")
+        }
+        _ => error_chain(&e),
+    };
+    RuntimeError::Uprobe {
+        probe: probe.name.clone(),
+        binary: binary.to_string(),
+        symbol: symbol.to_string(),
+        detail,
+    }
+}
+
+// ---- environment -----------------------------------------------------------
+
+/// Capability bits of the effective set (from /proc/self/status).
+fn effective_caps() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("CapEff:"))?;
+    u64::from_str_radix(line["CapEff:".len()..].trim(), 16).ok()
+}
+
+fn privileged() -> bool {
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    const CAP_PERFMON: u64 = 1 << 38;
+    const CAP_BPF: u64 = 1 << 39;
+    match effective_caps() {
+        Some(caps) => caps & CAP_SYS_ADMIN != 0 || (caps & CAP_BPF != 0 && caps & CAP_PERFMON != 0),
+        // SAFETY: geteuid has no preconditions.
+        None => (unsafe { libc::geteuid() }) == 0,
+    }
+}
+
+fn check_privileges() -> Result<(), RuntimeError> {
+    if privileged() {
+        Ok(())
+    } else {
+        Err(RuntimeError::NotPrivileged)
+    }
+}
+
+/// Lifts RLIMIT_MEMLOCK for kernels that still charge BPF memory to it
+/// (before 5.11). Failure is fine: newer kernels charge the memory cgroup.
+fn raise_memlock() {
+    let lim = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid pointer to an initialised rlimit.
+    let _ = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &lim) };
+}
+
+fn fs_magic(path: &str) -> Option<i64> {
+    let c = CString::new(path).ok()?;
+    // SAFETY: statfs writes into the zeroed struct; the path is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    (r == 0).then_some(st.f_type as i64)
+}
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+const TRACEFS_MAGIC: i64 = 0x7472_6163;
+
+fn mount(source: &str, target: &str, fstype: &str) -> io::Result<()> {
+    let c = |s: &str| CString::new(s).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput));
+    let (src, tgt, ty) = (c(source)?, c(target)?, c(fstype)?);
+    // SAFETY: NUL-terminated strings; no data argument.
+    let r = unsafe { libc::mount(src.as_ptr(), tgt.as_ptr(), ty.as_ptr(), 0, std::ptr::null()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn ensure_bpffs() -> Result<(), RuntimeError> {
+    if fs_magic(BPFFS) == Some(BPF_FS_MAGIC) {
+        return Ok(());
+    }
+    mount("bpf", BPFFS, "bpf").map_err(|error| RuntimeError::Mount {
+        fs: "bpffs",
+        path: BPFFS.into(),
+        error,
+    })
+}
+
+fn dir_non_empty(p: &str) -> bool {
+    fs::read_dir(p)
+        .map(|mut d| d.next().is_some())
+        .unwrap_or(false)
+}
+
+/// Mounts tracefs at [`TRACEFS`] unless it (or the debugfs copy) is there.
+pub fn ensure_tracefs() -> Result<(), RuntimeError> {
+    if fs_magic(TRACEFS) == Some(TRACEFS_MAGIC) || dir_non_empty(TRACEFS_DEBUG) {
+        return Ok(());
+    }
+    mount("nodev", TRACEFS, "tracefs").map_err(|error| RuntimeError::Mount {
+        fs: "tracefs",
+        path: TRACEFS.into(),
+        error,
+    })
+}
+
+fn tracefs_root() -> &'static str {
+    if dir_non_empty(TRACEFS) {
+        TRACEFS
+    } else {
+        TRACEFS_DEBUG
+    }
+}
+
+/// Can this kernel create kprobes (perf PMU or tracefs kprobe_events)?
+pub fn kprobes_available() -> bool {
+    Path::new("/sys/bus/event_source/devices/kprobe/type").exists()
+        || Path::new(tracefs_root()).join("kprobe_events").exists()
+}
+
+// ---- private pin directory -------------------------------------------------
+
+const PIN_PREFIX: &str = "tracectl-";
+
+/// A private bpffs directory for the shared maps; removed on drop.
+struct PinDir {
+    path: PathBuf,
+    removed: bool,
+}
+
+impl PinDir {
+    fn create() -> Result<PinDir, RuntimeError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let pid = std::process::id();
+        loop {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let path = Path::new(BPFFS).join(format!("{PIN_PREFIX}{pid}-{n}"));
+            match fs::create_dir(&path) {
+                Ok(()) => {
+                    return Ok(PinDir {
+                        path,
+                        removed: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    // A previous process with our pid died with pins left: reuse
+                    // is unsafe (its maps would be shared), so clear it and retry.
+                    let _ = remove_dir_all_shallow(&path);
+                }
+                Err(e) => {
+                    return Err(RuntimeError::io(
+                        format!("cannot create the pin directory {}", path.display()),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+
+    fn remove(mut self) -> Result<(), RuntimeError> {
+        self.removed = true;
+        remove_dir_all_shallow(&self.path).map_err(|e| {
+            RuntimeError::io(
+                format!("cannot remove the pin directory {}", self.path.display()),
+                e,
+            )
+        })
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = remove_dir_all_shallow(&self.path);
+        }
+    }
+}
+
+/// Removes the files of a pin directory, then the directory.
+fn remove_dir_all_shallow(dir: &Path) -> io::Result<()> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries.flatten() {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    fs::remove_dir(dir)
+}
+
+/// Removes pin directories of tracectl processes that no longer exist
+/// (killed between pinning and unpinning).
+fn remove_stale_pins() {
+    let Ok(entries) = fs::read_dir(BPFFS) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PIN_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = remove_dir_all_shallow(&e.path());
+        }
+    }
+}
+
+/// Loads, attaches and detaches every probe of `plan` with default options
+/// (`tracectl check --load`).
+pub fn check_load(plan: &Plan) -> Result<(), RuntimeError> {
+    Loader::new(LoaderOptions::default())?.check_load(plan)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternatives_table() {
+        assert_eq!(
+            tracepoint_alternative("tcp_connect"),
+            Some(TracepointAlternative {
+                tracepoint: "sock:inet_sock_set_state",
+                recipe: Some("tcpconnect-tp")
+            })
+        );
+        assert_eq!(
+            tracepoint_alternative("do_sys_openat2").unwrap().tracepoint,
+            "syscalls:sys_enter_openat"
+        );
+        assert!(tracepoint_alternative("vfs_read").is_none());
+    }
+
+    #[test]
+    fn auto_mode_prefers_trampolines() {
+        let a = Attach::Kernel {
+            function: "tcp_connect".into(),
+            ret: true,
+            mode: KernelMode::Auto,
+        };
+        assert_eq!(candidates(&a, true), vec![Kind::Fexit, Kind::Kretprobe]);
+        assert_eq!(candidates(&a, false), vec![Kind::Kretprobe]);
+    }
+
+    #[test]
+    fn ring_size_rounds_to_power_of_two_pages() {
+        let o = LoaderOptions {
+            ring_bytes: 3 * page_size() + 1,
+            ..LoaderOptions::default()
+        };
+        assert_eq!(o.effective_ring_bytes(), 4 * page_size());
+        assert_eq!(o.effective_wakeup_bytes(), page_size() as u64);
+    }
+}

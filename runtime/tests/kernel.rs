@@ -1,0 +1,923 @@
+//! Kernel tests: real templates, real probes, real events.
+//!
+//! They need root, BPF and kernel BTF. Without them they fail under CI
+//! (`CI=true`) and are skipped with a message elsewhere. Plans are built by
+//! hand; tracepoint field offsets come from tracefs and struct offsets from
+//! the running kernel's BTF, at test time.
+//!
+//! The tests run one at a time (a lock), so that counting our programs in
+//! the kernel is meaningful.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tracectl::error::RuntimeError;
+use tracectl::load::{kprobes_available, Loader, LoaderOptions};
+use tracectl::session::Session;
+use tracectl::templates::{self, Kind};
+use tracectl_compiler::btf::Btf;
+use tracectl_compiler::plan::*;
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Takes the test lock, or returns None (after a message) when the machine
+/// cannot run kernel tests and we are not in CI.
+fn kernel_env() -> Option<MutexGuard<'static, ()>> {
+    let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let ci = std::env::var("CI").as_deref() == Ok("true");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
+    let why = if !root {
+        "not running as root"
+    } else if !btf {
+        "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
+    } else {
+        return Some(guard);
+    };
+    if ci {
+        panic!("kernel tests need root and BTF, but {why} (CI=true, so this is an error)");
+    }
+    eprintln!("SKIPPED: kernel tests need root and BTF, but {why}");
+    None
+}
+
+fn loader() -> Loader {
+    Loader::new(LoaderOptions::default()).expect("loader")
+}
+
+fn plan(probes: Vec<ProbePlan>) -> Plan {
+    Plan {
+        format: PLAN_FORMAT,
+        name: "kernel-test".into(),
+        description: None,
+        probes,
+        output: OutputPlan {
+            format: Format::Json,
+            time: TimeMode::None,
+        },
+    }
+}
+
+fn probe(name: &str, attach: Attach, config: ProbeConfig) -> ProbePlan {
+    ProbePlan {
+        name: name.into(),
+        probe: name.into(),
+        attach,
+        config,
+        fields: vec![],
+    }
+}
+
+fn tracepoint(category: &str, name: &str) -> Attach {
+    Attach::Tracepoint {
+        category: category.into(),
+        name: name.into(),
+    }
+}
+
+fn config(nargs: u32, ctx_copy: u32, record_size: u32, ops: Vec<ValueOp>) -> ProbeConfig {
+    ProbeConfig {
+        nargs,
+        ctx_copy,
+        record_size,
+        filter_at: ops.len() as u32,
+        ops,
+        filter: vec![],
+        strings: vec![],
+    }
+}
+
+fn op(slot: u32, slot_size: u32, base: Base, read: Read) -> ValueOp {
+    ValueOp {
+        slot,
+        slot_size,
+        base,
+        hops: vec![],
+        mem: Mem::Kernel,
+        read,
+        transform: Transform::None,
+    }
+}
+
+fn builtin(slot: u32, b: Builtin) -> ValueOp {
+    let size = if b == Builtin::Comm { 16 } else { 8 };
+    op(slot, size, Base::Builtin { builtin: b }, Read::Value)
+}
+
+fn arg(slot: u32, off: u32, size: u32, signed: bool) -> ValueOp {
+    op(slot, 8, Base::Arg { off, size, signed }, Read::Value)
+}
+
+/// Offset and size of a tracepoint field, from tracefs.
+fn tp_field(category: &str, name: &str, field: &str) -> (u32, u32) {
+    let root = tracectl_compiler::tracefs::tracefs_root().expect("tracefs is mounted");
+    let fmt = tracectl_compiler::tracefs::read_format(&root, category, name)
+        .unwrap_or_else(|| panic!("no tracepoint {category}:{name}"));
+    let f = fmt
+        .fields
+        .iter()
+        .find(|f| f.name == field)
+        .unwrap_or_else(|| panic!("{category}:{name} has no field {field}"));
+    (f.offset, f.size)
+}
+
+/// Byte offset of a struct member in the running kernel's BTF.
+fn kernel_member_offset(strukt: &str, member: &str) -> u32 {
+    let btf = Btf::host().expect("kernel BTF");
+    let id = btf
+        .find_struct(strukt)
+        .unwrap_or_else(|| panic!("no struct {strukt} in kernel BTF"));
+    let m = btf
+        .find_member(id, member)
+        .unwrap_or_else(|| panic!("struct {strukt} has no member {member}"));
+    assert_eq!(m.bit_offset % 8, 0);
+    m.bit_offset / 8
+}
+
+fn u64_at(rec: &[u8], off: u32) -> u64 {
+    let o = off as usize;
+    u64::from_le_bytes(rec[o..o + 8].try_into().unwrap())
+}
+
+fn u32_at(rec: &[u8], off: u32) -> u32 {
+    let o = off as usize;
+    u32::from_le_bytes(rec[o..o + 4].try_into().unwrap())
+}
+
+fn str_at(rec: &[u8], off: u32, len: u32) -> String {
+    let s = &rec[off as usize..(off + len) as usize];
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    String::from_utf8_lossy(&s[..end]).into_owned()
+}
+
+fn probe_index(rec: &[u8]) -> u32 {
+    u32_at(rec, 8)
+}
+
+/// Polls until `done` holds for the records so far, or `limit` passes.
+fn collect(
+    session: &mut Session,
+    limit: Duration,
+    mut done: impl FnMut(&[Vec<u8>]) -> bool,
+) -> Vec<Vec<u8>> {
+    let start = Instant::now();
+    let mut records = Vec::new();
+    while start.elapsed() < limit {
+        session
+            .poll(Duration::from_millis(50), &mut |r| records.push(r.to_vec()))
+            .expect("poll");
+        if done(&records) {
+            break;
+        }
+    }
+    records
+}
+
+/// A copy of /bin/true under a unique name (its comm), in a fresh directory.
+struct UniqueProgram {
+    dir: PathBuf,
+    path: PathBuf,
+    comm: String,
+}
+
+impl UniqueProgram {
+    fn new(tag: &str) -> UniqueProgram {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        // comm is at most 15 bytes: keep the name short and unique.
+        let comm = format!("tc{tag}{:x}", (nanos ^ std::process::id()) & 0xffffff);
+        let comm: String = comm.chars().take(15).collect();
+        let dir = std::env::temp_dir().join(format!("tracectl-kt-{}-{comm}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(&comm);
+        fs::copy("/bin/true", &path).expect("copy /bin/true");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        UniqueProgram { dir, path, comm }
+    }
+
+    /// Runs it; returns its pid.
+    fn run(&self) -> u32 {
+        let mut child = Command::new(&self.path).spawn().expect("spawn");
+        let pid = child.id();
+        assert!(child.wait().unwrap().success());
+        pid
+    }
+
+    fn path_str(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+}
+
+impl Drop for UniqueProgram {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn thread_comm() -> String {
+    fs::read_to_string("/proc/thread-self/comm")
+        .unwrap()
+        .trim_end()
+        .to_string()
+}
+
+// Record layout of the execve plan: header, pid, comm, filename.
+const PID: u32 = 16;
+const COMM: u32 = 24;
+const FILE: u32 = 40;
+const FILE_MAX: u32 = 256;
+
+/// `syscalls:sys_enter_execve` with pid, comm and `str(filename)`.
+fn execve_probe(name: &str) -> ProbePlan {
+    let (off, size) = tp_field("syscalls", "sys_enter_execve", "filename");
+    assert_eq!(size, 8);
+    probe(
+        name,
+        tracepoint("syscalls", "sys_enter_execve"),
+        config(
+            0,
+            off + 8,
+            FILE + FILE_MAX,
+            vec![
+                builtin(PID, Builtin::Pid),
+                builtin(COMM, Builtin::Comm),
+                op(
+                    FILE,
+                    FILE_MAX,
+                    Base::Arg {
+                        off,
+                        size: 8,
+                        signed: false,
+                    },
+                    Read::Str {
+                        off: 0,
+                        max: FILE_MAX,
+                        mem: Mem::User,
+                    },
+                ),
+            ],
+        ),
+    )
+}
+
+#[test]
+fn a_tracepoint_execve_pid_comm_filename() {
+    let Some(_g) = kernel_env() else { return };
+    let prog = UniqueProgram::new("a");
+    let mut s = loader().start(&plan(vec![execve_probe("execve")])).unwrap();
+    assert_eq!(s.kinds(), &[Kind::Tracepoint]);
+    let pid = prog.run();
+    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+        rs.iter()
+            .any(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
+    });
+    let r = recs
+        .iter()
+        .find(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
+        .unwrap_or_else(|| {
+            panic!(
+                "no execve of {} among {} records",
+                prog.path_str(),
+                recs.len()
+            )
+        });
+    assert_eq!(r.len(), (FILE + FILE_MAX) as usize);
+    assert_eq!(probe_index(r), 0);
+    assert_eq!(u64_at(r, PID), pid as u64);
+    // At sys_enter_execve the child still has the comm of the thread that forked it.
+    assert_eq!(str_at(r, COMM, 16), thread_comm());
+    assert!(u64_at(r, 0) > 0, "timestamp");
+    assert_eq!(s.lost(), 0);
+    s.close();
+}
+
+/// `sched:sched_process_exec`: pid, comm and the `__data_loc` filename.
+fn exec_probe(name: &str, filter: Vec<FilterOp>, strings: &[u8]) -> ProbePlan {
+    let (loc, _) = tp_field("sched", "sched_process_exec", "filename");
+    let (pid_off, _) = tp_field("sched", "sched_process_exec", "pid");
+    let mut c = config(
+        0,
+        pid_off + 4,
+        FILE + FILE_MAX,
+        vec![
+            builtin(COMM, Builtin::Comm),
+            arg(PID, pid_off, 4, true),
+            op(
+                FILE,
+                FILE_MAX,
+                Base::Ctx,
+                Read::DataLocStr {
+                    off: loc,
+                    max: FILE_MAX,
+                },
+            ),
+        ],
+    );
+    c.filter = filter;
+    c.strings = strings.to_vec();
+    c.filter_at = if c.filter.is_empty() { 3 } else { 1 };
+    probe(name, tracepoint("sched", "sched_process_exec"), c)
+}
+
+#[test]
+fn b_filter_keeps_and_drops() {
+    let Some(_g) = kernel_env() else { return };
+    let prog = UniqueProgram::new("b");
+    let comm = prog.comm.as_bytes();
+    let other = b"no-such-comm";
+    let mut strings = comm.to_vec();
+    strings.extend_from_slice(other);
+    let eq = |negate| FilterOp::CmpStr {
+        slot: COMM,
+        str_off: 0,
+        len: comm.len() as u32,
+        prefix: false,
+        negate,
+    };
+    let prefix = FilterOp::CmpStr {
+        slot: COMM,
+        str_off: 0,
+        len: 3,
+        prefix: true,
+        negate: false,
+    };
+    let not_other = FilterOp::CmpStr {
+        slot: COMM,
+        str_off: comm.len() as u32,
+        len: other.len() as u32,
+        prefix: false,
+        negate: true,
+    };
+    let probes = vec![
+        // 0: keeps: comm == unique
+        exec_probe("keep", vec![eq(false)], &strings),
+        // 1: drops: comm != unique
+        exec_probe("drop", vec![eq(true)], &strings),
+        // 2: keeps: (prefix "tcb" and comm != "no-such-comm") or false
+        exec_probe(
+            "keep-composite",
+            vec![
+                prefix,
+                not_other,
+                FilterOp::And,
+                FilterOp::Const { value: false },
+                FilterOp::Or,
+            ],
+            &strings,
+        ),
+        // 3: drops: not (comm == unique)
+        exec_probe("drop-not", vec![eq(false), FilterOp::Not], &strings),
+        // 4: control, no filter
+        exec_probe("all", vec![], &[]),
+    ];
+    let mut s = loader().start(&plan(probes)).unwrap();
+    let pid = prog.run();
+    let ours = |r: &Vec<u8>| u64_at(r, PID) as u32 == pid;
+    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+        [0, 2, 4]
+            .iter()
+            .all(|&p| rs.iter().any(|r| probe_index(r) == p && ours(r)))
+    });
+    for p in [0u32, 2, 4] {
+        let r = recs
+            .iter()
+            .find(|r| probe_index(r) == p && ours(r))
+            .unwrap_or_else(|| panic!("probe {p} did not see exec of pid {pid}"));
+        assert_eq!(str_at(r, COMM, 16), prog.comm);
+        assert_eq!(str_at(r, FILE, FILE_MAX), prog.path_str());
+    }
+    // Give stragglers a moment, then check the dropping probes stayed silent
+    // for our process, and the keeping probe kept nothing else.
+    let mut more = recs;
+    more.extend(collect(&mut s, Duration::from_millis(200), |_| false));
+    for r in &more {
+        match probe_index(r) {
+            0 => assert_eq!(str_at(r, COMM, 16), prog.comm),
+            1 | 3 => assert!(!ours(r), "probe {} kept a filtered event", probe_index(r)),
+            _ => {}
+        }
+    }
+    s.close();
+}
+
+#[test]
+fn c_tracepoint_data_loc_string() {
+    let Some(_g) = kernel_env() else { return };
+    let prog = UniqueProgram::new("c");
+    let mut s = loader()
+        .start(&plan(vec![exec_probe("exec", vec![], &[])]))
+        .unwrap();
+    let pid = prog.run();
+    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+        rs.iter().any(|r| u64_at(r, PID) as u32 == pid)
+    });
+    let r = recs
+        .iter()
+        .find(|r| u64_at(r, PID) as u32 == pid)
+        .expect("sched_process_exec of our program");
+    assert_eq!(str_at(r, FILE, FILE_MAX), prog.path_str());
+    assert_eq!(str_at(r, COMM, 16), prog.comm);
+}
+
+#[test]
+fn d_tp_btf_bprm_filename() {
+    let Some(_g) = kernel_env() else { return };
+    let filename_off = kernel_member_offset("linux_binprm", "filename");
+    let prog = UniqueProgram::new("d");
+    // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+    let mut file = op(
+        FILE,
+        FILE_MAX,
+        Base::Arg {
+            off: 16,
+            size: 8,
+            signed: false,
+        },
+        Read::Str {
+            off: 0,
+            max: FILE_MAX,
+            mem: Mem::Kernel,
+        },
+    );
+    file.hops = vec![Hop {
+        off: filename_off,
+        mem: Mem::Kernel,
+    }];
+    let p = probe(
+        "tp_btf",
+        Attach::TpBtf {
+            name: "sched_process_exec".into(),
+        },
+        config(
+            3,
+            0,
+            FILE + FILE_MAX,
+            vec![arg(PID, 8, 4, true), builtin(COMM, Builtin::Comm), file],
+        ),
+    );
+    let mut s = loader().start(&plan(vec![p])).unwrap();
+    assert_eq!(s.kinds(), &[Kind::TpBtf]);
+    let pid = prog.run();
+    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+        rs.iter().any(|r| u64_at(r, PID) as u32 == pid)
+    });
+    let r = recs
+        .iter()
+        .find(|r| u64_at(r, PID) as u32 == pid)
+        .expect("tp_btf sched_process_exec of our program");
+    assert_eq!(str_at(r, FILE, FILE_MAX), prog.path_str());
+    assert_eq!(str_at(r, COMM, 16), prog.comm);
+}
+
+/// The uprobe target: a real function of this test binary.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn tracectl_test_add(a: u64, b: u64) -> u64 {
+    std::hint::black_box(a).wrapping_add(std::hint::black_box(b))
+}
+
+fn uprobe_probe(name: &str, ret: bool) -> ProbePlan {
+    let exe = std::env::current_exe().unwrap();
+    let attach = Attach::Uprobe {
+        binary: exe.to_str().unwrap().into(),
+        symbol: "tracectl_test_add".into(),
+        ret,
+    };
+    let ops = if ret {
+        vec![builtin(16, Builtin::Tid), arg(24, RET_OFF, 8, false)]
+    } else {
+        vec![
+            builtin(16, Builtin::Tid),
+            arg(24, 0, 8, false),
+            arg(32, 8, 8, false),
+        ]
+    };
+    probe(name, attach, config(2, 0, 40, ops))
+}
+
+fn gettid() -> u64 {
+    // SAFETY: no preconditions.
+    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
+}
+
+#[test]
+fn e_f_uprobe_and_uretprobe_share_one_ring() {
+    let Some(_g) = kernel_env() else { return };
+    let mut s = loader()
+        .start(&plan(vec![
+            uprobe_probe("add", false),
+            uprobe_probe("add-ret", true),
+        ]))
+        .unwrap();
+    assert_eq!(s.kinds(), &[Kind::Uprobe, Kind::Uretprobe]);
+    let tid = gettid();
+    assert_eq!(tracectl_test_add(40, 2), 42);
+    assert_eq!(tracectl_test_add(u64::MAX, 7), 6);
+    let mine = |r: &Vec<u8>| u64_at(r, 16) == tid;
+    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+        rs.iter().filter(|r| mine(r)).count() >= 4
+    });
+    let entries: Vec<(u64, u64)> = recs
+        .iter()
+        .filter(|r| mine(r) && probe_index(r) == 0)
+        .map(|r| (u64_at(r, 24), u64_at(r, 32)))
+        .collect();
+    let returns: Vec<u64> = recs
+        .iter()
+        .filter(|r| mine(r) && probe_index(r) == 1)
+        .map(|r| u64_at(r, 24))
+        .collect();
+    assert_eq!(entries, vec![(40, 2), (u64::MAX, 7)]);
+    assert_eq!(returns, vec![42, 6]);
+    assert_eq!(s.lost(), 0);
+}
+
+#[test]
+fn h_target_tgid_limits_events_to_one_process() {
+    let Some(_g) = kernel_env() else { return };
+    let me = std::process::id();
+    let opts = LoaderOptions {
+        target_tgid: me,
+        ..LoaderOptions::default()
+    };
+    let p = probe(
+        "getppid",
+        tracepoint("syscalls", "sys_enter_getppid"),
+        config(0, 0, 24, vec![builtin(16, Builtin::Pid)]),
+    );
+    let mut s = Loader::new(opts).unwrap().start(&plan(vec![p])).unwrap();
+    for _ in 0..5 {
+        // SAFETY: no preconditions.
+        unsafe { libc::getppid() };
+    }
+    // Another process calling getppid: must not be seen.
+    let _ = Command::new("/bin/sh").arg("-c").arg("echo $PPID").output();
+    let recs = collect(&mut s, Duration::from_secs(3), |rs| rs.len() >= 5);
+    assert!(recs.len() >= 5, "saw {} getppid calls", recs.len());
+    std::thread::sleep(Duration::from_millis(100));
+    let mut all = recs;
+    all.extend(collect(&mut s, Duration::from_millis(100), |_| false));
+    assert!(all.iter().all(|r| u64_at(r, 16) == me as u64));
+}
+
+/// Our programs currently loaded in the kernel.
+fn our_programs() -> usize {
+    let names: Vec<&str> = templates::program_names().collect();
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .filter(|p| p.name_as_str().is_some_and(|n| names.contains(&n)))
+        .count()
+}
+
+/// Waits (program memory is freed asynchronously after the last fd closes)
+/// until `our_programs() == expected`, for at most 5 s; returns the count.
+fn settle(expected: usize) -> usize {
+    let start = Instant::now();
+    loop {
+        let n = our_programs();
+        if n == expected || start.elapsed() > Duration::from_secs(5) {
+            return n;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn our_pins() -> Vec<String> {
+    fs::read_dir("/sys/fs/bpf")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tracectl-"))
+        .collect()
+}
+
+#[test]
+fn g_check_load_leaves_nothing_behind() {
+    let Some(_g) = kernel_env() else { return };
+    // Programs of the previous tests may still be being freed.
+    let before = settle(0);
+    let p = plan(vec![
+        execve_probe("execve"),
+        exec_probe("exec", vec![], &[]),
+        uprobe_probe("add", false),
+    ]);
+    let l = loader();
+    let s = l.start(&p).unwrap();
+    assert_eq!(our_programs(), before + 3);
+    assert!(
+        our_pins().is_empty(),
+        "pins left after start: {:?}",
+        our_pins()
+    );
+    s.close();
+    assert_eq!(settle(before), before);
+    l.check_load(&p).unwrap();
+    tracectl::load::check_load(&p).unwrap();
+    assert_eq!(settle(before), before);
+    assert!(our_pins().is_empty());
+
+    // An error half-way (second probe's tracepoint is missing) leaves nothing either.
+    let bad = plan(vec![
+        execve_probe("execve"),
+        probe(
+            "missing",
+            tracepoint("syscalls", "sys_enter_no_such_call"),
+            config(0, 0, 24, vec![builtin(16, Builtin::Pid)]),
+        ),
+    ]);
+    let err = l.start(&bad).unwrap_err();
+    assert!(
+        matches!(err, RuntimeError::TracepointMissing { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("syscalls:sys_enter_no_such_call"));
+    assert_eq!(settle(before), before);
+    assert!(our_pins().is_empty());
+}
+
+/// A plan at every limit: 16 ops with 4 hops, a 32-instruction filter with
+/// long string compares. The verifier must accept it on every kind we can
+/// load here.
+#[test]
+fn i_limits_pass_the_verifier() {
+    let Some(_g) = kernel_env() else { return };
+    let record_size = MAX_RECORD;
+    let mut ops = Vec::new();
+    // op 0: a long string (filter operand)
+    ops.push(op(
+        16,
+        MAX_STR,
+        Base::Arg {
+            off: 0,
+            size: 8,
+            signed: false,
+        },
+        Read::Str {
+            off: 0,
+            max: MAX_STR,
+            mem: Mem::User,
+        },
+    ));
+    // ops 1..16: integers behind four hops, alternating address spaces/widths
+    for i in 1..MAX_OPS as u32 {
+        let mut o = op(
+            16 + MAX_STR + 8 * i,
+            8,
+            Base::Arg {
+                off: 0,
+                size: 8,
+                signed: true,
+            },
+            Read::Int {
+                off: 4 * i,
+                size: [1, 2, 4, 8][i as usize % 4],
+                signed: i % 2 == 0,
+                bit_off: if i % 5 == 0 { 3 } else { 0 },
+                bit_size: if i % 5 == 0 { 5 } else { 0 },
+            },
+        );
+        o.hops = (0..MAX_HOPS as u32)
+            .map(|h| Hop {
+                off: 8 * h + i,
+                mem: if h % 2 == 0 { Mem::Kernel } else { Mem::User },
+            })
+            .collect();
+        o.transform = [Transform::None, Transform::Bswap16, Transform::Bswap32][i as usize % 3];
+        ops.push(o);
+    }
+    let strings: Vec<u8> = (0..STR_POOL).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut filter = vec![FilterOp::CmpStr {
+        slot: 16,
+        str_off: 0,
+        len: (STR_POOL - 1) as u32,
+        prefix: false,
+        negate: false,
+    }];
+    let cmps = [
+        CmpOp::Eq,
+        CmpOp::Ne,
+        CmpOp::Lt,
+        CmpOp::Le,
+        CmpOp::Gt,
+        CmpOp::Ge,
+    ];
+    while filter.len() + 2 < MAX_FILTER_OPS {
+        let k = filter.len() as u32;
+        let slot = 16 + MAX_STR + 8 * (1 + k % 15);
+        filter.push(match k % 3 {
+            0 => FilterOp::CmpImm {
+                slot,
+                cmp: cmps[k as usize % 6],
+                imm: k as u64,
+                signed: k % 2 == 0,
+            },
+            1 => FilterOp::CmpSlots {
+                a: slot,
+                b: 16 + MAX_STR + 8,
+                cmp: cmps[k as usize % 6],
+                signed: k % 2 == 1,
+            },
+            _ => FilterOp::CmpStr {
+                slot: 16,
+                str_off: k,
+                len: 100,
+                prefix: true,
+                negate: true,
+            },
+        });
+        filter.push(if k % 2 == 0 {
+            FilterOp::And
+        } else {
+            FilterOp::Or
+        });
+    }
+    filter.push(FilterOp::Not);
+    assert_eq!(filter.len(), MAX_FILTER_OPS);
+    let mut c = ProbeConfig {
+        nargs: 1,
+        ctx_copy: ABI_ARGS_AREA,
+        record_size,
+        filter_at: MAX_OPS as u32,
+        ops,
+        filter,
+        strings,
+    };
+    let l = loader();
+    let mut probes = vec![probe(
+        "limits-tp",
+        tracepoint("syscalls", "sys_enter_execve"),
+        c.clone(),
+    )];
+    c.ctx_copy = 0;
+    probes.push(probe(
+        "limits-tpbtf",
+        Attach::TpBtf {
+            name: "sched_process_exec".into(),
+        },
+        c.clone(),
+    ));
+    let exe = std::env::current_exe().unwrap();
+    probes.push(probe(
+        "limits-uprobe",
+        Attach::Uprobe {
+            binary: exe.to_str().unwrap().into(),
+            symbol: "tracectl_test_add".into(),
+            ret: false,
+        },
+        c.clone(),
+    ));
+    let mut r = c.clone();
+    for o in &mut r.ops {
+        if let Base::Arg { off, .. } = &mut o.base {
+            *off = RET_OFF;
+        }
+    }
+    probes.push(probe(
+        "limits-uret",
+        Attach::Uprobe {
+            binary: exe.to_str().unwrap().into(),
+            symbol: "tracectl_test_add".into(),
+            ret: true,
+        },
+        r,
+    ));
+    let s = l.start(&plan(probes)).unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = templates::program_names().collect();
+    for p in aya::programs::loaded_programs().flatten() {
+        if p.name_as_str().is_some_and(|n| names.contains(&n)) {
+            eprintln!(
+                "{}: {} instructions, verified {:?}",
+                p.name_as_str().unwrap(),
+                p.size_translated().unwrap_or(0) / 8,
+                p.verified_instruction_count()
+            );
+        }
+    }
+    s.close();
+}
+
+/// Kernel functions: fentry/fexit or kprobe/kretprobe when the kernel has
+/// them, else a sentence naming the tracepoint to use instead.
+#[test]
+fn j_kernel_function_or_a_clear_error() {
+    let Some(_g) = kernel_env() else { return };
+    let l = loader();
+    let unique = UniqueProgram::new("j");
+    let target = unique.dir.join("opened-by-tracectl");
+    fs::write(&target, b"x").unwrap();
+    let target_s = target.to_str().unwrap().to_string();
+    for mode in [KernelMode::Auto, KernelMode::Kprobe, KernelMode::Fentry] {
+        // do_sys_openat2(int dfd, const char __user *filename, struct open_how *how) -> long
+        let entry = probe(
+            "openat2",
+            Attach::Kernel {
+                function: "do_sys_openat2".into(),
+                ret: false,
+                mode,
+            },
+            config(
+                3,
+                0,
+                16 + 8 + FILE_MAX,
+                vec![
+                    builtin(16, Builtin::Tid),
+                    op(
+                        24,
+                        FILE_MAX,
+                        Base::Arg {
+                            off: 8,
+                            size: 8,
+                            signed: false,
+                        },
+                        Read::Str {
+                            off: 0,
+                            max: FILE_MAX,
+                            mem: Mem::User,
+                        },
+                    ),
+                ],
+            ),
+        );
+        let exit = probe(
+            "openat2-ret",
+            Attach::Kernel {
+                function: "do_sys_openat2".into(),
+                ret: true,
+                mode,
+            },
+            config(
+                3,
+                0,
+                32,
+                vec![builtin(16, Builtin::Tid), arg(24, RET_OFF, 8, true)],
+            ),
+        );
+        match l.start(&plan(vec![entry, exit])) {
+            Ok(mut s) => {
+                eprintln!("{mode:?}: attached with {:?}", s.kinds());
+                let tid = gettid();
+                let f = fs::File::open(&target).unwrap();
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&f) as u64;
+                let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+                    rs.iter()
+                        .any(|r| probe_index(r) == 1 && u64_at(r, 16) == tid)
+                });
+                assert!(recs.iter().any(|r| probe_index(r) == 0
+                    && u64_at(r, 16) == tid
+                    && str_at(r, 24, FILE_MAX) == target_s));
+                assert!(recs
+                    .iter()
+                    .any(|r| probe_index(r) == 1 && u64_at(r, 16) == tid && u64_at(r, 24) == fd));
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                eprintln!("{mode:?}: {msg}");
+                assert!(
+                    matches!(e, RuntimeError::KernelProbeUnavailable { .. }),
+                    "unexpected error kind: {msg}"
+                );
+                if !kprobes_available() && mode != KernelMode::Fentry {
+                    assert!(msg.contains("no kprobes (CONFIG_KPROBES is off)"), "{msg}");
+                }
+                assert!(msg.contains("syscalls:sys_enter_openat"), "{msg}");
+            }
+        }
+    }
+}
+
+/// Start → attached for a two-probe plan (see `cargo test --release -- --nocapture`).
+#[test]
+fn k_startup_time_two_probes() {
+    let Some(_g) = kernel_env() else { return };
+    let t = Instant::now();
+    let l = loader();
+    let init = t.elapsed();
+    let p = plan(vec![
+        execve_probe("execve"),
+        exec_probe("exec", vec![], &[]),
+    ]);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let s = l.start(&p).unwrap();
+        times.push(s.startup_time());
+        s.close();
+    }
+    times.sort();
+    eprintln!(
+        "loader init {:?}; start -> attached (2 probes): min {:?}, median {:?}, max {:?}",
+        init, times[0], times[2], times[4]
+    );
+    let rss = fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        .map(str::to_string);
+    eprintln!("{rss:?}");
+}

@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * tracectl capture templates: the code every template shares.
+ *
+ * A template is configured through ONE read-only global, `CFG` (a
+ * `const volatile struct tc_config`, in `.rodata`). The runtime writes it
+ * before loading (aya `override_global("CFG", ...)`); the map is then frozen,
+ * so the verifier knows every configuration value and only explores the code
+ * a given spec uses. Loops therefore have constant bounds and stop with
+ * `if (i >= CFG.n) break;`.
+ *
+ * Per event (see tc_begin/tc_finish):
+ *   1. `--pid`: return unless the current tgid is CFG.target_tgid (0 = any).
+ *   2. Look up the per-CPU scratch area (args area + record) and zero the
+ *      record's first CFG.record_size bytes (rounded up to 8).
+ *   3. The kind-specific program fills the args area (tracepoint: a copy of
+ *      the raw record; function-like kinds: u64 argument i at 8*i, the return
+ *      value at TC_RET_OFF).
+ *   4. Run the value ops in order; after the first CFG.filter_at ops ran,
+ *      evaluate the filter and drop the event if it fails.
+ *   5. Fill the 16-byte header and bpf_ringbuf_output() the record to the
+ *      shared `events` ring buffer; count failures in the per-CPU `lost` map.
+ *
+ * Wakeups: BPF_RB_NO_WAKEUP unless, with this record, at least
+ * CFG.wakeup_bytes are waiting (then BPF_RB_FORCE_WAKEUP). Userspace polls
+ * with a short timeout, so stragglers are delivered within it.
+ *
+ * The layout of every struct below is mirrored by runtime/src/abi.rs and
+ * checked against this object's BTF by runtime/tests/abi_layout.rs.
+ *
+ * Only helpers available on Linux 5.10 are used.
+ */
+#ifndef TRACECTL_CAPTURE_H
+#define TRACECTL_CAPTURE_H
+
+#include <linux/types.h>
+#include <linux/bpf.h>
+#include <linux/ptrace.h>
+#include <bpf/bpf_helpers.h>
+
+#if !defined(__TARGET_ARCH_x86)
+#error "tracectl templates are built for x86-64 (-D__TARGET_ARCH_x86)"
+#endif
+
+/* Limits: the same values as compiler/src/plan.rs. */
+#define TC_RECORD_HEADER 16
+#define TC_MAX_RECORD 4096
+#define TC_MAX_OPS 16
+#define TC_MAX_HOPS 4
+#define TC_MAX_FILTER_OPS 32
+#define TC_STR_POOL 256
+#define TC_ARGS_AREA 256
+#define TC_RET_OFF 96
+/* Function-like kinds read ctx[0..TC_MAX_FUNC_ARGS) (RET_OFF / 8). */
+#define TC_MAX_FUNC_ARGS 12
+
+/* tc_op.base */
+#define TC_BASE_ARG 1
+#define TC_BASE_CTX 2
+#define TC_BASE_BUILTIN 3
+
+/* tc_op.builtin */
+#define TC_BI_PID 1
+#define TC_BI_TID 2
+#define TC_BI_UID 3
+#define TC_BI_GID 4
+#define TC_BI_COMM 5
+#define TC_BI_TS 6
+#define TC_BI_CPU 7
+#define TC_BI_CGROUP 8
+
+/* tc_op.read */
+#define TC_READ_VALUE 1
+#define TC_READ_INT 2
+#define TC_READ_STR 3
+#define TC_READ_BYTES 4
+#define TC_READ_DATALOC 5
+
+/* address spaces (tc_op.read_mem, tc_op.hop_mem) */
+#define TC_MEM_KERNEL 0
+#define TC_MEM_USER 1
+
+/* tc_op.transform */
+#define TC_XF_NONE 0
+#define TC_XF_BSWAP16 1
+#define TC_XF_BSWAP32 2
+
+/* tc_filter_op.kind */
+#define TC_F_CONST 1
+#define TC_F_CMP_IMM 2
+#define TC_F_CMP_SLOTS 3
+#define TC_F_CMP_STR 4
+#define TC_F_AND 5
+#define TC_F_OR 6
+#define TC_F_NOT 7
+
+/* tc_filter_op.cmp */
+#define TC_CMP_EQ 0
+#define TC_CMP_NE 1
+#define TC_CMP_LT 2
+#define TC_CMP_LE 3
+#define TC_CMP_GT 4
+#define TC_CMP_GE 5
+
+/* tc_filter_op.flags */
+#define TC_FF_SIGNED 1
+#define TC_FF_PREFIX 2
+#define TC_FF_NEGATE 4
+#define TC_FF_VALUE 8
+
+/* tc_config.flags */
+#define TC_CFG_NEED_RET 1 /* fexit: also copy the return value (ctx[nargs]) */
+
+/*
+ * One value op: start from a base, follow nhops pointers, do one final read,
+ * transform, store at `slot` bytes into the record. 56 bytes.
+ */
+struct tc_op {
+	__u32 slot;              /* record offset of the slot */
+	__u32 slot_size;         /* bytes of the slot */
+	__u32 base_off;          /* ARG: offset in the args area */
+	__u32 read_off;          /* INT/STR/BYTES: offset from the pointer; DATALOC: locator offset in ctx */
+	__u32 read_len;          /* INT: bytes (1,2,4,8); STR/DATALOC: max (with NUL); BYTES: length */
+	__u32 hop_off[TC_MAX_HOPS]; /* p = *(u64 *)(p + hop_off[h]) */
+	__u8 hop_mem[TC_MAX_HOPS];  /* TC_MEM_* of each hop */
+	__u8 base;               /* TC_BASE_* */
+	__u8 base_size;          /* ARG: width 1,2,4,8 */
+	__u8 base_signed;        /* ARG: sign-extend */
+	__u8 builtin;            /* BUILTIN: TC_BI_* */
+	__u8 nhops;              /* hops used, <= TC_MAX_HOPS */
+	__u8 read;               /* TC_READ_* */
+	__u8 read_mem;           /* TC_MEM_* of the final read */
+	__u8 read_signed;        /* INT: sign-extend */
+	__u8 bit_off;            /* INT bitfield: value = (raw >> bit_off) & mask(bit_size) */
+	__u8 bit_size;           /* INT bitfield width, 0 = not a bitfield */
+	__u8 transform;          /* TC_XF_* */
+	__u8 _pad[5];
+};
+
+/* One filter instruction (postfix, over a stack of booleans). 24 bytes. */
+struct tc_filter_op {
+	__u64 imm;               /* CMP_IMM: immediate (two's complement) */
+	__u32 a;                 /* CMP_*: (left) slot offset */
+	__u32 b;                 /* CMP_SLOTS: right slot; CMP_STR: offset in strings */
+	__u32 len;               /* CMP_STR: length of the constant (no NUL) */
+	__u8 kind;               /* TC_F_* */
+	__u8 cmp;                /* TC_CMP_* */
+	__u8 flags;              /* TC_FF_* */
+	__u8 _pad;
+};
+
+/* The whole configuration of one probe. 1968 bytes. */
+struct tc_config {
+	__u64 wakeup_bytes;      /* force a wakeup once this many bytes wait (0: every record) */
+	__u32 probe_index;       /* written into every record header */
+	__u32 target_tgid;       /* only this process (tgid); 0 = any */
+	__u32 nargs;             /* function args to copy into the args area */
+	__u32 ctx_copy;          /* tracepoint: bytes of the raw record to copy */
+	__u32 record_size;       /* bytes emitted, header included */
+	__u32 nops;              /* value ops used */
+	__u32 filter_at;         /* run the filter once this many ops ran */
+	__u32 nfilter;           /* filter instructions (0 = keep all) */
+	__u32 flags;             /* TC_CFG_* */
+	__u32 _pad0;
+	struct tc_op ops[TC_MAX_OPS];
+	struct tc_filter_op filter[TC_MAX_FILTER_OPS];
+	__u8 strings[TC_STR_POOL];
+};
+
+/* Record header: 16 bytes. */
+struct tc_header {
+	__u64 ts;
+	__u32 probe_index;
+	__u32 cpu;
+};
+
+/* Per-CPU working memory: the args area then the record. */
+struct tc_scratch {
+	__u8 args[TC_ARGS_AREA];
+	__u8 rec[TC_MAX_RECORD];
+} __attribute__((aligned(8)));
+
+const volatile struct tc_config CFG = {};
+
+/* Shared by every probe of a spec (the runtime pins and reuses them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/* Private to each probe. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tc_scratch);
+} scratch SEC(".maps");
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Hide a value from the optimiser so it cannot turn arithmetic into branches. */
+#define tc_opaque(x) asm volatile("" : "+r"(x))
+
+/* ---- branch-free comparisons (no verifier state forks in the filter) ---- */
+
+static __always_inline __u64 tc_is_zero(__u64 x)
+{
+	__u64 n = 0 - x;
+
+	tc_opaque(n);
+	return ((x | n) >> 63) ^ 1;
+}
+
+/* unsigned a < b: the borrow out of a - b */
+static __always_inline __u64 tc_ult(__u64 a, __u64 b)
+{
+	__u64 d = a - b;
+
+	tc_opaque(d);
+	return ((~a & b) | (~(a ^ b) & d)) >> 63;
+}
+
+static __always_inline __u64 tc_lt(__u64 a, __u64 b, int is_signed)
+{
+	if (is_signed) {
+		a ^= 1ULL << 63;
+		b ^= 1ULL << 63;
+	}
+	return tc_ult(a, b);
+}
+
+static __always_inline __u64 tc_cmp(__u64 a, __u64 b, __u8 cmp, int is_signed)
+{
+	switch (cmp) {
+	case TC_CMP_EQ:
+		return tc_is_zero(a ^ b);
+	case TC_CMP_NE:
+		return tc_is_zero(a ^ b) ^ 1;
+	case TC_CMP_LT:
+		return tc_lt(a, b, is_signed);
+	case TC_CMP_LE:
+		return tc_lt(b, a, is_signed) ^ 1;
+	case TC_CMP_GT:
+		return tc_lt(b, a, is_signed);
+	default: /* TC_CMP_GE */
+		return tc_lt(a, b, is_signed) ^ 1;
+	}
+}
+
+/* ---- value helpers ---- */
+
+/* Keep the low `bits` bits of v, sign-extending when asked. */
+static __always_inline __u64 tc_extend(__u64 v, __u32 bits, int is_signed)
+{
+	__u32 sh;
+
+	if (bits == 0 || bits >= 64)
+		return v;
+	sh = 64 - bits;
+	if (is_signed)
+		return (__u64)(((__s64)(v << sh)) >> sh);
+	return (v << sh) >> sh;
+}
+
+static __always_inline void tc_read(void *dst, __u32 len, __u64 src, __u8 mem)
+{
+	if (mem == TC_MEM_USER)
+		bpf_probe_read_user(dst, len, (const void *)src);
+	else
+		bpf_probe_read_kernel(dst, len, (const void *)src);
+}
+
+static __always_inline void tc_read_str(void *dst, __u32 len, __u64 src, __u8 mem)
+{
+	if (mem == TC_MEM_USER)
+		bpf_probe_read_user_str(dst, len, (const void *)src);
+	else
+		bpf_probe_read_kernel_str(dst, len, (const void *)src);
+}
+
+/* An integer of `size` bytes (1, 2, 4, 8) in the args area. */
+static __always_inline __u64 tc_load_arg(const __u8 *p, __u8 size)
+{
+	switch (size) {
+	case 1:
+		return *(const __u8 *)p;
+	case 2:
+		return *(const __u16 *)p;
+	case 4:
+		return *(const __u32 *)p;
+	default:
+		return *(const __u64 *)p;
+	}
+}
+
+/* ---- one value op ---- */
+
+static __always_inline void tc_run_op(void *ctx, struct tc_scratch *s, __u32 i)
+{
+	const volatile struct tc_op *op = &CFG.ops[i];
+	__u8 *slot = s->rec + op->slot;
+	__u8 base = op->base;
+	__u8 read = op->read;
+	__u64 v = 0;
+	__u32 h;
+
+	if (base == TC_BASE_ARG) {
+		__u8 size = op->base_size;
+
+		v = tc_load_arg(s->args + op->base_off, size);
+		v = tc_extend(v, (__u32)size * 8, op->base_signed);
+	} else if (base == TC_BASE_CTX) {
+		v = (__u64)ctx;
+	} else {
+		switch (op->builtin) {
+		case TC_BI_PID:
+			v = bpf_get_current_pid_tgid() >> 32;
+			break;
+		case TC_BI_TID:
+			v = bpf_get_current_pid_tgid() & 0xffffffff;
+			break;
+		case TC_BI_UID:
+			v = bpf_get_current_uid_gid() & 0xffffffff;
+			break;
+		case TC_BI_GID:
+			v = bpf_get_current_uid_gid() >> 32;
+			break;
+		case TC_BI_COMM:
+			bpf_get_current_comm(slot, 16);
+			return;
+		case TC_BI_TS:
+			v = bpf_ktime_get_ns();
+			break;
+		case TC_BI_CPU:
+			v = bpf_get_smp_processor_id();
+			break;
+		default: /* TC_BI_CGROUP */
+			v = bpf_get_current_cgroup_id();
+			break;
+		}
+	}
+
+	for (h = 0; h < TC_MAX_HOPS; h++) {
+		__u64 next = 0;
+
+		if (h >= op->nhops)
+			break;
+		tc_read(&next, 8, v + op->hop_off[h], op->hop_mem[h]);
+		v = next;
+	}
+
+	switch (read) {
+	case TC_READ_VALUE:
+		break;
+	case TC_READ_INT: {
+		__u64 raw = 0;
+		__u8 size = op->read_len;
+		__u8 bsz = op->bit_size;
+
+		tc_read(&raw, size, v + op->read_off, op->read_mem);
+		if (bsz)
+			v = tc_extend(raw >> op->bit_off, bsz, op->read_signed);
+		else
+			v = tc_extend(raw, (__u32)size * 8, op->read_signed);
+		break;
+	}
+	case TC_READ_STR:
+		tc_read_str(slot, op->read_len, v + op->read_off, op->read_mem);
+		return;
+	case TC_READ_BYTES:
+		tc_read(slot, op->read_len, v + op->read_off, op->read_mem);
+		return;
+	default: { /* TC_READ_DATALOC: u32 locator in the raw record */
+		__u32 loc = 0;
+
+		bpf_probe_read_kernel(&loc, 4, (const __u8 *)ctx + op->read_off);
+		bpf_probe_read_kernel_str(slot, op->read_len, (const __u8 *)ctx + (loc & 0xffff));
+		return;
+	}
+	}
+
+	switch (op->transform) {
+	case TC_XF_BSWAP16:
+		v = ((v & 0xff) << 8) | ((v >> 8) & 0xff);
+		break;
+	case TC_XF_BSWAP32:
+		v = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) |
+		    ((v >> 24) & 0xff);
+		break;
+	default:
+		break;
+	}
+	*(__u64 *)slot = v;
+}
+
+/* ---- the filter ---- */
+
+/* Does the string in the slot at `a` equal (start with) strings[off..off+len]? */
+static __always_inline __u64 tc_cmp_str(const __u8 *rec, const volatile struct tc_filter_op *f)
+{
+	const __u8 *str = rec + f->a;
+	__u32 off = f->b;
+	__u32 len = f->len;
+	__u64 diff = 0;
+	__u32 j;
+
+	for (j = 0; j < TC_STR_POOL; j++) {
+		if (j >= len)
+			break;
+		diff |= str[j] ^ CFG.strings[off + j];
+	}
+	if (!(f->flags & TC_FF_PREFIX))
+		diff |= str[len];
+	return tc_is_zero(diff);
+}
+
+/* Runs the postfix program; the boolean stack is a bitmask (top = bit 0). */
+static __always_inline int tc_filter(const __u8 *rec)
+{
+	__u64 st = 0;
+	__u32 k;
+
+	for (k = 0; k < TC_MAX_FILTER_OPS; k++) {
+		const volatile struct tc_filter_op *f = &CFG.filter[k];
+		__u64 bit, top;
+
+		if (k >= CFG.nfilter)
+			break;
+		switch (f->kind) {
+		case TC_F_CONST:
+			st = (st << 1) | ((f->flags & TC_FF_VALUE) ? 1 : 0);
+			break;
+		case TC_F_CMP_IMM:
+			bit = tc_cmp(*(const __u64 *)(rec + f->a), f->imm, f->cmp,
+				     f->flags & TC_FF_SIGNED);
+			st = (st << 1) | bit;
+			break;
+		case TC_F_CMP_SLOTS:
+			bit = tc_cmp(*(const __u64 *)(rec + f->a), *(const __u64 *)(rec + f->b),
+				     f->cmp, f->flags & TC_FF_SIGNED);
+			st = (st << 1) | bit;
+			break;
+		case TC_F_CMP_STR:
+			bit = tc_cmp_str(rec, f);
+			if (f->flags & TC_FF_NEGATE)
+				bit ^= 1;
+			st = (st << 1) | bit;
+			break;
+		case TC_F_AND:
+			top = st & 1;
+			st >>= 1;
+			st &= ~1ULL | top;
+			break;
+		case TC_F_OR:
+			top = st & 1;
+			st >>= 1;
+			st |= top;
+			break;
+		default: /* TC_F_NOT */
+			st ^= 1;
+			break;
+		}
+	}
+	return st & 1;
+}
+
+/* ---- event begin / end ---- */
+
+/* NULL when the event must be ignored. */
+static __always_inline struct tc_scratch *tc_begin(void)
+{
+	struct tc_scratch *s;
+	__u32 zero = 0;
+	__u32 i;
+
+	if (CFG.target_tgid && (bpf_get_current_pid_tgid() >> 32) != CFG.target_tgid)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	((struct tc_header *)s->rec)->ts = bpf_ktime_get_ns();
+	for (i = TC_RECORD_HEADER / 8; i < TC_MAX_RECORD / 8; i++) {
+		if (i * 8 >= CFG.record_size)
+			break;
+		((__u64 *)s->rec)[i] = 0;
+	}
+	return s;
+}
+
+/* Runs the ops and the filter, then emits the record. */
+static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
+{
+	struct tc_header *hdr = (struct tc_header *)s->rec;
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u32 i;
+
+	for (i = 0; i <= TC_MAX_OPS; i++) {
+		if (i == CFG.filter_at && CFG.nfilter) {
+			if (!tc_filter(s->rec))
+				return 0;
+		}
+		if (i >= CFG.nops)
+			break;
+		tc_run_op(ctx, s, i);
+	}
+
+	hdr->probe_index = CFG.probe_index;
+	hdr->cpu = bpf_get_smp_processor_id();
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + CFG.record_size >= CFG.wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, s->rec, CFG.record_size, flags)) {
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+		if (n)
+			*n += 1;
+	}
+	return 0;
+}
+
+/* ---- args-area fillers (the only thing that differs between kinds) ---- */
+
+/*
+ * BTF-typed contexts (tp_btf, fentry, fexit): ctx is an array of u64.
+ * Every access uses a literal index (the verifier rejects ctx accesses at a
+ * variable offset). With `ret`, ctx[nargs] (fexit's return value) is copied
+ * too, then moved to TC_RET_OFF inside the map value (a constant offset there).
+ */
+static __always_inline void tc_fill_btf(__u64 *ctx, struct tc_scratch *s, int ret)
+{
+	__u64 *a = (__u64 *)s->args;
+	__u32 n = CFG.nargs;
+
+	if (ret && (CFG.flags & TC_CFG_NEED_RET))
+		n += 1;
+#define TC_COPY(k)                                                                                 \
+	if (n > k)                                                                                 \
+		a[k] = ctx[k];
+	TC_COPY(0) TC_COPY(1) TC_COPY(2) TC_COPY(3) TC_COPY(4) TC_COPY(5)
+	TC_COPY(6) TC_COPY(7) TC_COPY(8) TC_COPY(9) TC_COPY(10) TC_COPY(11) TC_COPY(12)
+#undef TC_COPY
+	if (ret && (CFG.flags & TC_CFG_NEED_RET))
+		a[TC_RET_OFF / 8] = a[CFG.nargs];
+}
+
+/*
+ * kprobe / uprobe: arguments from the registers, x86-64 System V / kernel
+ * calling convention, with the uapi names of struct pt_regs (same layout as
+ * the kernel's; libbpf 1.1's bpf_tracing.h has no PT_REGS_PARM6).
+ */
+static __always_inline void tc_fill_regs(struct pt_regs *ctx, struct tc_scratch *s)
+{
+	__u64 *a = (__u64 *)s->args;
+	__u32 n = CFG.nargs;
+
+	if (n > 0)
+		a[0] = ctx->rdi;
+	if (n > 1)
+		a[1] = ctx->rsi;
+	if (n > 2)
+		a[2] = ctx->rdx;
+	if (n > 3)
+		a[3] = ctx->rcx;
+	if (n > 4)
+		a[4] = ctx->r8;
+	if (n > 5)
+		a[5] = ctx->r9;
+}
+
+/* kretprobe / uretprobe: the return value (rax). */
+static __always_inline void tc_fill_rc(struct pt_regs *ctx, struct tc_scratch *s)
+{
+	*(__u64 *)(s->args + TC_RET_OFF) = ctx->rax;
+}
+
+#endif /* TRACECTL_CAPTURE_H */
