@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every tracectl test on this machine, installing what the tests need.
+# The kernel tests load real eBPF programs: they need root and kernel BTF, and
+# they FAIL (never skip) when those are missing and CI=true.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- set-up ------------------------------------------------------------------
+need=()
+command -v bpftool >/dev/null 2>&1 || need+=(bpftool)
+command -v clang-14 >/dev/null 2>&1 || need+=(clang-14 llvm-14)
+[ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
+[ -e /usr/include/linux/bpf.h ] || need+=(linux-libc-dev)
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
+if [ ${#need[@]} -gt 0 ]; then
+    step "installing ${need[*]}"
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: need root to apt-get install ${need[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Preflight for the kernel tests: say clearly what is missing.
+if [ "$(id -u)" != 0 ]; then
+    echo "error: the kernel tests load eBPF programs and must run as root" >&2
+    [ "${CI:-}" = true ] && exit 1
+fi
+if [ ! -r /sys/kernel/btf/vmlinux ]; then
+    echo "error: this kernel exposes no BTF (/sys/kernel/btf/vmlinux); the kernel tests need it" >&2
+    [ "${CI:-}" = true ] && exit 1
+fi
+mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+
+# --- checks ------------------------------------------------------------------
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "eBPF templates: committed objects match a fresh reproducible build"
+bash templates-ebpf/check.sh
+
+step "cargo test --workspace"
+cargo test --workspace --release -- --test-threads=2
