@@ -92,9 +92,9 @@ pub struct RunArgs {
     /// Only events of this process (tgid).
     #[arg(long)]
     pub pid: Option<u32>,
-    /// Print the verifier's full log when it rejects a program.
-    #[arg(long)]
-    pub verbose_verifier: bool,
+    /// Loading options.
+    #[command(flatten)]
+    pub load: LoadOpts,
     /// Ring buffer size in KiB (a power of two).
     #[arg(long, default_value_t = 4096, value_name = "KIB")]
     pub buffer_kib: u32,
@@ -160,9 +160,21 @@ pub struct CheckArgs {
     /// Also load every probe into the kernel (verifier), attach and detach.
     #[arg(long)]
     pub load: bool,
+    /// Loading options (with --load).
+    #[command(flatten)]
+    pub load_opts: LoadOpts,
+}
+
+/// Options of the commands that load programs into the kernel.
+#[derive(Debug, Args, Clone)]
+pub struct LoadOpts {
     /// Print the verifier's full log when it rejects a program.
     #[arg(long)]
     pub verbose_verifier: bool,
+    /// Attach kfunc:/kretfunc: probes with kprobe/kretprobe even where
+    /// fentry/fexit work (exercises the fallback).
+    #[arg(long)]
+    pub no_trampolines: bool,
 }
 
 /// `tracectl compile`.
@@ -328,7 +340,7 @@ pub fn compile_reporting(src: &Source, env: &Env, opts: &Options) -> Result<Comp
 pub fn check(args: &CheckArgs) -> Result<(), Failure> {
     // The loader first: it checks privileges and mounts tracefs.
     let loader = if args.load {
-        Some(crate::run::loader_for_check(args.verbose_verifier)?)
+        Some(crate::run::loader_for_check(&args.load_opts)?)
     } else {
         None
     };

@@ -59,6 +59,9 @@ pub struct LoaderOptions {
     pub target_tgid: u32,
     /// On a verifier rejection, include the whole verifier log in the error.
     pub verbose_verifier: bool,
+    /// `kfunc:`/`kretfunc:` probes skip fentry/fexit and use kprobe/kretprobe
+    /// (tests the fallback on kernels where trampolines work).
+    pub no_trampolines: bool,
 }
 
 impl Default for LoaderOptions {
@@ -68,6 +71,7 @@ impl Default for LoaderOptions {
             wakeup_bytes: None,
             target_tgid: 0,
             verbose_verifier: false,
+            no_trampolines: false,
         }
     }
 }
@@ -184,7 +188,11 @@ impl Loader {
         for (i, probe) in plan.probes.iter().enumerate() {
             let mut per_kind = Vec::new();
             let mut first_err = None;
-            for kind in candidates(&probe.attach, self.btf.is_some()) {
+            for kind in candidates(
+                &probe.attach,
+                self.btf.is_some(),
+                self.options.no_trampolines,
+            ) {
                 match encode_for(kind, probe, i as u32, self.options.target_tgid, wakeup) {
                     Ok(bytes) => per_kind.push((kind, bytes)),
                     Err(e) => {
@@ -496,8 +504,9 @@ pub fn tracepoint_alternative(function: &str) -> Option<TracepointAlternative> {
     Some(TracepointAlternative { tracepoint, recipe })
 }
 
-/// The templates to try for an attach point, in order.
-fn candidates(attach: &Attach, have_btf: bool) -> Vec<Kind> {
+/// The templates to try for an attach point, in order. `no_trampolines`
+/// makes `kfunc:` probes skip fentry/fexit.
+fn candidates(attach: &Attach, have_btf: bool, no_trampolines: bool) -> Vec<Kind> {
     match attach {
         Attach::Tracepoint { .. } => vec![Kind::Tracepoint],
         Attach::TpBtf { .. } => {
@@ -514,7 +523,7 @@ fn candidates(attach: &Attach, have_btf: bool) -> Vec<Kind> {
                 (Kind::Fentry, Kind::Kprobe)
             };
             match mode {
-                KernelMode::Auto if have_btf => vec![tramp, kp],
+                KernelMode::Auto if have_btf && !no_trampolines => vec![tramp, kp],
                 KernelMode::Auto | KernelMode::Kprobe => vec![kp],
                 KernelMode::Fentry if have_btf => vec![tramp],
                 KernelMode::Fentry => vec![],
@@ -911,8 +920,12 @@ mod tests {
             ret: true,
             mode: KernelMode::Auto,
         };
-        assert_eq!(candidates(&a, true), vec![Kind::Fexit, Kind::Kretprobe]);
-        assert_eq!(candidates(&a, false), vec![Kind::Kretprobe]);
+        assert_eq!(
+            candidates(&a, true, false),
+            vec![Kind::Fexit, Kind::Kretprobe]
+        );
+        assert_eq!(candidates(&a, false, false), vec![Kind::Kretprobe]);
+        assert_eq!(candidates(&a, true, true), vec![Kind::Kretprobe]);
     }
 
     #[test]

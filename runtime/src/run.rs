@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::cli::{
-    compile_reporting, load_source, tracepoint_source, Failure, OutputFormat, RunArgs, TimeArg,
+    compile_reporting, load_source, tracepoint_source, Failure, LoadOpts, OutputFormat, RunArgs,
+    TimeArg,
 };
 use crate::decode::{Decoder, Value};
 use crate::error::RuntimeError;
@@ -74,7 +75,8 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let loader = Loader::new(LoaderOptions {
         ring_bytes: args.buffer_kib.saturating_mul(1024),
         target_tgid: args.pid.unwrap_or(0),
-        verbose_verifier: args.verbose_verifier,
+        verbose_verifier: args.load.verbose_verifier,
+        no_trampolines: args.load.no_trampolines,
         ..LoaderOptions::default()
     })
     .map_err(runtime_failure)?;
@@ -297,9 +299,10 @@ pub fn check_load(loader: &Loader, plan: &Plan) -> Result<(), String> {
 }
 
 /// Creates the loader for `check --load` (before compiling: it mounts tracefs).
-pub fn loader_for_check(verbose_verifier: bool) -> Result<Loader, Failure> {
+pub fn loader_for_check(opts: &LoadOpts) -> Result<Loader, Failure> {
     Loader::new(LoaderOptions {
-        verbose_verifier,
+        verbose_verifier: opts.verbose_verifier,
+        no_trampolines: opts.no_trampolines,
         ..LoaderOptions::default()
     })
     .map_err(runtime_failure)
