@@ -273,17 +273,8 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             };
             let Some(format) = env.tracepoints.format(cat, name) else {
                 let events = env.tracepoints.events();
-                let mut d = err(rest_span, format!("unknown tracepoint `{cat}:{name}`"))
+                let d = err(rest_span, format!("unknown tracepoint `{cat}:{name}`"))
                     .label("no such tracepoint");
-                if cat == "syscalls" && !matches!(env.tracepoints, TpSource::Tracefs(_)) {
-                    // Syscall argument names are only in tracefs on most kernels.
-                    d = d.note(
-                        "syscall tracepoint formats were looked up in BTF, which names the \
-                         arguments of only some syscalls; with tracefs mounted \
-                         (mount -t tracefs nodev /sys/kernel/tracing, as root) every \
-                         syscall is known",
-                    );
-                }
                 return Err(d.suggest(rest, events.iter().map(String::as_str), "tracepoints"));
             };
             let mut ctx = base(

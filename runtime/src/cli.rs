@@ -296,8 +296,7 @@ pub fn load_btf(path: Option<&std::path::Path>) -> Result<Btf, Failure> {
     }
 }
 
-/// Where tracepoint formats come from: tracefs for this kernel, BTF for
-/// another's (its syscalls from this host's tracefs: the syscall ABI is stable).
+/// Where tracepoint formats come from: tracefs for this kernel, BTF for another's.
 /// On this kernel, an unmounted tracefs is mounted first when we may (root);
 /// otherwise formats come from BTF, which knows fewer syscall arguments.
 pub fn tracepoint_source<'a>(btf: &'a Btf, other_kernel: bool) -> TpSource<'a> {
@@ -306,8 +305,7 @@ pub fn tracepoint_source<'a>(btf: &'a Btf, other_kernel: bool) -> TpSource<'a> {
     }
     match (other_kernel, tracefs_root()) {
         (false, Some(root)) => TpSource::Tracefs(root),
-        (true, Some(root)) => TpSource::BtfWithHostSyscalls(btf, root),
-        (_, None) => TpSource::Btf(btf),
+        _ => TpSource::Btf(btf),
     }
 }
 

@@ -118,9 +118,10 @@ impl RuntimeError {
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RuntimeError::NotPrivileged => {
-                f.write_str("tracectl needs root (CAP_BPF and CAP_PERFMON) to load eBPF programs")
-            }
+            RuntimeError::NotPrivileged => f.write_str(
+                "loading eBPF programs needs root (or the CAP_BPF and CAP_PERFMON \
+                     capabilities): run tracectl with sudo",
+            ),
             RuntimeError::NoBtf { detail } => write!(
                 f,
                 "this kernel exposes no BTF (/sys/kernel/btf/vmlinux: {detail}); tp_btf and \
