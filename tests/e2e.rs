@@ -6,181 +6,17 @@
 //! without them they fail when `CI=true` (and say why), else they are skipped
 //! with a message.
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{bpf_available, json_lines, run_exec, scratch, serial, unique_true, Tracer};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tracectl");
-
-/// The tests run one at a time: each counts the programs loaded on the
-/// system, and events of one test must not fill another's ring buffer.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// True when the kernel tests can run; panics in CI when they cannot.
-fn bpf_available() -> bool {
-    let root = unsafe { libc_geteuid() } == 0;
-    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
-    if root && btf {
-        return true;
-    }
-    let why = if !root {
-        "the end-to-end tests load eBPF programs and must run as root"
-    } else {
-        "this kernel exposes no BTF at /sys/kernel/btf/vmlinux"
-    };
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("cannot run the kernel tests: {why}");
-    }
-    eprintln!("SKIPPED (not in CI): {why}");
-    false
-}
-
-extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
-/// A scratch directory unique to this test run.
-fn scratch(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let d = std::env::temp_dir().join(format!("tracectl-e2e-{tag}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Copies /bin/true to a uniquely named program.
-fn unique_true(dir: &Path, name: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::copy("/bin/true", &p).unwrap();
-    p
-}
-
-struct Tracer {
-    child: Child,
-    stderr: mpsc::Receiver<String>,
-    stderr_seen: Vec<String>,
-}
-
-impl Tracer {
-    /// Starts `tracectl run ARGS` and waits until its probes are attached.
-    fn start(args: &[&str]) -> Tracer {
-        let mut child = Command::new(BIN)
-            .arg("run")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tracectl");
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut t = Tracer {
-            child,
-            stderr: rx,
-            stderr_seen: Vec::new(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match t.stderr.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    let attached = line.contains("attached");
-                    t.stderr_seen.push(line);
-                    if attached {
-                        return t;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    if let Ok(Some(status)) = t.child.try_wait() {
-                        panic!(
-                            "tracectl exited ({status}) before attaching:\n{}",
-                            t.stderr_seen.join("\n")
-                        );
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "tracectl did not attach within 30 s:\n{}",
-                        t.stderr_seen.join("\n")
-                    );
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = t.child.wait().unwrap();
-                    panic!(
-                        "tracectl exited ({status}) before attaching:\n{}",
-                        t.stderr_seen.join("\n")
-                    );
-                }
-            }
-        }
-    }
-
-    /// Waits for exit (by --duration / --max-events or a signal) and returns stdout.
-    fn finish(mut self) -> (String, String) {
-        let mut out = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
-            self.stderr_seen.push(l);
-        }
-        let err = self.stderr_seen.join("\n");
-        assert!(status.success(), "tracectl failed ({status}):\n{err}");
-        (out, err)
-    }
-
-    fn interrupt(&self) {
-        let pid = self.child.id() as i32;
-        unsafe { kill(pid, 2) };
-    }
-}
-
-/// A failed assertion must not leave a tracer (and its programs) running.
-impl Drop for Tracer {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-}
-
-fn json_lines(out: &str) -> Vec<serde_json::Value> {
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
-}
-
-fn run_exec(path: &Path) -> u32 {
-    let mut c = Command::new(path).spawn().expect("exec unique program");
-    let pid = c.id();
-    assert!(c.wait().unwrap().success());
-    pid
-}
+use std::process::Command;
 
 #[test]
 fn execsnoop_sees_a_uniquely_named_program() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -205,7 +41,7 @@ fn execsnoop_sees_a_uniquely_named_program() {
 
 #[test]
 fn opensnoop_sees_a_uniquely_named_file() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -239,7 +75,7 @@ fn opensnoop_sees_a_uniquely_named_file() {
 
 #[test]
 fn tcpconnect_tp_sees_a_loopback_connect() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -269,7 +105,7 @@ fn tcpconnect_tp_sees_a_loopback_connect() {
 
 #[test]
 fn filter_drops_and_keeps_known_events() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -293,7 +129,7 @@ fn filter_drops_and_keeps_known_events() {
 
 #[test]
 fn string_param_with_prefix_match() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -335,7 +171,7 @@ fn string_param_with_prefix_match() {
 
 #[test]
 fn table_output_has_the_seed_columns() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -361,7 +197,7 @@ fn table_output_has_the_seed_columns() {
 
 #[test]
 fn tp_btf_follows_a_pointer_chain() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -410,7 +246,7 @@ int main(int argc, char **argv) {
 
 #[test]
 fn uprobe_and_uretprobe_capture_arguments_and_return_value() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }
@@ -464,7 +300,7 @@ fn our_pins() -> usize {
 
 #[test]
 fn sigint_detaches_everything() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _serial = serial();
     if !bpf_available() {
         return;
     }

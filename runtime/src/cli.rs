@@ -217,9 +217,14 @@ pub enum FmtTarget {
 /// `tracectl list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Only recipes with this tag.
-    #[arg(long)]
+    /// Only recipes with this tag (`tracectl list` shows the tags).
+    #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
+    /// Print the catalogue as one JSON document for scripts: the tags, the
+    /// kernel features, and every recipe with its tool, tags, features,
+    /// requirements, params and probes.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// A command failure: already reported to the user, or a message to print.
@@ -432,26 +437,132 @@ pub fn schema() -> Result<(), Failure> {
     Ok(())
 }
 
-/// `tracectl list`.
+/// `tracectl list`: the recipes grouped by tag (in the catalogue's order),
+/// each with its description; `--tag` keeps one group, `--json` prints
+/// everything the catalogue and the specs say.
 pub fn list(args: &ListArgs) -> Result<(), Failure> {
-    let mut rows = Vec::new();
+    let cat = recipes::catalogue().map_err(|e| {
+        format!(
+            "the recipe catalogue bundled into this tracectl is invalid; fix it and rebuild:\n{e}"
+        )
+    })?;
+    if let Some(t) = &args.tag {
+        if cat.tag(t).is_none() {
+            let names = cat.tag_names();
+            let mut msg = format!("`{t}` is not a recipe tag");
+            if let Some(b) = tracectl_compiler::diag::closest(t, names.iter().copied()) {
+                msg.push_str(&format!(" (did you mean `{b}`?)"));
+            }
+            msg.push_str(&format!("; the tags are: {}", names.join(", ")));
+            return Err(Failure::Message(msg));
+        }
+    }
+    let mut specs = Vec::new();
     for r in recipes::all() {
-        let spec = syntax::parse(r.file, r.source)
-            .map_err(|_| format!("bundled recipe {} does not parse", r.file))?;
-        let tags: Vec<String> = Vec::new();
-        if let Some(t) = &args.tag {
-            if !tags.contains(t) {
-                continue;
+        let spec = syntax::parse(r.file, r.source).map_err(|d| {
+            report(
+                &Source {
+                    name: format!("recipe:{}", r.file),
+                    syntax_name: r.file.to_string(),
+                    text: r.source.to_string(),
+                },
+                &d,
+            );
+            format!(
+                "the bundled recipe {} does not parse; fix it and rebuild",
+                r.file
+            )
+        })?;
+        specs.push((r.name, spec));
+    }
+    let keep = |e: &recipes::Entry| args.tag.as_ref().is_none_or(|t| e.tags.contains(t));
+    if args.json {
+        let recipes: Vec<serde_json::Value> = specs
+            .iter()
+            .filter_map(|(name, spec)| cat.entry(name).filter(|e| keep(e)).map(|e| (spec, e)))
+            .map(|(spec, e)| list_json(spec, e))
+            .collect();
+        let tags: Vec<serde_json::Value> = cat
+            .tags
+            .iter()
+            .filter(|t| args.tag.as_ref().is_none_or(|x| *x == t.name))
+            .map(|t| serde_json::json!({ "name": t.name, "description": t.description }))
+            .collect();
+        let features: Vec<serde_json::Value> = recipes::Feature::ALL
+            .iter()
+            .map(|f| serde_json::json!({ "name": f.name(), "meaning": f.meaning() }))
+            .collect();
+        let doc = serde_json::json!({ "tags": tags, "features": features, "recipes": recipes });
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
+        println!("{text}");
+        return Ok(());
+    }
+    let w = specs.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    let mut first = true;
+    for tag in &cat.tags {
+        if args.tag.as_ref().is_some_and(|t| *t != tag.name) {
+            continue;
+        }
+        if !first {
+            println!();
+        }
+        first = false;
+        println!("{}: {}", tag.name, tag.description);
+        for (name, spec) in &specs {
+            if cat.entry(name).is_some_and(|e| e.tags.contains(&tag.name)) {
+                let d = spec.description.as_ref().map_or("", |d| d.value.as_str());
+                println!("  {name:<w$}  {d}");
             }
         }
-        rows.push((
-            r.name.to_string(),
-            spec.description.map(|d| d.value).unwrap_or_default(),
-        ));
-    }
-    let w = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
-    for (n, d) in rows {
-        println!("{n:<w$}  {d}");
     }
     Ok(())
+}
+
+/// One recipe in `tracectl list --json`.
+fn list_json(spec: &syntax::ast::Spec, e: &recipes::Entry) -> serde_json::Value {
+    use syntax::ast::Literal;
+    let params: Vec<serde_json::Value> = spec
+        .params
+        .iter()
+        .map(|p| {
+            let default = p.default.as_ref().map(|d| match &d.value {
+                Literal::Int(i) => i64::try_from(*i)
+                    .map(serde_json::Value::from)
+                    .or_else(|_| u64::try_from(*i).map(serde_json::Value::from))
+                    .unwrap_or_else(|_| serde_json::Value::from(i.to_string())),
+                Literal::Str(s) => serde_json::Value::from(s.as_str()),
+                Literal::Bool(b) => serde_json::Value::from(*b),
+            });
+            serde_json::json!({
+                "name": p.name.value,
+                "type": p.ty.value.name(),
+                "default": default,
+                "description": p.description.as_ref().map(|d| d.value.as_str()),
+            })
+        })
+        .collect();
+    let probes: Vec<serde_json::Value> = spec
+        .probes
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "probe": p.probe.value,
+                "name": p.name.as_ref().map(|n| n.value.as_str()),
+                "fields": p.fields.iter().map(|f| f.name.value.as_str()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "name": e.name,
+        "description": spec.description.as_ref().map(|d| d.value.as_str()),
+        "mirrors": e.mirrors,
+        "tags": e.tags,
+        "features": e.features.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "needs_kernel_functions": e.features.iter().any(|f| f.needs_kernel_functions()),
+        "requires": e.requires,
+        "min_kernel": e.min_kernel,
+        "lacks": e.lacks,
+        "params": params,
+        "probes": probes,
+    })
 }

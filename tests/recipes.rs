@@ -1,0 +1,1334 @@
+//! The recipe library (`specs/`), recipe by recipe, on real events.
+//!
+//! * The catalogue `specs/index.yaml` against the spec files: one entry per
+//!   spec and back, tags from the vocabulary, features equal to the probe
+//!   kinds, uprobe targets listed as requirements (no kernel needed).
+//! * `tracectl list`: grouping by tag, `--tag`, an unknown tag, `--json`.
+//! * Every recipe passes `tracectl check`, and `tracectl check --load` here,
+//!   except recipes on kernel functions when this kernel has neither kprobes
+//!   nor BPF trampolines: those must fail with the loader's explanation and
+//!   are loaded in the VM matrix (tests/vm/).
+//! * One test per recipe that makes a uniquely identifiable event happen and
+//!   checks the captured values. Recipes on kernel functions run their event
+//!   test where the kernel allows, and otherwise say so loudly.
+//!
+//! The kernel tests need root and kernel BTF: without them they fail when
+//! `CI=true`, else they print SKIPPED. They run one at a time.
+//!
+//! With `TRACECTL_RECIPE_SAMPLES=DIR`, each event test also runs the recipe
+//! with its default table output, next to the JSON one, and saves the command
+//! line and what it printed in `DIR/NAME.txt`: scripts/gen-recipes-doc.sh
+//! builds docs/recipes.md from them.
+
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{bpf_available, json_lines, run_exec, scratch, serial, unique_true, Tracer, BIN};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tracectl::recipes::{self, Feature};
+
+/// Recipes with an event test below. Adding a recipe without one fails
+/// `every_recipe_has_an_event_test`.
+const EVENT_TESTS: &[&str] = &[
+    "bashreadline",
+    "capable",
+    "execsnoop",
+    "exitsnoop",
+    "gethostsnoop",
+    "killsnoop",
+    "mountsnoop",
+    "naptime",
+    "oomkill",
+    "opensnoop",
+    "setuids",
+    "sigsnoop",
+    "solisten",
+    "sslsniff",
+    "statsnoop",
+    "syncsnoop",
+    "tcpaccept",
+    "tcpaccept-tp",
+    "tcpconnect",
+    "tcpconnect-tp",
+    "tcpretrans",
+    "tcpstates",
+    "threadsnoop",
+];
+
+/// How long a recipe traces in the event tests.
+const SHORT: &str = "2s";
+
+/// Rows of table output kept in a sample.
+const SAMPLE_ROWS: usize = 12;
+
+extern "C" {
+    fn mount(
+        source: *const std::ffi::c_char,
+        target: *const std::ffi::c_char,
+        fstype: *const std::ffi::c_char,
+        flags: u64,
+        data: *const u8,
+    ) -> i32;
+    fn umount2(target: *const std::ffi::c_char, flags: i32) -> i32;
+    fn sync();
+    fn syncfs(fd: i32) -> i32;
+    fn sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32) -> i32;
+    fn listen(fd: i32, backlog: i32) -> i32;
+    fn socket(domain: i32, ty: i32, protocol: i32) -> i32;
+    fn close(fd: i32) -> i32;
+    fn setresuid(r: u32, e: u32, s: u32) -> i32;
+    fn setreuid(r: u32, e: u32) -> i32;
+    fn setfsuid(fsuid: u32) -> i32;
+}
+
+// ---------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------
+
+fn specs_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs")
+}
+
+/// A short string unique to this run, for names the test can find again.
+fn nonce() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{:x}{:x}", std::process::id() & 0xffff, nanos & 0xfffff)
+}
+
+fn me() -> u32 {
+    std::process::id()
+}
+
+/// Runs `tracectl ARGS` to completion: (success, stdout, stderr).
+fn tracectl(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tracectl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The loader's error when this kernel can probe no kernel function.
+const NO_KERNEL_FUNCTIONS: &str = "this kernel has no kprobes (CONFIG_KPROBES is off)";
+
+fn samples_dir() -> Option<PathBuf> {
+    std::env::var_os("TRACECTL_RECIPE_SAMPLES")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A recipe running with JSON output (the values the test checks) and, in
+/// sample mode, a second time with its own table output (the sample).
+struct Capture {
+    recipe: String,
+    args: Vec<String>,
+    json: Tracer,
+    table: Option<Tracer>,
+    marker: Option<String>,
+}
+
+impl Capture {
+    /// Starts `tracectl run RECIPE -o json ARGS` (and the table twin).
+    fn start(recipe: &str, args: &[&str]) -> Capture {
+        Capture::try_start(recipe, args).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start(recipe: &str, args: &[&str]) -> Result<Capture, String> {
+        let mut a = vec![recipe, "-o", "json"];
+        a.extend_from_slice(args);
+        let json = Tracer::try_start(&a)?;
+        let table = if samples_dir().is_some() {
+            let mut a = vec![recipe];
+            a.extend_from_slice(args);
+            Some(Tracer::start(&a))
+        } else {
+            None
+        };
+        Ok(Capture {
+            recipe: recipe.to_string(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            json,
+            table,
+            marker: None,
+        })
+    }
+
+    /// In the sample, prefer rows containing this text (the test's own events).
+    fn marker(mut self, m: impl Into<String>) -> Capture {
+        self.marker = Some(m.into());
+        self
+    }
+
+    /// Waits for the recipe to end and returns its records (and saves the sample).
+    fn finish(self) -> Vec<Value> {
+        let (out, _) = self.json.finish();
+        if let (Some(t), Some(dir)) = (self.table, samples_dir()) {
+            let (table, _) = t.finish();
+            save_sample(
+                &dir,
+                &self.recipe,
+                &self.args,
+                &table,
+                self.marker.as_deref(),
+            );
+        }
+        json_lines(&out)
+    }
+}
+
+fn save_sample(dir: &Path, recipe: &str, args: &[String], table: &str, marker: Option<&str>) {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap_or("");
+    let rows: Vec<&str> = lines.collect();
+    let mut keep: Vec<&str> = match marker {
+        Some(m) if rows.len() > SAMPLE_ROWS => {
+            let mine: Vec<&str> = rows.iter().copied().filter(|r| r.contains(m)).collect();
+            if mine.is_empty() {
+                rows.clone()
+            } else {
+                mine
+            }
+        }
+        _ => rows.clone(),
+    };
+    keep.truncate(SAMPLE_ROWS);
+    let mut text = format!("$ tracectl run {recipe}");
+    for a in args {
+        text.push(' ');
+        text.push_str(a);
+    }
+    text.push('\n');
+    text.push_str(header);
+    text.push('\n');
+    for r in &keep {
+        text.push_str(r);
+        text.push('\n');
+    }
+    if rows.len() > keep.len() {
+        text.push_str(&format!(
+            "[{} more rows of other processes' events]\n",
+            rows.len() - keep.len()
+        ));
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{recipe}.txt")), text).unwrap();
+}
+
+/// For recipes on kernel functions: the capture, or `None` when this kernel
+/// can probe no kernel function (asserting that the loader said so).
+fn capture_kernel_function_recipe(recipe: &str, args: &[&str]) -> Option<Capture> {
+    match Capture::try_start(recipe, args) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            assert!(
+                e.contains(NO_KERNEL_FUNCTIONS),
+                "{recipe} failed for another reason than missing kprobes/fentry:\n{e}"
+            );
+            eprintln!(
+                "NOT RUN HERE: {recipe} needs kprobes or BPF trampolines, which this kernel \
+                 lacks; its event test runs where they exist, and tests/vm/ loads it on \
+                 the VM kernels"
+            );
+            None
+        }
+    }
+}
+
+/// Records of one probe.
+fn of_probe<'a>(recs: &'a [Value], probe: &str) -> Vec<&'a Value> {
+    recs.iter().filter(|r| r["probe"] == probe).collect()
+}
+
+/// The only record matching `f`; panics with the output otherwise.
+fn only<'a>(recs: &'a [Value], what: &str, f: impl Fn(&Value) -> bool) -> &'a Value {
+    let m: Vec<&Value> = recs.iter().filter(|r| f(r)).collect();
+    assert_eq!(
+        m.len(),
+        1,
+        "expected exactly one record of {what}, got {}:\n{}",
+        m.len(),
+        recs.iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    m[0]
+}
+
+/// Compiles a small C program with gcc.
+fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let bin = dir.join(name);
+    let out = Command::new("gcc")
+        .args(["-O1", "-o"])
+        .arg(&bin)
+        .arg(&c)
+        .args(extra)
+        .output()
+        .expect("gcc is needed to build the test programs (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "gcc {name}.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// Waits until a process has exec'd into `comm`.
+fn wait_comm(pid: u32, comm: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let c = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if c.trim_end() == comm {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} did not become {comm}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cstr(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// The catalogue (no kernel needed)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn catalogue_lists_exactly_the_spec_files() {
+    let cat = recipes::catalogue().unwrap_or_else(|e| panic!("{e}"));
+    let mut on_disk = BTreeSet::new();
+    for e in std::fs::read_dir(specs_dir()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        if name == "index.yaml" {
+            continue;
+        }
+        let stem = name
+            .strip_suffix(".yaml")
+            .unwrap_or_else(|| panic!("specs/{name}: recipes are .yaml files"));
+        on_disk.insert(stem.to_string());
+    }
+    let bundled: BTreeSet<String> = recipes::all().iter().map(|r| r.name.to_string()).collect();
+    let listed: BTreeSet<String> = cat.entries.iter().map(|e| e.name.clone()).collect();
+    assert_eq!(
+        bundled, on_disk,
+        "the binary bundles other specs than specs/ holds"
+    );
+    assert_eq!(listed, on_disk, "specs/index.yaml and specs/ disagree");
+    assert!(
+        on_disk.len() >= 20,
+        "the library has {} recipes",
+        on_disk.len()
+    );
+}
+
+#[test]
+fn catalogue_features_and_requirements_follow_the_probes() {
+    let cat = recipes::catalogue().unwrap_or_else(|e| panic!("{e}"));
+    for r in recipes::all() {
+        let spec = tracectl_compiler::syntax::parse(r.file, r.source)
+            .unwrap_or_else(|_| panic!("{} does not parse", r.file));
+        assert_eq!(
+            spec.name.value, r.name,
+            "{}: `name:` must be the file name",
+            r.file
+        );
+        let desc = spec.description.as_ref().map(|d| d.value.as_str());
+        assert!(
+            desc.is_some_and(|d| d.len() > 20 && d.ends_with('.')),
+            "{}: needs a one-sentence description",
+            r.file
+        );
+        let e = cat.entry(r.name).unwrap();
+        let (features, files) = recipes::needs_of(&spec);
+        let stated: BTreeSet<Feature> = e.features.iter().copied().collect();
+        assert_eq!(
+            stated, features,
+            "{}: index.yaml says features {:?}, its probes need {:?}",
+            r.name, stated, features
+        );
+        let required: BTreeSet<String> = e.requires.iter().cloned().collect();
+        assert_eq!(
+            required, files,
+            "{}: index.yaml `requires` must list exactly its uprobe targets",
+            r.name
+        );
+        assert!(!e.tags.is_empty() && !e.mirrors.is_empty(), "{}", r.name);
+        for t in &e.tags {
+            assert!(cat.tag(t).is_some(), "{}: tag {t}", r.name);
+        }
+    }
+}
+
+#[test]
+fn every_recipe_has_an_event_test() {
+    let names: BTreeSet<&str> = recipes::all().iter().map(|r| r.name).collect();
+    let tested: BTreeSet<&str> = EVENT_TESTS.iter().copied().collect();
+    assert_eq!(
+        names, tested,
+        "each recipe needs an event test in tests/recipes.rs (and an EVENT_TESTS entry)"
+    );
+}
+
+#[test]
+fn list_groups_recipes_by_tag_with_descriptions() {
+    let cat = recipes::catalogue().unwrap();
+    let (ok, out, err) = tracectl(&["list"]);
+    assert!(ok, "{err}");
+    // Group headers, in the vocabulary's order.
+    let headers: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with(' '))
+        .collect();
+    let expected: Vec<String> = cat
+        .tags
+        .iter()
+        .map(|t| format!("{}: {}", t.name, t.description))
+        .collect();
+    assert_eq!(headers, expected, "{out}");
+    // Each recipe under each of its tags, with its description.
+    let mut group = "";
+    let mut seen = BTreeSet::new();
+    for l in out.lines() {
+        if l.is_empty() {
+            continue;
+        }
+        if !l.starts_with(' ') {
+            group = l.split(':').next().unwrap();
+            continue;
+        }
+        let name = l.split_whitespace().next().unwrap();
+        let e = cat.entry(name).unwrap_or_else(|| panic!("unknown row {l}"));
+        assert!(e.tags.iter().any(|t| t == group), "{name} under {group}");
+        let r = recipes::find(name).unwrap();
+        let spec = tracectl_compiler::syntax::parse(r.file, r.source).unwrap();
+        assert!(
+            l.ends_with(&spec.description.unwrap().value),
+            "row without its description: {l}"
+        );
+        seen.insert((group.to_string(), name.to_string()));
+    }
+    let want: BTreeSet<(String, String)> = cat
+        .entries
+        .iter()
+        .flat_map(|e| e.tags.iter().map(|t| (t.clone(), e.name.clone())))
+        .collect();
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn list_tag_filters_and_an_unknown_tag_lists_the_tags() {
+    let cat = recipes::catalogue().unwrap();
+    let (ok, out, err) = tracectl(&["list", "--tag", "net"]);
+    assert!(ok, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        format!("net: {}", cat.tag("net").unwrap().description)
+    );
+    let names: BTreeSet<&str> = lines
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    let want: BTreeSet<&str> = cat
+        .entries
+        .iter()
+        .filter(|e| e.tags.iter().any(|t| t == "net"))
+        .map(|e| e.name.as_str())
+        .collect();
+    assert_eq!(names, want);
+    for n in ["tcpconnect", "tcpconnect-tp", "tcpretrans", "tcpstates"] {
+        assert!(names.contains(n), "{n} is a net recipe");
+    }
+    assert!(!names.contains("execsnoop"));
+
+    let (ok, out, err) = tracectl(&["list", "--tag", "nett"]);
+    assert!(!ok && out.is_empty());
+    assert!(err.contains("`nett` is not a recipe tag"), "{err}");
+    assert!(err.contains("did you mean `net`?"), "{err}");
+    let all = cat.tag_names().join(", ");
+    assert!(err.contains(&format!("the tags are: {all}")), "{err}");
+}
+
+#[test]
+fn list_json_describes_every_recipe() {
+    let (ok, out, err) = tracectl(&["list", "--json"]);
+    assert!(ok, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let recs = doc["recipes"].as_array().unwrap();
+    assert_eq!(recs.len(), recipes::all().len());
+    let op = recs.iter().find(|r| r["name"] == "opensnoop").unwrap();
+    assert_eq!(op["mirrors"], "bcc opensnoop");
+    assert_eq!(op["features"], serde_json::json!(["tracepoint"]));
+    assert_eq!(op["params"][0]["name"], "pid");
+    assert_eq!(op["params"][0]["type"], "u32");
+    assert_eq!(op["params"][0]["default"], 0);
+    assert_eq!(
+        op["probes"][0]["probe"],
+        "tracepoint:syscalls:sys_enter_openat"
+    );
+    let tc = recs.iter().find(|r| r["name"] == "tcpconnect").unwrap();
+    assert_eq!(tc["needs_kernel_functions"], true);
+    let br = recs.iter().find(|r| r["name"] == "bashreadline").unwrap();
+    assert_eq!(br["requires"], serde_json::json!(["/bin/bash"]));
+    let (ok, out, _) = tracectl(&["list", "--json", "--tag", "memory"]);
+    assert!(ok);
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["recipes"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["recipes"][0]["name"], "oomkill");
+    assert_eq!(doc["recipes"][0]["min_kernel"], "6.8");
+}
+
+// ---------------------------------------------------------------------------
+// check / check --load of every recipe
+// ---------------------------------------------------------------------------
+
+#[test]
+fn every_recipe_passes_check_and_loads_here_or_needs_the_vm() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let cat = recipes::catalogue().unwrap();
+    let mut vm_only = Vec::new();
+    for e in &cat.entries {
+        let (ok, _, err) = tracectl(&["check", &e.name]);
+        assert!(ok, "tracectl check {} failed:\n{err}", e.name);
+        // The only warnings allowed: a builtin chosen over a tracepoint field
+        // of the same name, which these recipes do on purpose.
+        for l in err.lines().filter(|l| l.starts_with("warning")) {
+            assert!(
+                l.contains("is the builtin, not the argument of the same name"),
+                "{}: unexpected warning: {l}\n{err}",
+                e.name
+            );
+        }
+        let (ok, _, err) = tracectl(&["check", "--load", &e.name]);
+        if ok {
+            continue;
+        }
+        let kernel_functions = e.features.iter().any(|f| f.needs_kernel_functions());
+        assert!(
+            kernel_functions && err.contains(NO_KERNEL_FUNCTIONS),
+            "tracectl check --load {} failed:\n{err}",
+            e.name
+        );
+        vm_only.push(e.name.as_str());
+    }
+    if !vm_only.is_empty() {
+        eprintln!(
+            "loaded in the VM matrix only (this kernel has no kprobes and refuses \
+             trampolines): {}",
+            vm_only.join(", ")
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Event tests, one per recipe (alphabetical)
+// ---------------------------------------------------------------------------
+
+#[test]
+fn bashreadline_sees_a_typed_command_line() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    assert!(
+        Path::new("/bin/bash").exists(),
+        "bashreadline needs /bin/bash (apt-get install bash)"
+    );
+    let n = nonce();
+    let line = format!("echo tracectl_readline_{n} $$");
+    let t = Capture::start("bashreadline", &["-d", "3s"]).marker(format!("tracectl_readline_{n}"));
+    // `script` gives bash a terminal, so it reads its input with readline.
+    let mut sh = Command::new("script")
+        .args(["-qec", "bash --norc --noprofile -i", "/dev/null"])
+        .env("TERM", "dumb")
+        .env("PS1", "$ ")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux/bsdutils) runs bash on a terminal");
+    let mut stdin = sh.stdin.take().unwrap();
+    writeln!(stdin, "{line}").unwrap();
+    writeln!(stdin, "exit").unwrap();
+    drop(stdin);
+    let mut out = String::new();
+    sh.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    assert!(sh.wait().unwrap().success(), "bash failed:\n{out}");
+    // The shell printed its pid after the marker.
+    let marker = format!("tracectl_readline_{n} ");
+    let bash_pid: u32 = out
+        .lines()
+        .filter_map(|l| l.trim_end().split_once(&marker).map(|(_, p)| p))
+        .find_map(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("bash did not echo its pid:\n{out}"));
+    let recs = t.finish();
+    let r = only(&recs, "the command line", |r| r["line"] == line.as_str());
+    assert_eq!(r["probe"], "readline");
+    assert_eq!(r["pid"], bash_pid, "{r}");
+    assert_eq!(r["comm"], "bash", "{r}");
+    only(&recs, "`exit` typed into the same shell", |r| {
+        r["line"] == "exit" && r["pid"] == bash_pid
+    });
+}
+
+#[test]
+fn capable_sees_a_raw_socket_check() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let pid = me().to_string();
+    let Some(t) =
+        capture_kernel_function_recipe("capable", &["-d", SHORT, "-p", &format!("pid={pid}")])
+    else {
+        return;
+    };
+    // A raw socket needs CAP_NET_RAW (13).
+    let fd = unsafe { socket(2, 3, 1) };
+    assert!(fd >= 0, "socket(AF_INET, SOCK_RAW, ICMP) failed");
+    unsafe { close(fd) };
+    let recs = t.finish();
+    assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
+    assert!(
+        recs.iter().any(|r| r["cap"] == 13 && r["uid"] == 0),
+        "no CAP_NET_RAW check: {recs:?}"
+    );
+}
+
+#[test]
+fn execsnoop_sees_a_uniquely_named_program() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("execsnoop");
+    let prog = unique_true(&dir, &format!("tracectl_exec_{}", nonce()));
+    let t = Capture::start("execsnoop", &["-d", SHORT]).marker(prog.to_str().unwrap());
+    let pid = run_exec(&prog);
+    let recs = t.finish();
+    let r = only(&recs, "the exec", |r| r["path"] == prog.to_str().unwrap());
+    assert_eq!(r["probe"], "exec");
+    assert_eq!(r["pid"], pid, "{r}");
+    assert!(r["comm"].as_str().is_some_and(|c| !c.is_empty()), "{r}");
+}
+
+#[test]
+fn exitsnoop_sees_exit_codes_and_signals() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let t = Capture::start("exitsnoop", &["-d", SHORT]).marker("sleep");
+    let mut a = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
+    let a_pid = a.id();
+    assert_eq!(a.wait().unwrap().code(), Some(3));
+    let mut b = Command::new("sleep").arg("30").spawn().unwrap();
+    let b_pid = b.id();
+    wait_comm(b_pid, "sleep");
+    assert_eq!(unsafe { common::kill(b_pid as i32, 9) }, 0);
+    b.wait().unwrap();
+    // A thread of this process ends: not a process exit, so not reported.
+    std::thread::spawn(|| ()).join().unwrap();
+    let recs = t.finish();
+    let ra = only(&recs, "sh's exit", |r| r["pid"] == a_pid);
+    assert_eq!(ra["comm"], "sh");
+    assert_eq!(ra["ppid"], me());
+    assert_eq!(ra["tid"], a_pid);
+    assert_eq!(ra["status"], 3 << 8, "exit(3) is wait status 0x300: {ra}");
+    let rb = only(&recs, "sleep's death", |r| r["pid"] == b_pid);
+    assert_eq!(rb["comm"], "sleep");
+    assert_eq!(rb["ppid"], me());
+    assert_eq!(rb["status"], 9, "SIGKILL is wait status 9: {rb}");
+    assert!(
+        recs.iter().all(|r| r["pid"] != me()),
+        "a thread's exit must not be reported without threads=true"
+    );
+}
+
+const GETHOST_C: &str = r#"#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_flags = AI_NUMERICHOST; /* no DNS traffic: fails at once */
+    int e = getaddrinfo(argv[1], NULL, &hints, &res);
+    struct hostent *h = gethostbyname(argv[2]); /* a dotted quad: no DNS either */
+    printf("%d %d\n", e, h != NULL);
+    return 0;
+}
+"#;
+
+#[test]
+fn gethostsnoop_sees_resolver_calls() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("gethost");
+    let bin = cc(&dir, "tgethost", GETHOST_C, &[]);
+    let host = format!("tracectl-{}.invalid", nonce());
+    let t = Capture::start("gethostsnoop", &["-d", SHORT]).marker("tgethost");
+    let out = Command::new(&bin)
+        .args([host.as_str(), "127.1.2.3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = t.finish();
+    let g = only(&recs, "getaddrinfo", |r| r["host"] == host.as_str());
+    assert_eq!(g["probe"], "getaddrinfo");
+    assert_eq!(g["comm"], "tgethost");
+    let pid = g["pid"].clone();
+    let h = only(&recs, "gethostbyname", |r| {
+        r["probe"] == "gethostbyname" && r["pid"] == pid
+    });
+    assert_eq!(h["host"], "127.1.2.3");
+}
+
+#[test]
+fn killsnoop_sees_a_kill_with_its_signal_and_target() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let target = child.id();
+    wait_comm(target, "sleep");
+    let t = Capture::start(
+        "killsnoop",
+        &["-d", SHORT, "-p", &format!("pid={}", me()), "-p", "sig=12"],
+    );
+    // A signal the params filter out, then SIGUSR2.
+    assert_eq!(unsafe { common::kill(target as i32, 0) }, 0);
+    assert_eq!(unsafe { common::kill(target as i32, 12) }, 0);
+    child.wait().unwrap();
+    let recs = t.finish();
+    assert!(
+        recs.iter().all(|r| r["pid"] == me() && r["sig"] == 12),
+        "the pid and sig params must drop other kills: {recs:?}"
+    );
+    let r = only(&recs, "our kill", |r| r["tpid"] == target);
+    assert_eq!(r["probe"], "kill");
+    assert!(r["comm"].as_str().is_some_and(|c| !c.is_empty()));
+}
+
+#[test]
+fn mountsnoop_sees_a_mount_and_its_unmount() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("mount");
+    let target = dir.join("mnt");
+    std::fs::create_dir(&target).unwrap();
+    let source = format!("tracectl-{}", nonce());
+    let t = Capture::start("mountsnoop", &["-d", SHORT]).marker(source.clone());
+    let tgt = cstr(target.to_str().unwrap());
+    // MS_NOSUID | MS_NODEV
+    let rc = unsafe {
+        mount(
+            cstr(&source).as_ptr(),
+            tgt.as_ptr(),
+            cstr("tmpfs").as_ptr(),
+            6,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+    // MNT_DETACH
+    let rc = unsafe { umount2(tgt.as_ptr(), 2) };
+    assert_eq!(rc, 0, "umount2: {}", std::io::Error::last_os_error());
+    let recs = t.finish();
+    let m = only(&recs, "the mount", |r| r["source"] == source.as_str());
+    assert_eq!(m["probe"], "mount");
+    assert_eq!(m["target"], target.to_str().unwrap());
+    assert_eq!(m["fstype"], "tmpfs");
+    assert_eq!(m["flags"], "0x6");
+    assert_eq!(m["pid"], me());
+    let u = only(&recs, "the unmount", |r| {
+        r["probe"] == "umount" && r["target"] == target.to_str().unwrap()
+    });
+    assert_eq!(u["flags"], "0x2");
+    assert_eq!(u["pid"], me());
+}
+
+#[test]
+fn naptime_sees_the_requested_sleep() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let t = Capture::start("naptime", &["-d", SHORT, "-p", &format!("pid={}", me())]);
+    std::thread::sleep(Duration::new(0, 12_345_678));
+    let recs = t.finish();
+    assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
+    let r = only(&recs, "our sleep", |r| r["nsec"] == 12_345_678);
+    assert_eq!(r["sec"], 0);
+    // glibc's nanosleep() is the clock_nanosleep syscall.
+    assert!(
+        r["probe"] == "clock_nanosleep" || r["probe"] == "nanosleep",
+        "{r}"
+    );
+}
+
+const OOM_C: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+/* argv[1]: a memory cgroup's cgroup.procs; argv[2]: an oom_score_adj. */
+int main(int argc, char **argv) {
+    FILE *f = fopen(argv[1], "w");
+    if (!f || fprintf(f, "0\n") < 0 || fclose(f)) { perror(argv[1]); return 2; }
+    f = fopen("/proc/self/oom_score_adj", "w");
+    if (!f || fprintf(f, "%s\n", argv[2]) < 0 || fclose(f)) { perror("oom_score_adj"); return 2; }
+    for (;;) {
+        char *p = malloc(1 << 20);
+        if (!p) return 3;
+        memset(p, 1, 1 << 20);
+    }
+}
+"#;
+
+/// A memory cgroup with a limit, removed on drop.
+struct MemCgroup {
+    dir: PathBuf,
+}
+
+impl MemCgroup {
+    fn new(name: &str, limit: u64) -> MemCgroup {
+        let v2 = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers")
+            .is_ok_and(|c| c.split_whitespace().any(|w| w == "memory"));
+        let write = |p: PathBuf, v: &str| {
+            std::fs::write(&p, v).unwrap_or_else(|e| panic!("write {v} to {}: {e}", p.display()))
+        };
+        if v2 {
+            let _ = std::fs::write("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+            let dir = Path::new("/sys/fs/cgroup").join(name);
+            std::fs::create_dir(&dir).unwrap();
+            write(dir.join("memory.max"), &limit.to_string());
+            // No swap to escape to, where swap is accounted.
+            let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+            MemCgroup { dir }
+        } else if Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists() {
+            let dir = Path::new("/sys/fs/cgroup/memory").join(name);
+            std::fs::create_dir(&dir).unwrap();
+            write(dir.join("memory.limit_in_bytes"), &limit.to_string());
+            let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+            MemCgroup { dir }
+        } else {
+            panic!(
+                "the oomkill test needs a memory cgroup to cause a contained OOM kill: \
+                 neither cgroup v2 with the memory controller (/sys/fs/cgroup) nor \
+                 cgroup v1 (/sys/fs/cgroup/memory) is available"
+            );
+        }
+    }
+}
+
+impl Drop for MemCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn oomkill_sees_a_contained_oom_kill() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("oom");
+    let bin = cc(&dir, "toomkill", OOM_C, &[]);
+    let limit: u64 = 32 << 20;
+    let cg = MemCgroup::new(&format!("tracectl-oom-{}", nonce()), limit);
+    let t = Capture::start("oomkill", &["-d", "4s"]).marker("toomkill");
+    let mut child = Command::new(&bin)
+        .arg(cg.dir.join("cgroup.procs"))
+        .arg("321")
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "the OOM killer ends it: {status}");
+    let recs = t.finish();
+    drop(cg);
+    let r = only(&recs, "the OOM kill", |r| r["vpid"] == pid);
+    assert_eq!(r["probe"], "oom_kill");
+    assert_eq!(r["vcomm"], "toomkill");
+    // In a memory cgroup, the allocating task is the victim itself.
+    assert_eq!(r["pid"], pid);
+    assert_eq!(r["comm"], "toomkill");
+    assert_eq!(r["oom_score_adj"], 321);
+    let anon = r["anon_rss_kb"].as_u64().unwrap();
+    let limit_kb = limit >> 10;
+    assert!(
+        anon >= limit_kb / 4 && anon <= limit_kb,
+        "anon RSS {anon} KiB should be most of the {limit_kb} KiB limit: {r}"
+    );
+    assert!(r["total_vm_kb"].as_u64().unwrap() >= anon, "{r}");
+}
+
+#[test]
+fn opensnoop_sees_a_uniquely_named_file() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("open");
+    let file = dir.join(format!("tracectl_open_{}.txt", nonce()));
+    std::fs::write(&file, b"x").unwrap();
+    let t = Capture::start("opensnoop", &["-d", SHORT, "-p", &format!("pid={}", me())])
+        .marker(file.to_str().unwrap());
+    let _ = std::fs::read(&file).unwrap();
+    let recs = t.finish();
+    assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
+    let r = only(&recs, "the open", |r| r["path"] == file.to_str().unwrap());
+    assert_eq!(r["probe"], "open");
+    // O_RDONLY | O_CLOEXEC, as std opens for reading.
+    assert_eq!(r["flags"], "0x80000", "{r}");
+}
+
+#[test]
+fn setuids_sees_each_kind_of_uid_change() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let t = Capture::start("setuids", &["-d", SHORT]).marker("40001");
+    // setuid(2), by std between fork and exec.
+    let a = Command::new("/bin/true").uid(40001).status().unwrap();
+    assert!(a.success());
+    let spawn = |f: fn() -> std::io::Result<()>| {
+        let mut c = Command::new("/bin/true");
+        // SAFETY: the closures only make one async-signal-safe syscall.
+        unsafe { c.pre_exec(f) };
+        let mut child = c.spawn().unwrap();
+        let pid = child.id();
+        assert!(child.wait().unwrap().success());
+        pid
+    };
+    let b = spawn(|| {
+        if unsafe { setresuid(40002, 40003, 40004) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    });
+    let c = spawn(|| {
+        if unsafe { setreuid(40005, 40006) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    });
+    let d = spawn(|| {
+        unsafe { setfsuid(40007) };
+        Ok(())
+    });
+    let recs = t.finish();
+    let r = only(&recs, "setuid", |r| r["new_uid"] == 40001);
+    assert_eq!(r["probe"], "setuid");
+    assert_eq!(r["uid"], 0, "the caller was root: {r}");
+    let r = only(&recs, "setresuid", |r| r["pid"] == b);
+    assert_eq!(r["probe"], "setresuid");
+    assert_eq!(
+        (&r["ruid"], &r["euid"], &r["suid"]),
+        (&40002.into(), &40003.into(), &40004.into())
+    );
+    let r = only(&recs, "setreuid", |r| r["pid"] == c);
+    assert_eq!(r["probe"], "setreuid");
+    assert_eq!((&r["ruid"], &r["euid"]), (&40005.into(), &40006.into()));
+    let r = only(&recs, "setfsuid", |r| r["pid"] == d);
+    assert_eq!(r["probe"], "setfsuid");
+    assert_eq!(r["fsuid"], 40007);
+}
+
+#[test]
+fn sigsnoop_sees_a_signal_and_its_result() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let target = child.id();
+    wait_comm(target, "sleep");
+    let t = Capture::start(
+        "sigsnoop",
+        &["-d", SHORT, "-p", &format!("pid={}", me()), "-p", "sig=10"],
+    );
+    assert_eq!(unsafe { common::kill(target as i32, 10) }, 0);
+    child.wait().unwrap();
+    let recs = t.finish();
+    assert!(
+        recs.iter().all(|r| r["pid"] == me() && r["sig"] == 10),
+        "pid and sig params: {recs:?}"
+    );
+    let r = only(&recs, "SIGUSR1 to sleep", |r| r["tpid"] == target);
+    assert_eq!(r["tcomm"], "sleep");
+    assert_eq!(r["result"], 0, "TRACE_SIGNAL_DELIVERED: {r}");
+}
+
+#[test]
+fn solisten_sees_a_listening_socket() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let port = free_port();
+    let t = Capture::start("solisten", &["-d", SHORT, "-p", &format!("port={port}")]);
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let recs = t.finish();
+    drop(l);
+    let r = only(&recs, "our listen", |_| true);
+    assert_eq!(r["pid"], me());
+    assert_eq!(r["lport"], port);
+    assert_eq!(r["laddr"], "127.0.0.1");
+    assert_eq!(r["family"], 2);
+}
+
+const SSL_C: &str = r#"#include <stdio.h>
+#include <string.h>
+/* Without OpenSSL's headers: the few declarations used. */
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+typedef struct ssl_method_st SSL_METHOD;
+const SSL_METHOD *TLS_client_method(void);
+SSL_CTX *SSL_CTX_new(const SSL_METHOD *);
+SSL *SSL_new(SSL_CTX *);
+void SSL_set_connect_state(SSL *);
+int SSL_write(SSL *, const void *, int);
+int SSL_write_ex(SSL *, const void *, size_t, size_t *);
+int main(int argc, char **argv) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *s = SSL_new(ctx);
+    SSL_set_connect_state(s);
+    /* No connection: both fail, after the probes saw the plaintext. */
+    size_t w = 0;
+    int a = SSL_write(s, argv[1], (int)strlen(argv[1]));
+    int b = SSL_write_ex(s, argv[2], strlen(argv[2]), &w);
+    printf("%d %d\n", a, b);
+    return 0;
+}
+"#;
+
+#[test]
+fn sslsniff_sees_plaintext_written_to_tls() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("ssl");
+    // Linked against the runtime library by its file name: no libssl-dev needed.
+    let bin = cc(&dir, "tsslwrite", SSL_C, &["-l:libssl.so.3"]);
+    let n = nonce();
+    let msg = format!("GET /tracectl-{n} HTTP/1.1");
+    let msg_ex = format!("ex-{n}");
+    let t = Capture::start("sslsniff", &["-d", SHORT]).marker("tsslwrite");
+    let out = Command::new(&bin)
+        .args([msg.as_str(), msg_ex.as_str()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recs = t.finish();
+    let w = only(&recs, "SSL_write", |r| r["data"] == msg.as_str());
+    assert_eq!(w["probe"], "SSL_write");
+    assert_eq!(w["len"], msg.len());
+    assert_eq!(w["comm"], "tsslwrite");
+    let x = only(&recs, "SSL_write_ex", |r| r["data"] == msg_ex.as_str());
+    assert_eq!(x["probe"], "SSL_write_ex");
+    assert_eq!(x["len"], msg_ex.len());
+    assert_eq!(x["pid"], w["pid"]);
+}
+
+#[test]
+fn statsnoop_sees_a_stat_of_a_unique_path() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("stat");
+    let file = dir.join(format!("tracectl_stat_{}", nonce()));
+    std::fs::write(&file, b"x").unwrap();
+    let t = Capture::start("statsnoop", &["-d", SHORT, "-p", &format!("pid={}", me())])
+        .marker(file.to_str().unwrap());
+    let md = std::fs::metadata(&file).unwrap();
+    assert_eq!(md.len(), 1);
+    let recs = t.finish();
+    assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
+    let r = only(&recs, "the stat", |r| r["path"] == file.to_str().unwrap());
+    // std uses statx where the kernel has it.
+    assert_eq!(r["probe"], "statx", "{r}");
+}
+
+#[test]
+fn syncsnoop_sees_every_flush_call() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("sync");
+    let f = std::fs::File::create(dir.join("data")).unwrap();
+    let fd = f.as_raw_fd();
+    let t = Capture::start("syncsnoop", &["-d", SHORT, "-p", &format!("pid={}", me())]);
+    f.sync_all().unwrap(); // fsync
+    f.sync_data().unwrap(); // fdatasync
+    assert_eq!(unsafe { syncfs(fd) }, 0);
+    assert_eq!(unsafe { sync_file_range(fd, 0, 0, 2) }, 0);
+    unsafe { sync() };
+    let recs = t.finish();
+    assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
+    for p in ["fsync", "fdatasync", "syncfs", "sync_file_range"] {
+        let r = of_probe(&recs, p);
+        assert!(
+            r.iter().any(|r| r["fd"] == fd),
+            "no {p} of fd {fd}: {recs:?}"
+        );
+    }
+    assert!(!of_probe(&recs, "sync").is_empty(), "no sync: {recs:?}");
+}
+
+#[test]
+fn tcpaccept_sees_the_accepting_process() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let Some(t) =
+        capture_kernel_function_recipe("tcpaccept", &["-d", SHORT, "-p", &format!("port={port}")])
+    else {
+        return;
+    };
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let cport = c.local_addr().unwrap().port();
+    let (_s, _) = l.accept().unwrap();
+    let recs = t.finish();
+    let r = only(&recs, "our accept", |_| true);
+    assert_eq!(r["pid"], me());
+    assert_eq!(r["lport"], port);
+    assert_eq!(r["rport"], cport);
+    assert_eq!(r["raddr"], "127.0.0.1");
+    assert_eq!(r["laddr"], "127.0.0.1");
+}
+
+#[test]
+fn tcpaccept_tp_sees_an_inbound_connection() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = Capture::start(
+        "tcpaccept-tp",
+        &["-d", SHORT, "-p", &format!("port={port}")],
+    );
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let cport = c.local_addr().unwrap().port();
+    let (_s, _) = l.accept().unwrap();
+    let recs = t.finish();
+    let r = only(&recs, "our connection", |_| true);
+    assert_eq!(r["lport"], port);
+    assert_eq!(r["rport"], cport);
+    assert_eq!(r["raddr"], "127.0.0.1");
+    assert_eq!(r["laddr"], "127.0.0.1");
+    assert_eq!(r["family"], 2);
+}
+
+#[test]
+fn tcpconnect_sees_a_loopback_connect() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let Some(t) =
+        capture_kernel_function_recipe("tcpconnect", &["-d", SHORT, "-p", &format!("port={port}")])
+    else {
+        return;
+    };
+    let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let recs = t.finish();
+    let r = only(&recs, "our connect", |_| true);
+    assert_eq!(r["pid"], me());
+    assert_eq!(r["daddr"], "127.0.0.1");
+    assert_eq!(r["dport"], port);
+}
+
+#[test]
+fn tcpconnect_tp_sees_a_loopback_connect() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = Capture::start(
+        "tcpconnect-tp",
+        &["-d", SHORT, "-p", &format!("port={port}")],
+    );
+    let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let recs = t.finish();
+    let r = only(&recs, "our connect", |_| true);
+    assert_eq!(r["pid"], me());
+    assert_eq!(r["daddr"], "127.0.0.1");
+    assert_eq!(r["dport"], port);
+    assert_eq!(r["family"], 2);
+}
+
+#[test]
+fn tcpretrans_sees_a_dropped_syn_retransmitted() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    // A listener with a full accept queue drops SYNs: the client's SYN is
+    // retransmitted after the initial RTO (1 s).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    assert_eq!(unsafe { listen(l.as_raw_fd(), 0) }, 0);
+    let t = Capture::start(
+        "tcpretrans",
+        &["-n", "1", "-d", "6s", "-p", &format!("port={port}")],
+    );
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || TcpStream::connect_timeout(&addr, Duration::from_secs(3)))
+        })
+        .collect();
+    let recs = t.finish();
+    for c in clients {
+        let _ = c.join();
+    }
+    drop(l);
+    let r = only(&recs, "a retransmit", |_| true);
+    assert_eq!(r["rport"], port);
+    assert_eq!(r["raddr"], "127.0.0.1");
+    assert_eq!(r["laddr"], "127.0.0.1");
+    assert_eq!(r["state"], 2, "a SYN is retransmitted in SYN_SENT: {r}");
+    let lport = r["lport"].as_u64().unwrap();
+    assert!(lport > 0 && lport != port as u64, "{r}");
+}
+
+#[test]
+fn tcpstates_sees_a_connection_open_and_close() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = Capture::start("tcpstates", &["-d", SHORT, "-p", &format!("rport={port}")]);
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let cport = c.local_addr().unwrap().port();
+    let (s, _) = l.accept().unwrap();
+    drop(c);
+    drop(s);
+    let recs = t.finish();
+    assert!(
+        recs.iter().all(|r| r["rport"] == port),
+        "rport param: {recs:?}"
+    );
+    // CLOSE -> SYN_SENT in connect(), before the local port is reported.
+    let open = only(&recs, "CLOSE -> SYN_SENT", |r| {
+        r["oldstate"] == 7 && r["newstate"] == 2
+    });
+    assert_eq!(open["pid"], me());
+    assert_eq!(open["raddr"], "127.0.0.1");
+    let est = only(&recs, "SYN_SENT -> ESTABLISHED", |r| {
+        r["oldstate"] == 2 && r["newstate"] == 1
+    });
+    assert_eq!(est["skaddr"], open["skaddr"], "the same socket");
+    assert_eq!(est["lport"], cport);
+    // Our close: ESTABLISHED -> FIN_WAIT1, in close().
+    let fin = only(&recs, "ESTABLISHED -> FIN_WAIT1", |r| {
+        r["oldstate"] == 1 && r["newstate"] == 4
+    });
+    assert_eq!(fin["skaddr"], open["skaddr"]);
+    assert_eq!(fin["pid"], me());
+}
+
+const THREAD_C: &str = r#"#include <pthread.h>
+#include <stdio.h>
+static void *tracectl_worker(void *arg) { return arg; }
+int main(void) {
+    pthread_t t;
+    printf("%p\n", (void *)tracectl_worker);
+    fflush(stdout);
+    if (pthread_create(&t, NULL, tracectl_worker, NULL)) return 1;
+    return pthread_join(t, NULL);
+}
+"#;
+
+#[test]
+fn threadsnoop_sees_pthread_create_and_its_start_routine() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("thread");
+    let bin = cc(&dir, "tthreads", THREAD_C, &["-pthread"]);
+    let t = Capture::start("threadsnoop", &["-d", SHORT]).marker("tthreads");
+    let mut child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
+    let pid = child.id();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let addr = u64::from_str_radix(out.trim().trim_start_matches("0x"), 16)
+        .unwrap_or_else(|_| panic!("not an address: {out}"));
+    let recs = t.finish();
+    let r = only(&recs, "our pthread_create", |r| r["pid"] == pid);
+    assert_eq!(r["comm"], "tthreads");
+    assert_eq!(r["tid"], pid, "the main thread creates it");
+    let func = r["func"].as_str().unwrap();
+    assert_eq!(
+        u64::from_str_radix(func.trim_start_matches("0x"), 16).unwrap(),
+        addr,
+        "{r}"
+    );
+}
