@@ -14,6 +14,11 @@ command -v clang-14 >/dev/null 2>&1 || need+=(clang-14 llvm-14)
 [ -e /usr/include/bpf/bpf_helpers.h ] || need+=(libbpf-dev)
 [ -e /usr/include/linux/bpf.h ] || need+=(linux-libc-dev)
 command -v gcc >/dev/null 2>&1 || need+=(gcc)
+# The recipe tests: `script` gives bash a terminal (bashreadline), sslsniff
+# needs libssl, and every test counts our programs with bpftool.
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v bash >/dev/null 2>&1 || need+=(bash)
+ls /usr/lib/x86_64-linux-gnu/libssl.so.3 >/dev/null 2>&1 || need+=(libssl3)
 if [ ${#need[@]} -gt 0 ]; then
     step "installing ${need[*]}"
     if [ "$(id -u)" != 0 ]; then

@@ -39,6 +39,30 @@ fn execsnoop_sees_a_uniquely_named_program() {
     assert!(r["comm"].is_string(), "{r}");
 }
 
+/// Records still waiting in the ring buffer when Ctrl-C arrives are printed,
+/// not dropped: the templates batch wakeups, so the last event before the
+/// signal is usually not yet delivered.
+#[test]
+fn interrupt_prints_what_is_still_buffered() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("drain");
+    let prog = unique_true(&dir, "tracectl_last_before_sigint");
+    let t = Tracer::start(&["execsnoop", "-o", "json"]);
+    let pid = run_exec(&prog);
+    t.interrupt();
+    let (out, err) = t.finish();
+    let mine: Vec<_> = json_lines(&out)
+        .into_iter()
+        .filter(|r| r["path"] == prog.to_str().unwrap())
+        .collect();
+    assert_eq!(mine.len(), 1, "the exec just before SIGINT is printed:\n{out}\n{err}");
+    assert_eq!(mine[0]["pid"], pid);
+    assert!(err.contains("(interrupted)"), "{err}");
+}
+
 #[test]
 fn opensnoop_sees_a_uniquely_named_file() {
     let _serial = serial();

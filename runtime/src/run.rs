@@ -128,23 +128,26 @@ enum End {
 }
 
 /// The event loop.
-fn stream(mut session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> {
+fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> {
     let started = Instant::now();
     let deadline = args.duration.map(|d| started + d);
-    let max = args.max_events.unwrap_or(u64::MAX);
-    let decoder = Decoder::new(plan);
     let stdout: Box<dyn Write> = Box::new(io::stdout().lock());
-    let mut writer = Writer::new(plan, plan.output.format, plan.output.time, stdout);
-    let mut status = Status::new(io::stderr().is_terminal());
-    let mut spare: Vec<Value<'static>> = Vec::new();
-    let mut events: u64 = 0;
-    let mut lost_seen: u64 = 0;
-    let mut write_error: Option<io::Error> = None;
+    let mut pump = Pump {
+        session,
+        decoder: Decoder::new(plan),
+        writer: Writer::new(plan, plan.output.format, plan.output.time, stdout),
+        status: Status::new(io::stderr().is_terminal()),
+        spare: Vec::new(),
+        events: 0,
+        max: args.max_events.unwrap_or(u64::MAX),
+        lost_seen: 0,
+        write_error: None,
+    };
 
-    let header = writer.write_header().and_then(|_| writer.flush());
+    let header = pump.writer.write_header().and_then(|_| pump.writer.flush());
     let mut end = match header {
         Ok(()) => None,
-        Err(e) => output_error(e, &mut write_error),
+        Err(e) => Some(pump.output_error(e)),
     };
     while end.is_none() {
         if STOP.load(Ordering::Relaxed) {
@@ -160,57 +163,30 @@ fn stream(mut session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failu
             }
             timeout = timeout.min(d - now);
         }
-        let mut batch_error: Option<io::Error> = None;
-        let polled = session.poll(timeout, &mut |raw| {
-            if events >= max || batch_error.is_some() {
-                return;
-            }
-            // A record that does not decode is counted by the decoder and
-            // reported in the summary.
-            if let Ok(rec) = decoder.decode_with(raw, &mut spare) {
-                status.clear();
-                if let Err(e) = writer.write_record(&rec) {
-                    batch_error = Some(e);
-                }
-                rec.recycle(&mut spare);
-                events += 1;
-            }
-        });
-        if let Err(e) = polled {
-            return Err(runtime_failure(e));
-        }
-        if let Some(e) = batch_error {
-            end = output_error(e, &mut write_error);
-            break;
-        }
-        if let Err(e) = writer.flush() {
-            end = output_error(e, &mut write_error);
-            break;
-        }
-        let lost = session.lost();
-        if lost > lost_seen {
-            status.clear();
-            eprintln!(
-                "tracectl: {} events lost: the ring buffer was full ({} lost in total; \
-                 try a larger --buffer-kib)",
-                lost - lost_seen,
-                lost
-            );
-            lost_seen = lost;
-        }
-        if events >= max {
-            end = Some(End::MaxEvents);
-        }
-        status.tick(events, lost_seen, started.elapsed());
+        end = pump.round(timeout)?;
+        pump.status
+            .tick(pump.events, pump.lost_seen, started.elapsed());
     }
-    status.clear();
-    if write_error.is_none() {
-        if let Err(e) = writer.finish() {
-            output_error(e, &mut write_error);
+    // Stopped by a signal or the duration: print what is still in the ring
+    // buffer (the templates wake us only once a batch accumulated).
+    if matches!(end, Some(End::Signal | End::Duration)) {
+        pump.round(Duration::ZERO)?;
+    }
+    pump.status.clear();
+    if pump.write_error.is_none() {
+        if let Err(e) = pump.writer.finish() {
+            pump.output_error(e);
         }
     }
     // Count what arrived after the last poll, then detach everything.
-    let lost = session.lost();
+    let lost = pump.session.lost();
+    let Pump {
+        session,
+        decoder,
+        events,
+        write_error,
+        ..
+    } = pump;
     drop(session);
     let elapsed = started.elapsed();
     let mut summary = format!(
@@ -234,12 +210,76 @@ fn stream(mut session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failu
     }
 }
 
-/// A closed pipe (`| head`) ends the run quietly; other write errors are failures.
-fn output_error(e: io::Error, slot: &mut Option<io::Error>) -> Option<End> {
-    if e.kind() != io::ErrorKind::BrokenPipe {
-        *slot = Some(e);
+/// Moves records from the ring buffer to the output.
+struct Pump {
+    session: Session,
+    decoder: Decoder,
+    writer: Writer,
+    status: Status,
+    spare: Vec<Value<'static>>,
+    events: u64,
+    max: u64,
+    lost_seen: u64,
+    write_error: Option<io::Error>,
+}
+
+impl Pump {
+    /// Waits up to `timeout`, writes every waiting record, flushes, and
+    /// reports new losses. Returns why the run must end, if it must.
+    fn round(&mut self, timeout: Duration) -> Result<Option<End>, Failure> {
+        let Pump {
+            session,
+            decoder,
+            writer,
+            status,
+            spare,
+            events,
+            max,
+            ..
+        } = self;
+        let mut batch_error: Option<io::Error> = None;
+        session
+            .poll(timeout, &mut |raw| {
+                if *events >= *max || batch_error.is_some() {
+                    return;
+                }
+                // A record that does not decode is counted by the decoder
+                // and reported in the summary.
+                if let Ok(rec) = decoder.decode_with(raw, spare) {
+                    status.clear();
+                    if let Err(e) = writer.write_record(&rec) {
+                        batch_error = Some(e);
+                    }
+                    rec.recycle(spare);
+                    *events += 1;
+                }
+            })
+            .map_err(runtime_failure)?;
+        if let Some(e) = batch_error.or_else(|| self.writer.flush().err()) {
+            return Ok(Some(self.output_error(e)));
+        }
+        let lost = self.session.lost();
+        if lost > self.lost_seen {
+            self.status.clear();
+            eprintln!(
+                "tracectl: {} events lost: the ring buffer was full ({} lost in total; \
+                 try a larger --buffer-kib)",
+                lost - self.lost_seen,
+                lost
+            );
+            self.lost_seen = lost;
+        }
+        Ok((self.events >= self.max).then_some(End::MaxEvents))
     }
-    Some(End::OutputClosed)
+
+    /// A closed pipe (`| head`) ends the run quietly; other write errors
+    /// are failures.
+    fn output_error(&mut self, e: io::Error) -> End {
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            self.write_error = Some(e);
+        }
+        End::OutputClosed
+    }
 }
 
 /// The live status line on a terminal's stderr: events, rate, lost.
