@@ -110,9 +110,16 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
 
     let session = loader.start(&plan).map_err(runtime_failure)?;
     let n = plan.probes.len();
+    let how: Vec<String> = plan
+        .probes
+        .iter()
+        .zip(session.kinds())
+        .map(|(p, k)| format!("{}: {k}", p.name))
+        .collect();
     eprintln!(
-        "tracectl: attached {n} probe{} in {:.1} ms; Ctrl-C to stop",
+        "tracectl: attached {n} probe{} ({}) in {:.1} ms; Ctrl-C to stop",
         if n == 1 { "" } else { "s" },
+        how.join(", "),
         t0.elapsed().as_secs_f64() * 1e3
     );
     stream(session, &plan, args)
