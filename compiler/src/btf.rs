@@ -491,6 +491,12 @@ impl IntKey {
     }
 }
 
+/// Names for arguments BTF leaves unnamed: `arg0`, `arg1`, ...
+const POSITIONAL: [&str; 12] = [
+    "arg0", "arg1", "arg2", "arg3", "arg4", "arg5", "arg6", "arg7", "arg8", "arg9", "arg10",
+    "arg11",
+];
+
 impl Btf {
     /// Reads `/sys/kernel/btf/vmlinux`.
     pub fn host() -> Result<Btf, BtfError> {
@@ -1109,6 +1115,13 @@ impl Btf {
                 p.name = n;
             }
         }
+        // No names anywhere (5.10 has no `__bpf_trace_*` FUNCs in BTF):
+        // positional names, as for function arguments.
+        for (i, p) in params.iter_mut().enumerate() {
+            if p.name.is_empty() {
+                p.name = POSITIONAL.get(i).copied().unwrap_or("");
+            }
+        }
         Some(params)
     }
 
@@ -1116,7 +1129,21 @@ impl Btf {
     /// types (after `__data`) are `params`' and whose class shares the
     /// longest prefix with `event`.
     fn class_param_names(&self, event: &str, params: &[Param<'_>]) -> Option<Vec<&str>> {
-        let mut best: Option<(usize, Vec<&str>)> = None;
+        self.event_class(event, params, |_| true)
+            .map(|(_, names)| names)
+    }
+
+    /// The event class of raw tracepoint `event`: among the
+    /// `__bpf_trace_<class>` FUNCs whose parameter types (after `__data`)
+    /// are `params`' and whose class `accept`s, the one sharing the longest
+    /// prefix with `event`. Returns the class and its parameter names.
+    fn event_class(
+        &self,
+        event: &str,
+        params: &[Param<'_>],
+        accept: impl Fn(&str) -> bool,
+    ) -> Option<(&str, Vec<&str>)> {
+        let mut best: Option<((usize, bool), &str, Vec<&str>)> = None;
         for id in self.ids_of_kind(KIND_FUNC) {
             let Some(class) = self.ty_name(id).strip_prefix("__bpf_trace_") else {
                 continue;
@@ -1127,6 +1154,7 @@ impl Btf {
             if cand.len() != params.len() + 1
                 || cand[1..].iter().zip(params).any(|(a, b)| a.ty != b.ty)
                 || cand[1..].iter().any(|p| p.name.is_empty())
+                || !accept(class)
             {
                 continue;
             }
@@ -1135,11 +1163,41 @@ impl Btf {
                 .zip(event.bytes())
                 .take_while(|(a, b)| a == b)
                 .count();
-            if best.as_ref().is_none_or(|(c, _)| common > *c) {
-                best = Some((common, cand[1..].iter().map(|p| p.name).collect()));
+            // On a tie, a pure class (DECLARE_EVENT_CLASS, no event of its
+            // own) beats an event that is its own class (TRACE_EVENT): e.g.
+            // sched_process_exit's class is sched_process_template (`p`),
+            // not sched_process_hang (`tsk`).
+            let pure = self
+                .lookup(&format!("btf_trace_{class}"), |k| k == KIND_TYPEDEF)
+                .is_none();
+            let score = (common, pure);
+            if best.as_ref().is_none_or(|(c, _, _)| score > *c) {
+                best = Some((score, class, cand[1..].iter().map(|p| p.name).collect()));
             }
         }
-        best.map(|(_, names)| names)
+        best.map(|(_, class, names)| (class, names))
+    }
+
+    /// The record struct of tracepoint `event`: `trace_event_raw_<event>`
+    /// for an event that is its own class (TRACE_EVENT), else the struct of
+    /// its class (DEFINE_EVENT), found through the raw tracepoint's
+    /// parameter types as in [`Btf::raw_tp_signature`].
+    pub fn event_record(&self, event: &str) -> Option<TypeId> {
+        if let Some(id) = self.find_struct(&format!("trace_event_raw_{event}")) {
+            return Some(id);
+        }
+        let typedef = self.lookup(&format!("btf_trace_{event}"), |k| k == KIND_TYPEDEF)?;
+        let proto = match self.ty(self.strip(typedef)) {
+            Type::Ptr { target } => self.strip(target),
+            _ => return None,
+        };
+        let (params, _) = self.func_signature(proto)?;
+        let params = params.get(1..)?;
+        let (class, _) = self.event_class(event, params, |class| {
+            self.find_struct(&format!("trace_event_raw_{class}"))
+                .is_some()
+        })?;
+        self.find_struct(&format!("trace_event_raw_{class}"))
     }
 
     fn has_btf_trace_typedefs(&self) -> bool {

@@ -57,11 +57,7 @@ pub fn bind_params(
                 )
                 .label("no default")
                 .note(format!("pass --param {}=VALUE", p.name.value))),
-                None => Ok(match p.ty.value {
-                    ParamType::Str => Literal::Str(String::new()),
-                    ParamType::Bool => Literal::Bool(false),
-                    _ => Literal::Int(0),
-                }),
+                None => Ok(neutral_value(p.ty.value)),
             },
         };
         match value {
@@ -75,6 +71,17 @@ pub fn bind_params(
         Ok(out)
     } else {
         Err(diags)
+    }
+}
+
+/// The value a parameter of type `t` takes when it has none (`check`), or
+/// when its own value is wrong (so that its uses are still checked): `0`,
+/// `""` or `false`.
+pub fn neutral_value(t: ParamType) -> Literal {
+    match t {
+        ParamType::Str => Literal::Str(String::new()),
+        ParamType::Bool => Literal::Bool(false),
+        _ => Literal::Int(0),
     }
 }
 
@@ -137,8 +144,8 @@ fn parse_value(p: &ParamDecl, v: &str) -> Result<Literal, String> {
 pub enum Operand {
     /// The probe's output field with this index.
     Field(usize),
-    /// A value captured only for the filter.
-    Hidden(Capture),
+    /// A value captured only for the filter, and where the filter names it.
+    Hidden(Capture, Span),
 }
 
 /// A typed, folded filter condition.
@@ -178,6 +185,8 @@ pub enum Cond {
         prefix: bool,
         /// `!=`.
         negate: bool,
+        /// Where the string constant was written.
+        span: Span,
     },
     /// Conjunction.
     And(Box<Cond>, Box<Cond>),
@@ -312,12 +321,18 @@ impl FilterChecker<'_, '_> {
                     let class = self.fields[i].1.class();
                     return Ok(Side::Value(Operand::Field(i), class, e.span));
                 }
+                if !self.resolver.knows_name(n) {
+                    let fields: Vec<&str> = self.fields.iter().map(|(f, _)| f.as_str()).collect();
+                    return Err(self.resolver.unknown_name(n, e.span, &fields));
+                }
                 let c = self.resolver.capture(e)?;
-                Ok(Side::Value(Operand::Hidden(c.clone()), c.class(), e.span))
+                let class = c.class();
+                Ok(Side::Value(Operand::Hidden(c, e.span), class, e.span))
             }
             _ => {
                 let c = self.resolver.capture(e)?;
-                Ok(Side::Value(Operand::Hidden(c.clone()), c.class(), e.span))
+                let class = c.class();
+                Ok(Side::Value(Operand::Hidden(c, e.span), class, e.span))
             }
         }
     }
@@ -365,6 +380,7 @@ impl FilterChecker<'_, '_> {
                         text,
                         prefix,
                         negate: cmp == CmpOp::Ne,
+                        span: ss,
                     })
                 }
                 ValueClass::Ip4 => {
@@ -450,12 +466,21 @@ fn mismatch(class: ValueClass, other: &str, vs: Span, os: Span) -> Diagnostic {
         vs.to(os),
         format!("cannot compare {} with {other}", class_name(class)),
     )
-    .label("type mismatch")
     .also(vs, class_name(class))
     .also(os, other.to_string());
-    if class == ValueClass::Opaque {
-        d = d.note("ip6() and bytes() values cannot be compared in the kernel");
-    }
+    d = match class {
+        ValueClass::Opaque => d.note("ip6() and bytes() values cannot be compared in the kernel"),
+        ValueClass::Str => {
+            d.note("compare a string with a string literal, e.g. `comm == \"bash\"`")
+        }
+        ValueClass::Ip4 => {
+            d.note("compare an address with a dotted quad, e.g. `daddr == \"127.0.0.1\"`")
+        }
+        ValueClass::Int { .. } if other == "a string" => {
+            d.note("compare a number with a number; `str()` reads a string through a pointer")
+        }
+        ValueClass::Int { .. } => d,
+    };
     d
 }
 

@@ -1,11 +1,13 @@
 //! The pipeline: parse → resolve → check → lower → [`Plan`].
 
-use crate::check::{bind_params, FilterChecker};
+use crate::check::{bind_params, neutral_value, FilterChecker};
+use crate::diag::Span;
 use crate::diag::{has_errors, Diagnostic};
-use crate::lower::lower;
+use crate::lower::{lower, ProbeSpans};
 use crate::plan::{OutputPlan, Plan, ProbePlan, PLAN_FORMAT};
 use crate::resolve::{probe_ctx, Env, Resolver};
 use crate::syntax::{self, ast::Spec};
+use std::collections::HashMap;
 
 /// Compilation options.
 #[derive(Debug, Clone, Default)]
@@ -42,16 +44,29 @@ pub fn compile_source(
 /// Compiles a parsed spec; on failure every error found (and warnings).
 pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = Vec::new();
-    let params = match bind_params(&spec, &opts.params, opts.require_params) {
-        Ok(p) => p,
+    // A parameter whose value is wrong is reported once: its uses are
+    // checked with a neutral value of its type, and constant folding with
+    // that value warns about nothing.
+    let (params, params_ok) = match bind_params(&spec, &opts.params, opts.require_params) {
+        Ok(p) => (p, true),
         Err(d) => {
             diags.extend(d);
-            Default::default()
+            let neutral = spec
+                .params
+                .iter()
+                .map(|p| {
+                    (
+                        p.name.value.clone(),
+                        (p.ty.value, neutral_value(p.ty.value)),
+                    )
+                })
+                .collect();
+            (neutral, false)
         }
     };
     let param_names: Vec<&str> = spec.params.iter().map(|p| p.name.value.as_str()).collect();
     let mut probes = Vec::new();
-    let mut labels: Vec<(String, crate::diag::Span)> = Vec::new();
+    let mut labels: HashMap<String, Span> = HashMap::new();
     for decl in &spec.probes {
         let ctx = match probe_ctx(env, &decl.probe.value, decl.probe.span) {
             Ok(c) => c,
@@ -66,7 +81,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             .map(|n| n.value.clone())
             .unwrap_or_else(|| ctx.default_name.clone());
         if decl.name.is_none() {
-            if let Some((_, s)) = labels.iter().find(|(l, _)| *l == label) {
+            if let Some(s) = labels.get(&label) {
                 diags.push(
                     Diagnostic::error(
                         decl.probe.span,
@@ -78,7 +93,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                 );
             }
         }
-        labels.push((label.clone(), decl.probe.span));
+        labels.entry(label.clone()).or_insert(decl.probe.span);
         let mut resolver = Resolver::new(env.btf, &ctx);
         let mut fields = Vec::new();
         let mut ok = true;
@@ -101,7 +116,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                 };
                 match fc.cond(e) {
                     Ok(c) => {
-                        if c == crate::check::Cond::Const(false) {
+                        if c == crate::check::Cond::Const(false) && params_ok {
                             diags.push(
                                 Diagnostic::warning(e.span, "this filter is always false")
                                     .label("no event will ever be printed"),
@@ -118,18 +133,35 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             }
             _ => None,
         };
-        diags.append(&mut resolver.warnings);
+        diags.extend(resolver.take_warnings());
         if !ok {
             continue;
         }
-        match lower(&ctx.attach, &fields, cond.as_ref(), decl.probe.span) {
-            Ok(l) => probes.push(ProbePlan {
-                name: label,
-                probe: decl.probe.value.clone(),
-                attach: ctx.attach.clone(),
-                config: l.config,
-                fields: l.fields,
-            }),
+        let field_spans: Vec<Span> = decl
+            .fields
+            .iter()
+            .map(|f| f.name.span.to(f.expr.span))
+            .collect();
+        let spans = ProbeSpans {
+            probe: decl.probe.span,
+            fields: &field_spans,
+            filter: decl.filter.as_ref().map(|f| f.span),
+        };
+        match lower(&ctx.attach, &fields, cond.as_ref(), &spans) {
+            Ok(mut l) => {
+                // fexit finds the return value after ALL the function's
+                // arguments (`ctx[nargs]`), not after the ones captured.
+                if ctx.reads_return_value(&l.config) {
+                    l.config.nargs = l.config.nargs.max(ctx.arg_count());
+                }
+                probes.push(ProbePlan {
+                    name: label,
+                    probe: decl.probe.value.clone(),
+                    attach: ctx.attach.clone(),
+                    config: l.config,
+                    fields: l.fields,
+                })
+            }
             Err(d) => diags.push(d),
         }
     }

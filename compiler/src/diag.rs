@@ -194,7 +194,11 @@ fn edit_distance(a: &str, b: &str, cap: usize) -> usize {
     prev[b.len()]
 }
 
-/// Renders diagnostics for one file as text (with ANSI colours if `color`).
+/// Most diagnostics [`render`] prints; the rest are counted in a final note.
+pub const MAX_RENDERED: usize = 50;
+
+/// Renders diagnostics for one file as text (with ANSI colours if `color`):
+/// the first [`MAX_RENDERED`], then how many more there are.
 pub fn render(file_name: &str, source: &str, diags: &[Diagnostic], color: bool) -> String {
     let file = SimpleFile::new(file_name, source);
     let mut buf = if color {
@@ -209,7 +213,20 @@ pub fn render(file_name: &str, source: &str, diags: &[Diagnostic], color: bool) 
         start: s.start.min(len),
         end: s.end.min(len),
     };
-    for d in diags {
+    for (i, d) in diags.iter().enumerate() {
+        if i == MAX_RENDERED {
+            let errors = diags[i..]
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            let cs = CsDiagnostic::<()>::note().with_message(format!(
+                "{} more diagnostics not shown ({errors} of them errors)",
+                diags.len() - i
+            ));
+            let mut w = StylesWriter::new(&mut buf, &styles);
+            let _ = term::emit_to_write_style(&mut w, &config, &file, &cs);
+            break;
+        }
         let mut labels = vec![Label::primary((), clamp(d.span).range()).with_message(&d.label)];
         for (s, l) in &d.secondary {
             labels.push(Label::secondary((), clamp(*s).range()).with_message(l));

@@ -75,6 +75,19 @@ fn same(a: &Capture, b: &Capture) -> bool {
         && a.slot_size == b.slot_size
 }
 
+/// Where a probe's parts were written: errors about the limits of the
+/// templates point at the part that crosses them.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeSpans<'s> {
+    /// The probe (`kfunc:tcp_connect`).
+    pub probe: Span,
+    /// Each field, from its name to the end of its expression, in order.
+    pub fields: &'s [Span],
+    /// The filter, when there is one.
+    pub filter: Option<Span>,
+}
+
+/// The record being laid out: one slot per value op.
 struct Slots {
     caps: Vec<Capture>,
     slot: Vec<u32>,
@@ -82,23 +95,65 @@ struct Slots {
 }
 
 impl Slots {
-    fn add(&mut self, c: &Capture) -> usize {
-        if let Some(i) = self.caps.iter().position(|x| same(x, c)) {
-            return i;
+    /// Adds a value op, checking the limits on ops and record size.
+    /// `filter` tells whether only the filter reads the value.
+    fn push(
+        &mut self,
+        c: &Capture,
+        span: Span,
+        probe: Span,
+        filter: bool,
+    ) -> Result<usize, Diagnostic> {
+        let n = self.caps.len() + 1;
+        if n > MAX_OPS {
+            let label = if filter {
+                format!("the filter reads this value, which is not a field: value {n}")
+            } else {
+                format!("field {n}")
+            };
+            return Err(Diagnostic::error(
+                span,
+                format!(
+                    "too many values: a probe captures at most {MAX_OPS} fields and filter values (a limit of the precompiled templates)"
+                ),
+            )
+            .label(label)
+            .also(probe, "in this probe")
+            .note("every field counts, and so does each value only the filter reads")
+            .note("drop fields, or split them between two probes on the same target (each with its own `name:`)"));
+        }
+        let size = c.slot_size.div_ceil(8) * 8;
+        let total = self.next.saturating_add(size);
+        if total > MAX_RECORD {
+            return Err(Diagnostic::error(
+                span,
+                format!(
+                    "record too large: {total} bytes, and a probe's record holds at most {MAX_RECORD} (a limit of the precompiled templates)"
+                ),
+            )
+            .label(format!("this value takes {size} bytes, which brings the record to {total}"))
+            .also(probe, "in this probe")
+            .note(format!(
+                "a record is a {RECORD_HEADER}-byte header, 8 bytes per integer, and the length of each string or bytes value"
+            ))
+            .note("lower the lengths given to `str()` and `bytes()`, e.g. `str(filename, 256)`"));
         }
         self.caps.push(c.clone());
         self.slot.push(self.next);
-        self.next += c.slot_size.div_ceil(8) * 8;
-        self.caps.len() - 1
+        self.next = total;
+        Ok(self.caps.len() - 1)
     }
 }
 
-/// Lowers one probe.
+/// Lowers one probe: `fields` are its resolved fields in order, `cond` its
+/// checked filter. Fails, at the offending part, when a limit of the
+/// templates ([`MAX_OPS`], [`MAX_RECORD`], [`MAX_FILTER_OPS`],
+/// [`STR_POOL`]) is crossed.
 pub fn lower(
     attach: &Attach,
     fields: &[(String, Capture)],
     cond: Option<&Cond>,
-    probe_span: Span,
+    spans: &ProbeSpans,
 ) -> Result<Lowered, Diagnostic> {
     let tracepoint = matches!(attach, Attach::Tracepoint { .. });
     let fields: Vec<(String, Capture)> = fields
@@ -110,21 +165,42 @@ pub fn lower(
         slot: Vec::new(),
         next: RECORD_HEADER,
     };
-    let field_idx: Vec<usize> = fields.iter().map(|(_, c)| slots.add(c)).collect();
+    // Every field has its own slot, even one written twice: the limits
+    // count what the spec says.
+    let field_idx: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, (_, c))| {
+            let span = spans.fields.get(i).copied().unwrap_or(spans.probe);
+            slots.push(c, span, spans.probe, false)
+        })
+        .collect::<Result<_, _>>()?;
 
-    // Filter operands, in first-use order.
+    // Filter operands, in first-use order; a value the filter reads that is
+    // already captured is not captured again.
     let mut filter_ops = Vec::new();
     let mut strings: Vec<u8> = Vec::new();
     let mut used: Vec<usize> = Vec::new();
-    let mut operand = |o: &Operand, slots: &mut Slots| -> usize {
+    let mut operand = |o: &Operand, slots: &mut Slots| -> Result<usize, Diagnostic> {
         let i = match o {
-            Operand::Field(f) => field_idx[*f],
-            Operand::Hidden(c) => slots.add(&use_args_area(c, tracepoint)),
+            Operand::Field(f) => field_idx.get(*f).copied().ok_or_else(|| {
+                Diagnostic::error(
+                    spans.probe,
+                    "internal error: filter refers to a missing field",
+                )
+            })?,
+            Operand::Hidden(c, span) => {
+                let c = use_args_area(c, tracepoint);
+                match slots.caps.iter().position(|x| same(x, &c)) {
+                    Some(i) => i,
+                    None => slots.push(&c, *span, spans.probe, true)?,
+                }
+            }
         };
         if !used.contains(&i) {
             used.push(i);
         }
-        i
+        Ok(i)
     };
     let cond = match cond {
         Some(Cond::Const(true)) | None => None,
@@ -154,7 +230,7 @@ pub fn lower(
                     imm,
                     signed,
                 } => {
-                    let i = operand(o, &mut slots);
+                    let i = operand(o, &mut slots)?;
                     filter_ops.push(FilterOp::CmpImm {
                         slot: slots.slot[i],
                         cmp: *cmp,
@@ -163,8 +239,8 @@ pub fn lower(
                     });
                 }
                 Cond::CmpOperands { a, b, cmp, signed } => {
-                    let ia = operand(a, &mut slots);
-                    let ib = operand(b, &mut slots);
+                    let ia = operand(a, &mut slots)?;
+                    let ib = operand(b, &mut slots)?;
                     filter_ops.push(FilterOp::CmpSlots {
                         a: slots.slot[ia],
                         b: slots.slot[ib],
@@ -177,31 +253,47 @@ pub fn lower(
                     text,
                     prefix,
                     negate,
+                    span,
                 } => {
-                    let i = operand(o, &mut slots);
-                    let str_off = match strings
-                        .windows(text.len().max(1))
-                        .position(|w| w == text.as_slice())
-                    {
-                        Some(p) if !text.is_empty() => p as u32,
-                        _ => {
-                            let p = strings.len() as u32;
-                            strings.extend_from_slice(text);
-                            p
-                        }
-                    };
+                    let i = operand(o, &mut slots)?;
                     let slot_size = slots.caps[i].slot_size;
                     if !prefix && text.len() as u32 >= slot_size {
                         return Err(Diagnostic::error(
-                            probe_span,
+                            *span,
                             format!(
                                 "the string \"{}\" is longer than the {slot_size}-byte value it is compared with",
                                 String::from_utf8_lossy(text)
                             ),
                         )
-                        .label("this comparison can never be true")
+                        .label(format!("{} bytes: this comparison can never be true", text.len()))
                         .note("raise the length with `str(e, N)`, or compare a prefix with a trailing `*`"));
                     }
+                    let found = if text.is_empty() {
+                        None
+                    } else {
+                        strings
+                            .windows(text.len())
+                            .position(|w| w == text.as_slice())
+                    };
+                    let str_off = match found {
+                        Some(p) => p as u32,
+                        None => {
+                            let p = strings.len() as u32;
+                            strings.extend_from_slice(text);
+                            if strings.len() > STR_POOL {
+                                return Err(Diagnostic::error(
+                                    *span,
+                                    format!(
+                                        "filter strings too long: {} bytes, and a probe's filter holds at most {STR_POOL} bytes of string constants (a limit of the precompiled templates)",
+                                        strings.len()
+                                    ),
+                                )
+                                .label(format!("this string brings them to {} bytes", strings.len()))
+                                .note("compare shorter prefixes with a trailing `*`, e.g. \"/usr/*\""));
+                            }
+                            p
+                        }
+                    };
                     filter_ops.push(FilterOp::CmpStr {
                         slot: slots.slot[i],
                         str_off,
@@ -213,48 +305,17 @@ pub fn lower(
             }
         }
     }
-
-    // Limits of the templates.
-    if slots.caps.len() > MAX_OPS {
-        return Err(Diagnostic::error(
-            probe_span,
-            format!(
-                "too many values: this probe captures {} (fields plus filter operands)",
-                slots.caps.len()
-            ),
-        )
-        .label(format!(
-            "templates capture at most {MAX_OPS} values per probe"
-        ))
-        .note("split the probe in two, or drop fields"));
-    }
     if filter_ops.len() > MAX_FILTER_OPS {
         return Err(Diagnostic::error(
-            probe_span,
-            format!("filter too long: {} operations", filter_ops.len()),
+            spans.filter.unwrap_or(spans.probe),
+            format!(
+                "filter too long: {} operations, and the in-kernel filter runs at most {MAX_FILTER_OPS} (a limit of the precompiled templates)",
+                filter_ops.len()
+            ),
         )
-        .label(format!(
-            "the in-kernel filter runs at most {MAX_FILTER_OPS} operations"
-        )));
-    }
-    if strings.len() > STR_POOL {
-        return Err(Diagnostic::error(
-            probe_span,
-            format!("filter strings too long: {} bytes", strings.len()),
-        )
-        .label(format!(
-            "filter string constants hold at most {STR_POOL} bytes per probe"
-        )));
-    }
-    if slots.next > MAX_RECORD {
-        return Err(Diagnostic::error(
-            probe_span,
-            format!("record too large: {} bytes", slots.next),
-        )
-        .label(format!(
-            "templates emit records of at most {MAX_RECORD} bytes"
-        ))
-        .note("lower the lengths given to str() and bytes()"));
+        .label(format!("compiles to {} operations", filter_ops.len()))
+        .note("each comparison, `&&`, `||` and `!` is one operation; parts made of parameters and literals only are folded away")
+        .note("split the condition between two probes on the same target, or compare fewer values"));
     }
 
     // Execution order: filter operands first.

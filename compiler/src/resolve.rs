@@ -14,6 +14,7 @@ use crate::plan::{
     MAX_HOPS, MAX_STR, RET_OFF,
 };
 use crate::syntax::ast::{Expr, ExprKind};
+use crate::syntax::expr::print_expr;
 use crate::tracefs::{TpField, TpSource};
 
 /// What the resolver needs from the environment.
@@ -184,11 +185,39 @@ fn split_probe(probe: &str, span: Span) -> Option<(&str, &str, Span)> {
 /// Resolves a probe string against the environment.
 pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnostic> {
     let Some((kind, rest, rest_span)) = split_probe(probe, span) else {
-        return Err(err(span, format!("`{probe}` is not a probe"))
-            .label("expected KIND:TARGET")
-            .note("e.g. `kfunc:tcp_connect`, `tracepoint:syscalls:sys_enter_execve`, `uprobe:libc:getaddrinfo`"));
+        let d = err(span, format!("`{probe}` is not a probe")).label("expected KIND:TARGET");
+        // `kfunc tcp_connect`: the colon is missing.
+        let spaced = probe
+            .split_once(char::is_whitespace)
+            .filter(|(k, _)| PROBE_KINDS.contains(k));
+        return Err(match spaced {
+            Some((k, target)) => d.note(format!("did you mean `{k}:{}`?", target.trim())),
+            None => d.note("e.g. `kfunc:tcp_connect`, `tracepoint:syscalls:sys_enter_execve`, `uprobe:libc:getaddrinfo`"),
+        });
     };
     let kind_span = Span::new(span.start as usize, span.start as usize + kind.len());
+    if kind.is_empty() {
+        return Err(err(span, format!("`{probe}` has no probe kind"))
+            .label("expected KIND:TARGET")
+            .note(format!("probe kinds: {}", PROBE_KINDS.join(", "))));
+    }
+    if rest.is_empty() {
+        let (what, example) = match kind {
+            "kfunc" | "kretfunc" | "kprobe" | "kretprobe" | "fentry" | "fexit" => {
+                ("a kernel function", "kfunc:tcp_connect")
+            }
+            "tp_btf" => ("a BTF tracepoint", "tp_btf:sched_process_exec"),
+            "tracepoint" => ("CATEGORY:NAME", "tracepoint:syscalls:sys_enter_execve"),
+            "uprobe" | "uretprobe" => ("BINARY:SYMBOL", "uprobe:libc:getaddrinfo"),
+            _ => ("", ""),
+        };
+        if !what.is_empty() {
+            let d = err(span, format!("`{kind}:` needs {what} after the colon"))
+                .label(format!("nothing after `{kind}:`"))
+                .note(format!("e.g. `{example}`"));
+            return Err(d);
+        }
+    }
     let base = |attach, default_name: &str| ProbeCtx {
         attach,
         default_name: default_name.to_string(),
@@ -272,9 +301,17 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
                     .label("expected e.g. `syscalls:sys_enter_execve`"));
             };
             let Some(format) = env.tracepoints.format(cat, name) else {
-                let events = env.tracepoints.events();
                 let d = err(rest_span, format!("unknown tracepoint `{cat}:{name}`"))
                     .label("no such tracepoint");
+                // `syscalls:sys_enter_execve:entry`: one part too many.
+                if let Some((short, extra)) = name.split_once(':') {
+                    if env.tracepoints.format(cat, short).is_some() {
+                        return Err(d.note(format!(
+                            "did you mean `{cat}:{short}`? a tracepoint is CATEGORY:NAME, without `:{extra}`"
+                        )));
+                    }
+                }
+                let events = env.tracepoints.events();
                 return Err(d.suggest(rest, events.iter().map(String::as_str), "tracepoints"));
             };
             let mut ctx = base(
@@ -306,8 +343,14 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
                     .label("expected e.g. `libc:getaddrinfo` or `/bin/bash:readline`"));
             };
             if binary.is_empty() || symbol.is_empty() {
+                let label = if symbol.is_empty() {
+                    format!("no symbol after `{binary}:`")
+                } else {
+                    format!("no binary before `:{symbol}`")
+                };
                 return Err(err(rest_span, "uprobe needs BINARY:SYMBOL")
-                    .label("expected e.g. `libc:getaddrinfo` or `/bin/bash:readline`"));
+                    .label(label)
+                    .note("e.g. `uprobe:libc:getaddrinfo` or `uprobe:/bin/bash:readline`"));
             }
             let ret = kind == "uretprobe";
             let mut ctx = base(
@@ -356,6 +399,25 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
 }
 
 impl ProbeCtx {
+    /// Number of arguments of the probed function or raw tracepoint.
+    pub fn arg_count(&self) -> u32 {
+        if self.is_function_like() {
+            self.args.len() as u32
+        } else {
+            0
+        }
+    }
+
+    /// Does a kernel-function return probe of this plan read the return
+    /// value? (Then fexit must copy every argument: the value follows them.)
+    pub fn reads_return_value(&self, config: &crate::plan::ProbeConfig) -> bool {
+        matches!(self.attach, Attach::Kernel { ret: true, .. })
+            && config
+                .ops
+                .iter()
+                .any(|o| matches!(o.base, Base::Arg { off, .. } if off >= RET_OFF))
+    }
+
     /// Number of function arguments the template must copy.
     pub fn nargs_used(&self, captures: &[&Capture]) -> u32 {
         captures
@@ -378,8 +440,18 @@ impl ProbeCtx {
         self.args.iter().map(|a| a.name.as_str()).collect()
     }
 
+    /// An argument by name; in function-like probes also by position
+    /// (`arg0`, `arg1`, ...), as in bpftrace, so a spec can stay portable
+    /// across kernels that name a parameter differently or not at all
+    /// (5.10's BTF names no tp_btf parameter).
     fn find_arg(&self, name: &str) -> Option<&Arg> {
-        self.args.iter().find(|a| a.name == name)
+        self.args.iter().find(|a| a.name == name).or_else(|| {
+            let i: usize = name.strip_prefix("arg")?.parse().ok()?;
+            if !self.is_function_like() || name != format!("arg{i}") {
+                return None;
+            }
+            self.args.get(i)
+        })
     }
 
     fn arg_place(&self, btf: &Btf, a: &Arg, span: Span) -> Result<Place, Diagnostic> {
@@ -399,11 +471,15 @@ impl ProbeCtx {
                 if *i >= MAX_ARGS {
                     return Err(err(
                         span,
-                        format!("`{}` is argument {} of the function", a.name, i + 1),
+                        format!(
+                            "`{}` is argument {} of `{}`, and a probe reads the first {MAX_ARGS} (a limit of the precompiled templates)",
+                            a.name,
+                            i + 1,
+                            self.default_name
+                        ),
                     )
-                    .label(format!(
-                        "templates read the first {MAX_ARGS} arguments only"
-                    )));
+                    .label(format!("argument {}", i + 1))
+                    .note("read it in a function this one calls, or from a struct another argument points to"));
                 }
                 let size = btf.size_of(a.ty).unwrap_or(8).clamp(1, 8);
                 let size = if size.is_power_of_two() { size } else { 8 };
@@ -451,6 +527,11 @@ pub struct Resolver<'a> {
     pub ctx: &'a ProbeCtx,
     /// Warnings collected on the way.
     pub warnings: Vec<Diagnostic>,
+    /// "`pid` is the builtin" warnings, by name: dropped for a name the
+    /// probe also reads as `args.NAME` (its author knows both).
+    shadowed: Vec<(String, Diagnostic)>,
+    /// Names read as `args.NAME`.
+    args_named: Vec<String>,
 }
 
 /// Builtin type for a builtin value.
@@ -508,7 +589,21 @@ impl<'a> Resolver<'a> {
             btf,
             ctx,
             warnings: Vec::new(),
+            shadowed: Vec::new(),
+            args_named: Vec::new(),
         }
+    }
+
+    /// The warnings of this probe so far (emptied).
+    pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
+        let mut out = std::mem::take(&mut self.warnings);
+        for (name, d) in self.shadowed.drain(..) {
+            if !self.args_named.contains(&name) {
+                out.push(d);
+            }
+        }
+        out.sort_by_key(|d| (d.span.start, d.span.end));
+        out
     }
 
     fn ty_desc(&self, ty: TypeId) -> String {
@@ -527,6 +622,7 @@ impl<'a> Resolver<'a> {
                 // `args.NAME` reaches an argument shadowed by a builtin.
                 if let ExprKind::Ident(b) = &base.kind {
                     if b == "args" && !*arrow && self.ctx.find_arg("args").is_none() {
+                        self.args_named.push(member.value.clone());
                         return match self.ctx.find_arg(&member.value) {
                             Some(a) => {
                                 let a = a.clone();
@@ -537,7 +633,7 @@ impl<'a> Resolver<'a> {
                     }
                 }
                 let p = self.place(base)?;
-                self.member(p, &member.value, member.span, *arrow, base.span)
+                self.member(p, &member.value, member.span, *arrow, base)
             }
             ExprKind::Index { base, index } => {
                 let p = self.place(base)?;
@@ -564,22 +660,59 @@ impl<'a> Resolver<'a> {
     }
 
     fn unknown_arg(&self, name: &str, span: Span) -> Diagnostic {
+        self.unknown_name(name, span, &[])
+    }
+
+    /// True if `name` is a builtin or an argument of the probe.
+    pub(crate) fn knows_name(&self, name: &str) -> bool {
+        BUILTINS.contains(&name) || self.ctx.find_arg(name).is_some()
+    }
+
+    /// "`name` is not an argument": with the nearest name among the
+    /// arguments, builtins and `fields` (the output fields a filter may
+    /// name), or the arguments when they are few.
+    pub(crate) fn unknown_name(&self, name: &str, span: Span, fields: &[&str]) -> Diagnostic {
         let names = self.ctx.arg_names();
         let what = match self.ctx.attach {
             Attach::Tracepoint { .. } => "tracepoint fields",
             Attach::Uprobe { .. } => "arguments",
             _ => "arguments",
         };
-        let mut candidates: Vec<&str> = names.clone();
+        let mut candidates: Vec<&str> = fields.to_vec();
+        candidates.extend(names.iter().copied());
         candidates.extend(BUILTINS.iter().copied());
-        let mut d = err(
-            span,
-            format!("`{name}` is not an argument of `{}`", self.ctx.default_name),
-        )
-        .label("unknown name");
-        if let Some(best) = crate::diag::closest(name, candidates.iter().copied()) {
+        candidates.retain(|c| *c != name);
+        let message = if fields.is_empty() {
+            format!("`{name}` is not an argument of `{}`", self.ctx.default_name)
+        } else {
+            format!(
+                "`{name}` is not a field or an argument of `{}`",
+                self.ctx.default_name
+            )
+        };
+        let mut d = err(span, message).label("unknown name");
+        // `arg6` and beyond in a uprobe: a limit, not a typo.
+        let beyond = matches!(self.ctx.attach, Attach::Uprobe { .. })
+            && name
+                .strip_prefix("arg")
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n >= MAX_ARGS);
+        let best = if beyond {
+            d = d.note(format!(
+                "a uprobe reads its first {MAX_ARGS} arguments, `arg0`..`arg{}` (a limit of the precompiled templates)",
+                MAX_ARGS - 1
+            ));
+            None
+        } else {
+            crate::diag::closest(name, candidates.iter().copied())
+        };
+        if let Some(best) = best {
             d = d.note(format!("did you mean `{best}`?"));
-        } else if !names.is_empty() && names.len() <= 12 {
+        } else if !fields.is_empty() {
+            let list: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+            d = d.note(format!("this probe's fields: {}", list.join(", ")));
+        }
+        if best.is_none() && !beyond && !names.is_empty() && names.len() <= 12 {
             d = d.note(format!(
                 "{what}: {}",
                 names
@@ -598,6 +731,13 @@ impl<'a> Resolver<'a> {
                 let a = a.clone();
                 self.ctx.arg_place(self.btf, &a, span)
             }
+            None if name == "retval" => self.retval_place(span),
+            None if builtin_by_name(name).is_some() => Err(err(
+                span,
+                format!("`{name}` is a builtin, not a memory location"),
+            )
+            .label("builtins are captured directly: they have no members and point nowhere")
+            .note(format!("write `{name}` as a field of its own"))),
             None => Err(self.unknown_arg(name, span)),
         }
     }
@@ -618,11 +758,13 @@ impl<'a> Resolver<'a> {
         if p.hops.len() > MAX_HOPS {
             return Err(err(
                 what_span,
-                format!("path too deep: {} pointer dereferences", p.hops.len()),
+                format!(
+                    "path too deep: {} pointer dereferences, and a value follows at most {MAX_HOPS} (a limit of the precompiled templates)",
+                    p.hops.len()
+                ),
             )
-            .label(format!(
-                "templates follow at most {MAX_HOPS} pointers per value"
-            )));
+            .label(format!("pointer {} read from memory", p.hops.len()))
+            .note("every pointer read from memory on the way counts; the argument or field the path starts from does not"));
         }
         let mem = if p.hops.is_empty() && matches!(p.base, Base::Arg { .. } | Base::Ctx) {
             self.ctx.ptr_mem
@@ -646,8 +788,9 @@ impl<'a> Resolver<'a> {
         name: &str,
         span: Span,
         arrow: bool,
-        base_span: Span,
+        base: &Expr,
     ) -> Result<Place, Diagnostic> {
+        let base_span = base.span;
         let stripped = self.btf.strip(p.ty);
         let (container, p) = match (self.btf.ty(stripped), arrow) {
             (Type::Ptr { target }, true) => {
@@ -677,13 +820,15 @@ impl<'a> Resolver<'a> {
             (Type::Ptr { .. }, false) => {
                 return Err(err(span, format!("`.{name}` on a pointer"))
                     .label("use `->` to reach a member through a pointer")
-                    .also(base_span, format!("this is `{}`", self.ty_desc(p.ty))))
+                    .also(base_span, format!("this is `{}`", self.ty_desc(p.ty)))
+                    .note(format!("write `{}->{name}`", print_expr(base))))
             }
             (Type::Struct { .. } | Type::Union { .. }, false) => (stripped, p),
             (Type::Struct { .. } | Type::Union { .. }, true) => {
                 return Err(err(span, format!("`->{name}` on a struct value"))
                     .label("use `.` for members of a struct value")
-                    .also(base_span, format!("this is `{}`", self.ty_desc(p.ty))))
+                    .also(base_span, format!("this is `{}`", self.ty_desc(p.ty)))
+                    .note(format!("write `{}.{name}`", print_expr(base))))
             }
             _ => {
                 return Err(err(
@@ -794,6 +939,16 @@ impl<'a> Resolver<'a> {
         }
     }
 
+    /// C `char` (not `unsigned char`, nor `__u8`): what prints as a string
+    /// without `str()`.
+    fn is_plain_char(&self, ty: TypeId) -> bool {
+        matches!(
+            self.btf.ty(self.btf.strip(ty)),
+            Type::Int { is_char: true, .. }
+        )
+    }
+
+    /// Any 1-byte integer: what `str()` accepts as a character.
     fn is_char(&self, ty: TypeId) -> bool {
         matches!(
             self.btf.ty(self.btf.strip(ty)),
@@ -1008,10 +1163,10 @@ impl<'a> Resolver<'a> {
     fn natural_capture(&self, p: Place, span: Span) -> Result<Capture, Diagnostic> {
         let stripped = self.btf.strip(p.ty);
         match self.btf.ty(stripped) {
-            Type::Ptr { target } if self.is_char(target) => {
+            Type::Ptr { target } if self.is_plain_char(target) => {
                 self.string_capture(p, None, None, span, "implicit")
             }
-            Type::Array { elem, .. } if self.is_char(elem) => {
+            Type::Array { elem, .. } if self.is_plain_char(elem) => {
                 self.string_capture(p, None, None, span, "implicit")
             }
             Type::Array { elem, len } => {
@@ -1060,7 +1215,8 @@ impl<'a> Resolver<'a> {
             ExprKind::Ident(name) => {
                 if let Some(b) = builtin_by_name(name) {
                     if self.ctx.find_arg(name).is_some() {
-                        self.warnings.push(
+                        self.shadowed.push((
+                            name.clone(),
                             Diagnostic::warning(
                                 e.span,
                                 format!(
@@ -1069,7 +1225,7 @@ impl<'a> Resolver<'a> {
                             )
                             .label("builtin")
                             .note(format!("write `args.{name}` for the argument")),
-                        );
+                        ));
                     }
                     return Ok(builtin_capture(b));
                 }
@@ -1091,9 +1247,23 @@ impl<'a> Resolver<'a> {
 
     fn retval_place(&self, span: Span) -> Result<Place, Diagnostic> {
         if !self.ctx.is_return {
+            let help = match &self.ctx.attach {
+                Attach::Kernel { function, mode, .. } => {
+                    let kind = match mode {
+                        KernelMode::Auto => "kretfunc",
+                        KernelMode::Kprobe => "kretprobe",
+                        KernelMode::Fentry => "fexit",
+                    };
+                    format!("a return probe sees it: `{kind}:{function}`")
+                }
+                Attach::Uprobe { binary, symbol, .. } => {
+                    format!("a return probe sees it: `uretprobe:{binary}:{symbol}`")
+                }
+                Attach::Tracepoint { .. } | Attach::TpBtf { .. } => "tracepoints have no return value; a syscall's result is the `ret` field of `tracepoint:syscalls:sys_exit_…`".to_string(),
+            };
             return Err(err(span, "`retval` in an entry probe")
                 .label("only return probes have a return value")
-                .note("use kretfunc:, kretprobe:, fexit: or uretprobe:"));
+                .note(help));
         }
         let ty = self.ctx.ret_ty.unwrap_or(0);
         if matches!(self.btf.ty(self.btf.strip(ty)), Type::Void) {
@@ -1123,13 +1293,6 @@ impl<'a> Resolver<'a> {
         if let ExprKind::Ident(n) = &e.kind {
             if n == "retval" {
                 return self.retval_place(e.span);
-            }
-            if builtin_by_name(n).is_some() && self.ctx.find_arg(n).is_none() {
-                return Err(
-                    err(e.span, format!("`{n}` is a builtin, not a memory location"))
-                        .label("builtins are captured directly")
-                        .note(format!("write `{n}` as a field of its own")),
-                );
             }
         }
         self.place(e)
@@ -1216,15 +1379,18 @@ impl<'a> Resolver<'a> {
                     }
                 }
                 let ty = p.ty;
-                let mut c = self.int_capture(p, args[0].span)?;
                 let size = self.btf.size_of(ty).unwrap_or(8);
                 let need = match func {
                     "ip4" | "ntohl" => Some(4),
                     "ntohs" => Some(2),
                     _ => None,
                 };
+                let integer = matches!(
+                    self.btf.ty(self.btf.strip(ty)),
+                    Type::Int { .. } | Type::Enum { .. }
+                );
                 if let Some(n) = need {
-                    if size != n || matches!(c.decode, Decode::Pointer) {
+                    if size != n || !integer {
                         return Err(err(
                             args[0].span,
                             format!(
@@ -1240,6 +1406,7 @@ impl<'a> Resolver<'a> {
                         }));
                     }
                 }
+                let mut c = self.int_capture(p, args[0].span)?;
                 match func {
                     "ip4" => c.decode = Decode::Ip4,
                     "ntohs" => {

@@ -338,7 +338,7 @@ fn syscall_exit_from_btf(btf: &Btf, sys: &str) -> Option<TpFormat> {
 }
 
 fn event_from_btf(btf: &Btf, name: &str) -> Option<TpFormat> {
-    let record = btf.find_struct(&format!("trace_event_raw_{name}"))?;
+    let record = btf.event_record(name)?;
     let members = btf.members(record);
     let mut fields = common_fields();
     for (i, m) in members.iter().enumerate() {
@@ -398,9 +398,10 @@ fn event_from_btf(btf: &Btf, name: &str) -> Option<TpFormat> {
 ///   at 16), when BTF knows syscall X (`__do_sys_X`, `__se_sys_X` or an arch
 ///   wrapper such as `__x64_sys_X`).
 /// * Any other event: `struct trace_event_raw_NAME`, which BTF has for the
-///   events declared with `TRACE_EVENT` (one struct per event *class*: an
-///   event made with `DEFINE_EVENT` from a class of another name is not
-///   found). The category is not checked (BTF does not know it). Its `ent`
+///   events declared with `TRACE_EVENT`; an event made with `DEFINE_EVENT`
+///   from a class of another name uses the class's struct, the class being
+///   found through the raw tracepoint's parameter types
+///   ([`Btf::event_record`]). The category is not checked (BTF does not know it). Its `ent`
 ///   member becomes the four `common_*` fields; a `u32 __data_loc_X` member
 ///   becomes field `X` with `data_loc: true` and c_type `__data_loc char[]`
 ///   (BTF does not say the element type: strings are by far the most

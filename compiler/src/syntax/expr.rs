@@ -38,11 +38,12 @@ impl SpanMap {
         }
     }
 
-    /// Maps a range of the parsed text.
+    /// Maps a range of the parsed text; an empty range (nothing to point
+    /// at) maps to the whole text.
     pub fn span(&self, start: usize, end: usize) -> Span {
         match self.base {
-            Some(b) => Span::new(b as usize + start, b as usize + end),
-            None => self.whole,
+            Some(b) if start < end => Span::new(b as usize + start, b as usize + end),
+            _ => self.whole,
         }
     }
 }
@@ -54,23 +55,57 @@ pub const MAX_OPERATORS: usize = 128;
 /// Rejects text nested deeper than [`MAX_NESTING`], or with more than
 /// [`MAX_OPERATORS`] operators, before pest sees it.
 pub fn check_nesting(text: &str, map: &SpanMap) -> Result<(), Diagnostic> {
+    scan_nesting(text, map, false)
+}
+
+/// [`check_nesting`] for a whole text: strings and `#` comments are
+/// skipped, and in the DSL (`dsl`) so are probe tokens (`kfunc:…`, whose
+/// characters are not operators); the operator count restarts after each
+/// probe body.
+pub(crate) fn scan_nesting(text: &str, map: &SpanMap, dsl: bool) -> Result<(), Diagnostic> {
+    let b = text.as_bytes();
     let mut depth = 0usize;
     let mut ops = 0usize;
-    let mut in_str = false;
-    let mut escaped = false;
-    for (i, c) in text.char_indices() {
-        if in_str {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
+    let mut i = 0;
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        let c = b[i];
         match c {
-            '"' => in_str = true,
-            '(' | '{' | '[' => {
+            b'"' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+                continue;
+            }
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            c if word(c) => {
+                let start = i;
+                while i < b.len() && word(b[i]) {
+                    i += 1;
+                }
+                // `kind:target` up to white space or a brace.
+                let probe = dsl
+                    && !b[start].is_ascii_digit()
+                    && b.get(i) == Some(&b':')
+                    && b.get(i + 1)
+                        .is_some_and(|n| !n.is_ascii_whitespace() && *n != b'{' && *n != b'}');
+                if probe {
+                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'{' && b[i] != b'}'
+                    {
+                        i += 1;
+                    }
+                }
+                continue;
+            }
+            b'(' | b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
                     return Err(Diagnostic::error(
@@ -81,10 +116,15 @@ pub fn check_nesting(text: &str, map: &SpanMap) -> Result<(), Diagnostic> {
                     .note("split the condition, or remove redundant parentheses"));
                 }
             }
-            ')' | '}' | ']' => depth = depth.saturating_sub(1),
+            b')' | b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if dsl && c == b'}' && depth == 0 {
+                    ops = 0;
+                }
+            }
             _ => {}
         }
-        if matches!(c, '&' | '|' | '!' | '>' | '.' | '[') {
+        if matches!(c, b'&' | b'|' | b'!' | b'>' | b'.' | b'[') {
             ops += 1;
             if ops > 2 * MAX_OPERATORS {
                 return Err(Diagnostic::error(
@@ -95,33 +135,542 @@ pub fn check_nesting(text: &str, map: &SpanMap) -> Result<(), Diagnostic> {
                 .note("the in-kernel filter runs at most 32 operations; simplify the condition"));
             }
         }
+        i += 1;
     }
     Ok(())
 }
 
-/// Turns a pest error into a located diagnostic.
-pub fn syntax_error(err: pest::error::Error<Rule>, map: &SpanMap, what: &str) -> Diagnostic {
-    use pest::error::{ErrorVariant, InputLocation};
-    let (s, e) = match err.location {
-        InputLocation::Pos(p) => (p, p + 1),
-        InputLocation::Span((s, e)) => (s, e.max(s + 1)),
-    };
-    let expected = match &err.variant {
-        ErrorVariant::ParsingError { positives, .. } => {
-            let mut names: Vec<&str> = positives.iter().filter_map(rule_name).collect();
-            names.sort_unstable();
-            names.dedup();
-            names
+/// Rules matched as single tokens (atomic): their pairs never hold skipped
+/// white space or comments.
+fn is_token(r: Rule) -> bool {
+    matches!(
+        r,
+        Rule::ident
+            | Rule::int
+            | Rule::string
+            | Rule::str_inner
+            | Rule::param
+            | Rule::kw_version
+            | Rule::kw_spec
+            | Rule::kw_param
+            | Rule::kw_probe
+            | Rule::kw_output
+            | Rule::kw_as
+            | Rule::kw_where
+            | Rule::spec_name
+            | Rule::probe_tok
+    )
+}
+
+/// The last byte of text in `input[from..to]` that is neither white space
+/// nor inside a `#` comment, plus one; `from` when there is none. Only for
+/// stretches between tokens, where `#` always starts a comment.
+fn content_end(input: &str, from: usize, to: usize) -> usize {
+    let b = input.as_bytes();
+    let to = to.min(b.len());
+    let (mut i, mut end) = (from, from);
+    while i < to {
+        match b[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => {
+                while i < to && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ => {
+                i += 1;
+                end = i;
+            }
         }
+    }
+    end
+}
+
+/// Byte range of a pair in its input, without the white space and comments
+/// that pest's implicit `WHITESPACE`/`COMMENT` rules leave at the end of a
+/// rule ending in an optional or repeated part (`cmp`, `probe_stmt`, ...).
+///
+/// Every span the parser gives a node comes from here, so no node's span
+/// ends in white space: what follows a rule's last child is only literal
+/// punctuation (`)`, `}`, `,`) and skipped text.
+pub fn pair_range(p: &Pair<Rule>) -> (usize, usize) {
+    let input = p.get_input();
+    // The chain of last children, down to a token or a childless rule.
+    let mut chain = vec![p.clone()];
+    while let Some(last) = chain.last() {
+        if is_token(last.as_rule()) {
+            break;
+        }
+        match last.clone().into_inner().last() {
+            Some(c) => chain.push(c),
+            None => break,
+        }
+    }
+    let mut end = 0;
+    for q in chain.iter().rev() {
+        let s = q.as_span();
+        end = if is_token(q.as_rule()) {
+            s.end()
+        } else {
+            content_end(input, end.max(s.start()), s.end())
+        };
+    }
+    (p.as_span().start(), end.max(p.as_span().start()))
+}
+
+/// What is open at a position of a text: brackets and an unclosed string.
+struct Open {
+    /// Unclosed `(`, `[`, `{`, innermost last: (byte offset, bracket).
+    brackets: Vec<(usize, char)>,
+    /// Byte offset of the `"` of a string still open.
+    string: Option<usize>,
+}
+
+/// Scans `text[..pos]` for unclosed brackets and strings (comments skipped).
+fn open_at(text: &str, pos: usize) -> Open {
+    let mut open = Open {
+        brackets: Vec::new(),
+        string: None,
+    };
+    let mut escaped = false;
+    let mut comment = false;
+    for (i, c) in text.char_indices() {
+        if i >= pos {
+            break;
+        }
+        if comment {
+            comment = c != '\n';
+            continue;
+        }
+        if open.string.is_some() {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => open.string = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => open.string = Some(i),
+            '#' => comment = true,
+            '(' | '[' | '{' => open.brackets.push((i, c)),
+            ')' | ']' | '}' => {
+                open.brackets.pop();
+            }
+            _ => {}
+        }
+    }
+    open
+}
+
+/// The first byte at or after `pos` that is not white space or in a comment
+/// (`text.len()` when none is).
+fn next_token(text: &str, pos: usize) -> usize {
+    let b = text.as_bytes();
+    let mut i = pos.min(b.len());
+    while i < b.len() {
+        match b[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    i
+}
+
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// The last token of `text[..end]` (white space and comments skipped): a
+/// word, or a run of punctuation.
+fn last_token(text: &str, end: usize) -> Option<(usize, usize)> {
+    let end = content_end(text, 0, end);
+    let before = &text[..end];
+    let last = before.chars().next_back()?;
+    let same = |c: char| !c.is_whitespace() && is_word(c) == is_word(last) && c != '"';
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| same(c))
+        .last()
+        .map_or(end - last.len_utf8(), |(i, _)| i);
+    Some((start, end))
+}
+
+/// The token starting at `pos` (which is not white space): a word, a
+/// two-character operator, or one character.
+fn token_at(text: &str, pos: usize) -> (usize, usize) {
+    let rest = &text[pos..];
+    let Some(first) = rest.chars().next() else {
+        return (pos, pos);
+    };
+    if is_word(first) {
+        let len = rest.find(|c: char| !is_word(c)).unwrap_or(rest.len());
+        return (pos, pos + len);
+    }
+    for op in ["==", "!=", "<=", ">=", "&&", "||", "->"] {
+        if rest.starts_with(op) {
+            return (pos, pos + 2);
+        }
+    }
+    (pos, pos + first.len_utf8())
+}
+
+/// Joins alternatives: `a`, `a or b`, `a, b or c`.
+fn alternatives(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// DSL keywords, for "did you mean".
+const KEYWORDS: [&str; 7] = ["spec", "version", "param", "probe", "output", "as", "where"];
+
+/// Tokens that continue an expression already complete.
+const OPERATORS: [&str; 13] = [
+    "!=", "&&", "->", ".", "<", "<=", "==", ">", ">=", "[", "||", "(", "=",
+];
+
+/// The statements of the DSL, as expected at the start of one.
+const STATEMENT: &str =
+    "a new statement (`spec`, `param`, `probe`, `output`, or a probe such as `kfunc:tcp_connect`)";
+
+/// What the grammar wanted, in words, from pest's detailed parse attempts
+/// (literal tokens and character classes). `after_word` drops the classes
+/// that would only lengthen the word before the error.
+fn wanted_from_tokens(tokens: &[String], after_word: bool) -> Vec<String> {
+    let has = |t: &str| tokens.iter().any(|x| x == t);
+    let expr_start = has("a..z") && has("\"") && !after_word;
+    let mut literals: Vec<String> = Vec::new();
+    let mut ops = false;
+    let mut statement = false;
+    for t in tokens {
+        match t.as_str() {
+            " " | "\t" | "\n" | "\r" | "#" | "_" | "A..Z" | "a..z" | "0..9" | "0x" | "0X" | "-"
+            | "\"" | "$" | "!" | "\\" => {}
+            "(" if expr_start => {}
+            "spec" | "param" | "probe" | "output" | "version" | ";" => statement = true,
+            t if OPERATORS.contains(&t) => ops = true,
+            t => literals.push(format!("`{t}`")),
+        }
+    }
+    if !literals.is_empty() {
+        return literals;
+    }
+    // At a statement boundary, names and strings start statements (probes).
+    let name = has("a..z") && !after_word && !statement;
+    let number = has("0..9") && !after_word && !statement;
+    let mut out = Vec::new();
+    if statement {
+    } else if expr_start && number {
+        out.push("an expression".to_string());
+    } else {
+        if name {
+            out.push("a name".to_string());
+        }
+        if number {
+            out.push("a number".to_string());
+        }
+        if has("\"") && !statement {
+            out.push("a string".to_string());
+        }
+    }
+    if ops {
+        out.push("an operator".to_string());
+    }
+    if statement {
+        out.push(STATEMENT.to_string());
+    }
+    out
+}
+
+/// What the grammar wanted, in words, from the rules pest tried.
+fn wanted_from_rules(positives: &[Rule]) -> Vec<String> {
+    let statement = positives.iter().any(|r| {
+        matches!(
+            r,
+            Rule::version_stmt
+                | Rule::spec_stmt
+                | Rule::param_stmt
+                | Rule::output_stmt
+                | Rule::probe_stmt
+        )
+    });
+    if statement {
+        let ops = positives
+            .iter()
+            .any(|r| matches!(r, Rule::or_op | Rule::and_op | Rule::cmp_op | Rule::suffix));
+        let mut out = Vec::new();
+        if ops {
+            out.push("an operator".to_string());
+        }
+        out.push(STATEMENT.to_string());
+        return out;
+    }
+    let mut names: Vec<&str> = positives.iter().filter_map(rule_name).collect();
+    names.sort_unstable();
+    names.dedup();
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// Turns a pest error on `text` into a located diagnostic.
+///
+/// `what` names the text (`"the spec"`, `"filter"`, ...). The span is
+/// always inside `text` and covers a token: at the end of the input, the
+/// last one, with what was expected before the end (the closing bracket or
+/// quote of whatever is still open, else what the grammar wanted).
+pub fn syntax_error(
+    err: pest::error::Error<Rule>,
+    text: &str,
+    map: &SpanMap,
+    what: &str,
+) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let rule_pos = match err.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    }
+    .min(text.len());
+    let positives: Vec<Rule> = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    let mut d = Diagnostic::error(map.span(s, e), format!("syntax error in {what}"));
-    d = if expected.is_empty() {
-        d.label("unexpected text here")
-    } else {
-        d.label(format!("expected {}", expected.join(" or ")))
+    let dsl = what == "the spec";
+    // pest's detailed attempts see literal tokens (`{`, `,`, `as`) that its
+    // rule positions miss; but a word tried as a probe (`prob kfunc:…`, a
+    // filter without `where`) is better reported where its statement starts.
+    let detail = err.parse_attempts().filter(|a| {
+        let stacks = a.call_stacks();
+        a.max_position >= rule_pos
+            && a.max_position <= text.len()
+            && text.is_char_boundary(a.max_position)
+            && !stacks.is_empty()
+            && !stacks
+                .iter()
+                .all(|s| s.deepest.get_rule() == Some(&Rule::probe_tok))
+    });
+    let unexpected_space = err.parse_attempts().is_some_and(|a| {
+        a.expected_tokens().is_empty()
+            && a.unexpected_tokens().iter().any(|t| t.to_string() == " ")
+            && a.max_position <= text.len()
+            && text.is_char_boundary(a.max_position)
+    });
+    let pos = match (&detail, unexpected_space) {
+        (Some(a), _) => a.max_position,
+        (None, true) => err.parse_attempts().map_or(rule_pos, |a| a.max_position),
+        _ => rule_pos,
     };
+    // Report at the next token, past white space and comments.
+    let raw = pos;
+    let pos = next_token(text, pos);
+    let at_end = pos >= text.len();
+    let after_word = text[..pos].ends_with(is_word);
+    let open = open_at(text, pos);
+    let closer = open.brackets.last().map(|&(at, c)| {
+        let close = match c {
+            '(' => ')',
+            '[' => ']',
+            _ => '}',
+        };
+        (at, c, close)
+    });
+    // Only a continuation of what was written (an operator, a member
+    // access) would do: the construct before the error is complete.
+    let complete = !positives.is_empty()
+        && positives.iter().all(|r| {
+            matches!(
+                r,
+                Rule::or_op
+                    | Rule::and_op
+                    | Rule::cmp_op
+                    | Rule::suffix
+                    | Rule::arrow_member
+                    | Rule::dot_member
+                    | Rule::index
+                    | Rule::EOI
+            )
+        });
+    let mut wanted: Vec<String> = match &detail {
+        Some(a) => {
+            let tokens: Vec<String> = a.expected_tokens().iter().map(|t| t.to_string()).collect();
+            wanted_from_tokens(&tokens, after_word)
+        }
+        None => Vec::new(),
+    };
+    if wanted.is_empty() {
+        wanted = wanted_from_rules(&positives);
+    }
+    if open.string.is_some() {
+        wanted = vec!["`\"` to close the string".to_string()];
+    } else if let (true, Some((at, c, close))) = (complete && at_end, closer) {
+        let call = c == '(' && text[..at].trim_end().ends_with(is_word);
+        wanted = if (c == '{' && dsl) || call {
+            vec!["`,`".to_string(), format!("`{close}`")]
+        } else {
+            vec![format!("`{close}`")]
+        };
+    }
+    let wanted = alternatives(&wanted);
+    let mut d = if at_end {
+        let end_of = if dsl {
+            "the file".to_string()
+        } else {
+            format!("the {what}")
+        };
+        let span = last_token(text, pos)
+            .map(|(s, e)| map.span(s, e))
+            .unwrap_or_else(|| map.span(0, text.len()));
+        let message = if wanted.is_empty() {
+            format!("syntax error in {what}: unexpected end of {end_of}")
+        } else {
+            format!("syntax error in {what}: expected {wanted} before the end of {end_of}")
+        };
+        Diagnostic::error(span, message).label(format!("{end_of} ends after this"))
+    } else {
+        let (s, e) = token_at(text, pos);
+        let found = &text[s..e];
+        let found = if found.starts_with('"') {
+            "a string".to_string()
+        } else {
+            format!("`{found}`")
+        };
+        // `kfunc: tcp_connect` (a space in a probe), or `name: x` (YAML).
+        let spaced = unexpected_space && detail.is_none() && raw < pos;
+        let kind_before = word_before_colon(&text[..raw]);
+        let (span, message, label) = match kind_before {
+            Some(k) if spaced && crate::resolve::PROBE_KINDS.contains(&k) => (
+                map.span(raw, pos),
+                format!("syntax error in {what}: white space inside the probe `{k}:…`"),
+                "a probe is one word: no space after the `:`".to_string(),
+            ),
+            Some(k) if spaced => {
+                let ks = raw - 1 - k.len();
+                (
+                    map.span(ks, raw),
+                    format!("syntax error in {what}: expected {STATEMENT}, found `{k}:`"),
+                    "not the start of a statement".to_string(),
+                )
+            }
+            _ if wanted.is_empty() => (
+                map.span(s, e),
+                format!("syntax error in {what}: unexpected {found}"),
+                "unexpected here".to_string(),
+            ),
+            _ => (
+                map.span(s, e),
+                format!("syntax error in {what}: expected {wanted}, found {found}"),
+                if wanted == STATEMENT {
+                    "not the start of a statement".to_string()
+                } else if wanted.contains(STATEMENT) {
+                    "unexpected here".to_string()
+                } else {
+                    format!("expected {wanted}")
+                },
+            ),
+        };
+        Diagnostic::error(span, message).label(label)
+    };
+    if let Some(q) = open.string {
+        d = d.also(map.span(q, q + 1), "this string is not closed");
+    } else if let (true, Some((at, c, _))) = (complete || at_end, closer) {
+        d = d.also(map.span(at, at + 1), format!("this `{c}` is not closed"));
+    }
+    for n in hints(
+        text,
+        if at_end { pos } else { raw.min(pos) },
+        pos,
+        dsl,
+        &wanted,
+    ) {
+        d = d.note(n);
+    }
     d
+}
+
+/// The word just before a `:` ending `text` (`kfunc` in `probe kfunc:`).
+fn word_before_colon(text: &str) -> Option<&str> {
+    let b = text.strip_suffix(':')?;
+    let w = &b[b.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1)..];
+    (!w.is_empty()).then_some(w)
+}
+
+/// Help for the usual mistakes at a syntax error at `pos` (`raw` is where
+/// pest stopped, before any white space); `wanted` is what was expected.
+fn hints(text: &str, raw: usize, pos: usize, dsl: bool, wanted: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if pos >= text.len() {
+        if let Some((s, e)) = last_token(text, pos) {
+            match &text[s..e] {
+                "format" if dsl => out.push("output formats: table, json, csv".to_string()),
+                "time" if dsl => out.push("time modes: relative, absolute, none".to_string()),
+                _ => {}
+            }
+        }
+        return out;
+    }
+    let rest = &text[pos..];
+    let (s, e) = token_at(text, pos);
+    let word = &text[s..e];
+    let after = &text[e..];
+    let before = text[..pos].trim_end();
+    if rest.starts_with('=') && !rest.starts_with("==") && wanted.contains("an operator") {
+        out.push("equality is `==`".to_string());
+    }
+    if rest.starts_with('\'') {
+        out.push("strings are written in double quotes: \"...\"".to_string());
+    }
+    let operand_before = before.ends_with(|c: char| is_word(c) || c == ')' || c == '"');
+    if operand_before && matches!(word, "<" | ">" | "<=" | ">=" | "==" | "!=") {
+        let stmt = &text[text[..pos]
+            .rfind(['{', '}', '\n', '('])
+            .map_or(0, |i| i + 1)..pos];
+        if ["<", ">", "==", "!="].iter().any(|op| stmt.contains(op)) {
+            out.push("comparisons do not chain: write `100 < pid && pid < 200`".to_string());
+        }
+    }
+    match word {
+        "and" => out.push("`and` is written `&&`".to_string()),
+        "or" => out.push("`or` is written `||`".to_string()),
+        "not" => out.push("`not` is written `!`".to_string()),
+        _ => {}
+    }
+    if !dsl || !word.starts_with(is_word) {
+        return out;
+    }
+    let since_body = &text[text[..pos].rfind('}').unwrap_or(0)..pos];
+    if word == "where" && wanted.contains("`{`") {
+        out.push(
+            "the filter comes after the fields: `probe KIND:TARGET { … } where …`".to_string(),
+        );
+    } else if word == "where" && since_body.contains("where") {
+        out.push("a probe has one `where`: join conditions with `&&`".to_string());
+    } else if let Some(k) =
+        crate::diag::closest(word, KEYWORDS).filter(|k| *k != word && word.len() > 2)
+    {
+        out.push(format!("did you mean `{k}`?"));
+    } else if word_before_colon(&text[..raw])
+        .is_some_and(|k| !crate::resolve::PROBE_KINDS.contains(&k))
+        || after.starts_with(": ")
+        || after.starts_with(":\n")
+    {
+        out.push(
+            "`KEY: value` is YAML; DSL statements are `spec NAME`, `param …`, `probe KIND:TARGET { … }` and `output …` (a YAML spec goes in a `.yaml` file)"
+                .to_string(),
+        );
+    } else if before.ends_with('}') && !KEYWORDS.contains(&word) && !after.starts_with(':') {
+        out.push(
+            "a filter follows the fields after `where`: `{ … } where comm == \"bash\"`".to_string(),
+        );
+    }
+    out
 }
 
 fn rule_name(r: &Rule) -> Option<&'static str> {
@@ -135,7 +684,9 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::or_op => "`||`",
         Rule::and_op => "`&&`",
         Rule::suffix | Rule::arrow_member | Rule::dot_member | Rule::index => "`->`, `.` or `[`",
-        Rule::EOI => "end of input",
+        Rule::EOI => "the end of the input",
+        Rule::kw_as => "`as`",
+        Rule::kw_where => "`where`",
         Rule::probe_name | Rule::probe_tok => "a probe such as `kfunc:tcp_connect`",
         Rule::fields | Rule::field => "a field",
         Rule::spec_name => "a spec name",
@@ -145,16 +696,29 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         | Rule::spec_stmt
         | Rule::param_stmt
         | Rule::output_stmt
-        | Rule::probe_stmt => "`spec`, `param`, `probe`, `output` or a probe",
+        | Rule::probe_stmt => STATEMENT,
         _ => return None,
     })
 }
 
+/// Makes pest record the literal tokens it tried ("expected `{`"), which
+/// [`syntax_error`] reports. A process-wide pest setting, only ever turned
+/// on; it costs little on inputs of [`super::MAX_SOURCE`] bytes.
+pub fn enable_error_detail() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| pest::set_error_detail(true));
+}
+
 /// Parses one expression (a YAML field or filter value).
 pub fn parse_expr(text: &str, map: &SpanMap, what: &str) -> Result<Expr, Diagnostic> {
+    if text.trim().is_empty() {
+        return Err(Diagnostic::error(map.whole, format!("empty {what}"))
+            .label("expected an expression here"));
+    }
     check_nesting(text, map)?;
+    enable_error_detail();
     let mut pairs =
-        Grammar::parse(Rule::expr_only, text).map_err(|e| syntax_error(e, map, what))?;
+        Grammar::parse(Rule::expr_only, text).map_err(|e| syntax_error(e, text, map, what))?;
     let top = pairs.next().and_then(|p| p.into_inner().next());
     match top {
         Some(p) => ExprBuilder { map }.expr(p),
@@ -170,8 +734,8 @@ pub struct ExprBuilder<'m> {
 
 impl ExprBuilder<'_> {
     fn span(&self, p: &Pair<Rule>) -> Span {
-        let s = p.as_span();
-        self.map.span(s.start(), s.end())
+        let (s, e) = pair_range(p);
+        self.map.span(s, e)
     }
 
     /// Builds an `expr` (or any sub-rule of it).
@@ -342,8 +906,10 @@ impl ExprBuilder<'_> {
         let raw = p.as_str();
         let inner = &raw[1..raw.len().saturating_sub(1).max(1)];
         unescape(inner).map_err(|(off, msg)| {
+            // The backslash and the character after it.
+            let escaped = inner[off + 1..].chars().next().map_or(0, char::len_utf8);
             let start = p.as_span().start() + 1 + off;
-            Diagnostic::error(self.map.span(start, start + 2), msg).label("here")
+            Diagnostic::error(self.map.span(start, start + 1 + escaped), msg).label("here")
         })
     }
 
@@ -551,8 +1117,18 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_located() {
+        // At the end: the last token, and what was expected.
         let err = parse_expr("pid == ", &SpanMap::verbatim(10, 7), "filter").unwrap_err();
-        assert_eq!(err.span.start, 17);
-        assert!(err.label.contains("expected"), "{}", err.label);
+        assert_eq!(err.span, Span::new(14, 16));
+        assert!(
+            err.message
+                .contains("expected an expression before the end of the filter"),
+            "{}",
+            err.message
+        );
+        // In the middle: the token found, and what was expected instead.
+        let err = parse_expr("pid = 1", &SpanMap::verbatim(0, 7), "filter").unwrap_err();
+        assert_eq!(err.span, Span::new(4, 5));
+        assert!(err.notes.iter().any(|n| n.contains("`==`")), "{err:?}");
     }
 }

@@ -11,8 +11,9 @@ pub mod print;
 pub mod spec_yaml;
 pub mod yaml;
 
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Span, Spanned};
 use ast::Spec;
+use std::collections::HashMap;
 
 /// Largest spec file accepted.
 pub const MAX_SOURCE: usize = 1 << 20;
@@ -60,7 +61,7 @@ pub fn detect(file_name: &str, src: &str) -> Syntax {
 pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
     if src.len() > MAX_SOURCE {
         return Err(vec![Diagnostic::error(
-            crate::diag::Span::new(0, 0),
+            Span::new(0, 0),
             format!("spec file larger than {} KiB", MAX_SOURCE >> 10),
         )]);
     }
@@ -76,6 +77,39 @@ pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
     }
 }
 
+/// A valid spec name close to `n`: lower case, other characters turned
+/// into `-`, no leading or doubled `-`.
+fn spec_name_like(n: &str) -> String {
+    let mut out = String::new();
+    for c in n.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || (c == '_' && !out.is_empty()) {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_end_matches('-').to_string();
+    if out.is_empty() {
+        "my-tracer".to_string()
+    } else {
+        out
+    }
+}
+
+/// An identifier close to `n`: other characters turned into `_`, and a
+/// leading `_` before a digit.
+fn ident_like(n: &str) -> String {
+    let mut out: String = n
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) || out.is_empty() {
+        out.insert(0, '_');
+    }
+    out
+}
+
 fn is_ident(s: &str) -> bool {
     let mut c = s.chars();
     c.next()
@@ -83,10 +117,28 @@ fn is_ident(s: &str) -> bool {
         && c.all(|x| x.is_ascii_alphanumeric() || x == '_')
 }
 
+/// Longest name (spec, probe, field, parameter): YAML keys are at most
+/// 1024 characters, and field and parameter names are YAML keys.
+pub const MAX_NAME: usize = 1024;
+
+fn too_long(d: &mut Vec<Diagnostic>, what: &str, name: &Spanned<String>) {
+    if name.value.len() > MAX_NAME {
+        d.push(
+            Diagnostic::error(
+                name.span,
+                format!("{what} name longer than {MAX_NAME} characters"),
+            )
+            .label(format!("{} characters", name.value.len()))
+            .note("a YAML key holds at most 1024 characters; pick a shorter name"),
+        );
+    }
+}
+
 /// Checks the names a spec declares: the spec name, probe labels, field and
 /// parameter names, and duplicates among them.
 pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
     let mut d = Vec::new();
+    too_long(&mut d, "spec", &spec.name);
     let n = &spec.name.value;
     let ok = n
         .chars()
@@ -98,14 +150,10 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
         d.push(
             Diagnostic::error(spec.name.span, format!("invalid spec name `{n}`"))
                 .label("names are [a-z0-9][a-z0-9_-]*")
-                .note(format!(
-                    "try `{}`",
-                    n.to_ascii_lowercase()
-                        .replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "-")
-                )),
+                .note(format!("try `{}`", spec_name_like(n))),
         );
     }
-    let mut params: Vec<&ast::ParamDecl> = Vec::new();
+    let mut params: HashMap<&str, Span> = HashMap::new();
     for p in &spec.params {
         if !is_ident(&p.name.value) {
             d.push(
@@ -113,49 +161,57 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
                     p.name.span,
                     format!("invalid parameter name `{}`", p.name.value),
                 )
-                .label("parameter names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
+                .label("parameter names are identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+                .note(format!("try `{}`", ident_like(&p.name.value))),
             );
         }
-        if let Some(prev) = params.iter().find(|q| q.name.value == p.name.value) {
+        too_long(&mut d, "parameter", &p.name);
+        if let Some(prev) = params.get(p.name.value.as_str()) {
             d.push(
                 Diagnostic::error(
                     p.name.span,
                     format!("parameter `{}` declared twice", p.name.value),
                 )
                 .label("second declaration")
-                .also(prev.name.span, "first declaration"),
+                .also(*prev, "first declaration"),
             );
+        } else {
+            params.insert(&p.name.value, p.name.span);
         }
-        params.push(p);
     }
-    let mut labels: Vec<(&str, crate::diag::Span)> = Vec::new();
+    let mut labels: HashMap<&str, Span> = HashMap::new();
     for p in &spec.probes {
         if let Some(l) = &p.name {
             if !is_ident(&l.value) {
                 d.push(
                     Diagnostic::error(l.span, format!("invalid probe name `{}`", l.value))
-                        .label("probe names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
+                        .label("probe names are identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+                        .note(format!("try `{}`", ident_like(&l.value))),
                 );
             }
-            if let Some((_, s)) = labels.iter().find(|(n, _)| *n == l.value) {
+            too_long(&mut d, "probe", l);
+            if let Some(s) = labels.get(l.value.as_str()) {
                 d.push(
                     Diagnostic::error(l.span, format!("two probes are named `{}`", l.value))
                         .label("second use")
                         .also(*s, "first use")
                         .note("probe names label records; give each probe its own"),
                 );
+            } else {
+                labels.insert(&l.value, l.span);
             }
-            labels.push((&l.value, l.span));
         }
-        let mut seen: Vec<&ast::FieldDecl> = Vec::new();
+        let mut seen: HashMap<&str, Span> = HashMap::new();
         for f in &p.fields {
+            too_long(&mut d, "field", &f.name);
             if !is_ident(&f.name.value) {
                 d.push(
                     Diagnostic::error(
                         f.name.span,
                         format!("invalid field name `{}`", f.name.value),
                     )
-                    .label("field names are identifiers ([A-Za-z_][A-Za-z0-9_]*)"),
+                    .label("field names are identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+                    .note(format!("try `{}`", ident_like(&f.name.value))),
                 );
             }
             if matches!(f.name.value.as_str(), "time" | "probe") {
@@ -168,17 +224,19 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
                     .note("pick another name, e.g. `ts` for a timestamp"),
                 );
             }
-            if let Some(prev) = seen.iter().find(|g| g.name.value == f.name.value) {
+            if let Some(prev) = seen.get(f.name.value.as_str()) {
                 d.push(
                     Diagnostic::error(
                         f.name.span,
                         format!("duplicate field name `{}`", f.name.value),
                     )
                     .label("second field with this name")
-                    .also(prev.name.span, "first field"),
+                    .also(*prev, "first field")
+                    .note("field names are the output's column names: rename one of them"),
                 );
+            } else {
+                seen.insert(&f.name.value, f.name.span);
             }
-            seen.push(f);
         }
     }
     d

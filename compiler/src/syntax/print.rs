@@ -93,7 +93,7 @@ pub fn to_yaml(spec: &Spec) -> String {
     for p in &spec.probes {
         o.push_str(&format!("  - probe: {}\n", yaml_str(&p.probe.value)));
         if let Some(n) = &p.name {
-            o.push_str(&format!("    name: {}\n", n.value));
+            o.push_str(&format!("    name: {}\n", yaml_str(&n.value)));
         }
         o.push_str("    fields:\n");
         for f in &p.fields {

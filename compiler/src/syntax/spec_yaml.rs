@@ -18,6 +18,16 @@ const TOP_KEYS: [&str; 6] = [
 const PARAM_KEYS: [&str; 3] = ["type", "default", "description"];
 const PROBE_KEYS: [&str; 4] = ["probe", "name", "fields", "filter"];
 const OUTPUT_KEYS: [&str; 2] = ["format", "time"];
+/// Keys other tools (and the DSL) use for ours: (written, meant).
+const KEY_ALIASES: [(&str, &str); 7] = [
+    ("where", "filter"),
+    ("label", "name"),
+    ("as", "name"),
+    ("desc", "description"),
+    ("args", "fields"),
+    ("param", "params"),
+    ("target", "probe"),
+];
 /// Output format names.
 pub const FORMATS: [&str; 3] = ["table", "json", "csv"];
 /// Time mode names.
@@ -82,12 +92,9 @@ fn missing_at(node: &Node, entries: &[(Scalar, Node)]) -> Span {
 
 /// Parses a scalar as an expression, mapping spans into the file.
 pub fn scalar_expr(s: &Scalar, what: &str) -> Result<Expr, Diagnostic> {
-    let map = match s.verbatim {
-        Some(b) => SpanMap::verbatim(b, s.value.len()),
-        None => SpanMap {
-            base: None,
-            whole: s.span,
-        },
+    let map = SpanMap {
+        base: s.verbatim.map(|b| b as u32),
+        whole: s.span,
     };
     parse_expr(&s.value, &map, what)
 }
@@ -109,6 +116,7 @@ impl Reader {
                 .label(found(node));
             let example = match (what, node) {
                 ("a spec", Node::Seq(..)) => Some("a spec is one mapping (`name:`, `probes:`, …), not a list: remove the leading `- `".to_string()),
+                ("a spec", Node::Scalar(_)) => Some("a spec is a mapping of keys, starting e.g. with `name: my-tracer` and `probes:`".to_string()),
                 ("a parameter", Node::Scalar(s)) if !s.is_null() => {
                     Some(format!("write the type as a setting: `{{ type: {} }}`", s.value))
                 }
@@ -128,20 +136,30 @@ impl Reader {
             self.err(d);
             return None;
         };
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: std::collections::HashMap<&str, Span> = std::collections::HashMap::new();
         for (k, _) in entries {
             if !allowed.contains(&k.value.as_str()) {
                 let d = Diagnostic::error(k.span, format!("unknown key `{}` in {what}", k.value))
-                    .label("unknown key")
-                    .suggest(&k.value, allowed.iter().copied(), "keys");
+                    .label("unknown key");
+                // Other tools' words for our keys.
+                let alias = KEY_ALIASES
+                    .iter()
+                    .find(|(a, key)| *a == k.value && allowed.contains(key))
+                    .map(|(_, key)| *key);
+                let d = match alias {
+                    Some(key) => d.note(format!("did you mean `{key}`?")),
+                    None => d.suggest(&k.value, allowed.iter().copied(), "keys"),
+                };
                 self.err(d);
-            } else if seen.contains(&k.value.as_str()) {
+            } else if let Some(first) = seen.get(k.value.as_str()) {
                 self.err(
                     Diagnostic::error(k.span, format!("duplicate key `{}`", k.value))
-                        .label("written twice"),
+                        .label("written twice")
+                        .also(*first, "first written here"),
                 );
+            } else {
+                seen.insert(&k.value, k.span);
             }
-            seen.push(&k.value);
         }
         Some(entries)
     }
@@ -344,6 +362,7 @@ impl Reader {
                 Node::Scalar(s) if !s.is_null() => {
                     let span = s
                         .verbatim
+                        .filter(|_| !s.value.is_empty())
                         .map(|b| Span::new(b, b + s.value.len()))
                         .unwrap_or(s.span);
                     Some(Spanned::new(s.value.clone(), span))
@@ -415,13 +434,48 @@ impl Reader {
 
     fn fields(&mut self, node: &Node) -> Vec<FieldDecl> {
         let Node::Map(entries, _) = node else {
+            // A list of names (`[pid, comm]`): show it as a mapping.
+            let example = match node {
+                Node::Seq(items, _) if !items.is_empty() => {
+                    let names: Option<Vec<&str>> = items
+                        .iter()
+                        .take(4)
+                        .map(|i| match i {
+                            Node::Scalar(s) if !s.is_null() && !s.value.contains([':', '\n']) => {
+                                Some(s.value.as_str())
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    names.map(|n| {
+                        let pairs: Vec<String> = n
+                            .iter()
+                            .map(|e| {
+                                let name: String = e
+                                    .chars()
+                                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                                    .collect();
+                                format!("{name}: {e}")
+                            })
+                            .collect();
+                        let more = if items.len() > 4 { ", …" } else { "" };
+                        format!(
+                            "name each value: `fields: {{ {}{more} }}`",
+                            pairs.join(", ")
+                        )
+                    })
+                }
+                _ => None,
+            };
             self.err(
                 Diagnostic::error(
                     node.span(),
                     "`fields` must be a mapping of name → expression",
                 )
                 .label(found(node))
-                .note("e.g. `fields: { pid: pid, path: str(filename) }`"),
+                .note(example.unwrap_or_else(|| {
+                    "e.g. `fields: { pid: pid, path: str(filename) }`".to_string()
+                })),
             );
             return Vec::new();
         };

@@ -155,11 +155,18 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
             }
             Event::Scalar(value, style, _, _) => {
                 let value = value.into_owned();
+                // A plain scalar's span can run past its text to the next
+                // line: end it at its last character.
+                let span = trim_end(src, span);
                 // An empty value (`key:` and nothing) has an empty span:
-                // errors about it point at its key.
+                // errors about it point at its key; an empty key at its
+                // `:`, an empty list item at its `-`.
                 let span = match stack.last() {
-                    Some(Frame::Map(_, _, Some(k))) if span.start == span.end => k.span,
-                    _ => span,
+                    _ if span.start < span.end => span,
+                    Some(Frame::Map(_, _, Some(k))) => k.span,
+                    Some(Frame::Map(_, _, None)) => char_after(src, span.start as usize),
+                    Some(Frame::Seq(..)) => char_before(src, span.start as usize),
+                    None => span,
                 };
                 Node::Scalar(Scalar {
                     verbatim: off.verbatim(span, &value),
@@ -169,6 +176,12 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
                 })
             }
             Event::SequenceStart(..) | Event::MappingStart(..) => {
+                // A block collection starts at its first token.
+                let span = if span.start < span.end {
+                    span
+                } else {
+                    char_after(src, span.start as usize)
+                };
                 if stack.len() >= MAX_DEPTH {
                     return Err(Diagnostic::error(
                         span,
@@ -196,7 +209,7 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
                         } else {
                             items.last().map_or(s, Node::span)
                         };
-                        Node::Seq(items, s.to(end))
+                        Node::Seq(items, trim_end(src, s.to(end)))
                     }
                     Some(Frame::Map(entries, s, _)) => {
                         let end = if closed {
@@ -204,7 +217,7 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
                         } else {
                             entries.last().map_or(s, |(k, v)| k.span.to(v.span()))
                         };
-                        Node::Map(entries, s.to(end))
+                        Node::Map(entries, trim_end(src, s.to(end)))
                     }
                     None => continue,
                 }
@@ -237,6 +250,43 @@ pub fn parse(src: &str) -> Result<Node, Diagnostic> {
     })))
 }
 
+/// The first character at or after `pos` that is not white space (or, at
+/// the end, the last one before): where an empty key or a block collection
+/// starts.
+fn char_after(src: &str, pos: usize) -> Span {
+    let pos = pos.min(src.len());
+    match src[pos..].char_indices().find(|(_, c)| !c.is_whitespace()) {
+        Some((i, c)) => Span::new(pos + i, pos + i + c.len_utf8()),
+        None => char_before(src, pos),
+    }
+}
+
+/// The last character before `pos` that is not white space (or, at the
+/// start, the first one after): the `-` or `:` before an empty value.
+fn char_before(src: &str, pos: usize) -> Span {
+    let pos = pos.min(src.len());
+    match src[..pos]
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !c.is_whitespace())
+    {
+        Some((i, c)) => Span::new(i, i + c.len_utf8()),
+        None => match src[pos..].char_indices().find(|(_, c)| !c.is_whitespace()) {
+            Some((i, c)) => Span::new(pos + i, pos + i + c.len_utf8()),
+            None => Span::new(pos, pos),
+        },
+    }
+}
+
+/// `span` without trailing white space (never shorter than empty).
+fn trim_end(src: &str, span: Span) -> Span {
+    let (s, e) = (span.start as usize, (span.end as usize).min(src.len()));
+    match src.get(s..e) {
+        Some(t) => Span::new(s, s + t.trim_end().len()),
+        None => span,
+    }
+}
+
 /// The first line at or after `from` that is not blank or a comment.
 fn first_content_line(src: &str, from: usize) -> Span {
     let mut pos = from.min(src.len());
@@ -254,18 +304,32 @@ fn first_content_line(src: &str, from: usize) -> Span {
 /// A tag (`!foo`, `!!str`) on a node: specs do not use them, and a value
 /// that starts with `!` (a negated filter) is the usual way to write one.
 fn tag_error(src: &str, span: Span, tag: &str) -> Diagnostic {
-    let start = span.start as usize;
-    let written = src
-        .get(start..)
-        .and_then(|t| t.split_whitespace().next())
+    let start = (span.start as usize).min(src.len());
+    let rest = &src[start..];
+    let written = rest
+        .split_whitespace()
+        .next()
         .filter(|w| w.starts_with('!'))
         .unwrap_or("!");
+    // The value as written on its line, for the quoted suggestion.
+    let line = rest.lines().next().unwrap_or("").trim_end();
+    let line = match line.find(" #") {
+        Some(i) => line[..i].trim_end(),
+        None => line,
+    };
+    let quoted = if !line.contains('\'') {
+        format!("'{line}'")
+    } else {
+        serde_json::to_string(line).unwrap_or_default()
+    };
     Diagnostic::error(
         Span::new(start, start + written.len()),
-        format!("YAML tag `{tag}` is not supported in specs"),
+        format!("a value starting with `!` must be quoted: YAML reads `{written}` as a tag"),
     )
-    .label("`!` at the start of a value begins a YAML tag")
-    .note("if this is an expression, quote the whole value: `filter: '!(comm == \"bash\")'`")
+    .label(format!("YAML tag `{tag}`; specs use no tags"))
+    .note(format!(
+        "if this is an expression, quote the whole value: {quoted}"
+    ))
 }
 
 /// A located YAML syntax error, with a hint for the usual causes.
@@ -324,16 +388,20 @@ fn syntax_error(
                 ));
         }
     }
+    let mut colon_hint: Option<String> = None;
     let hint = if info.contains("tab") {
         Some("indent YAML with spaces; tabs are not allowed")
     } else if info.contains("mapping values are not allowed") {
-        Some("a `: ` inside a plain value starts a mapping; quote the value, e.g. `description: 'Traces: connects'`")
+        colon_hint = Some(mapping_value_hint(src, at));
+        None
     } else if info.contains("trailing content after") {
         Some("a quoted value must end at its closing quote; quote the whole expression: `filter: 'comm == \"bash\"'`")
     } else if info.contains("quoted scalar") {
         Some("is a closing quote missing?")
     } else if info.contains("unknown anchor") {
         Some("`*` at the start of a value is a YAML alias; quote the value if it is an expression")
+    } else if info.contains("misplaced bracket") {
+        Some("this bracket closes nothing: check that every `[` and `{` has one `]` or `}`")
     } else if info.contains("did not find expected key") || info.contains("expected '-' indicator")
     {
         Some(
@@ -345,7 +413,44 @@ fn syntax_error(
     if let Some(h) = hint {
         d = d.note(h);
     }
+    if let Some(h) = colon_hint {
+        d = d.note(h);
+    }
     d
+}
+
+/// The hint for a `: ` inside a plain value at byte `at`: a probe written
+/// with a space (`kfunc: tcp_connect`), or a value to quote.
+fn mapping_value_hint(src: &str, at: usize) -> String {
+    let at = at.min(src.len());
+    let line_start = src[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[at..].find('\n').map_or(src.len(), |i| at + i);
+    let line = &src[line_start..line_end];
+    let before = src[line_start..at].trim_end();
+    let word = before
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
+    if crate::resolve::PROBE_KINDS.contains(&word) {
+        let target = src[at..line_end].trim_start_matches(':').trim();
+        return format!("a probe is one word, without a space after the colon: `{word}:{target}`");
+    }
+    // `  key: value: more` → `  key: 'value: more'`
+    let body = line.trim_start().trim_start_matches("- ");
+    match body.split_once(": ") {
+        Some((key, value)) if !value.trim().is_empty() => {
+            let value = value.trim();
+            let quoted = if value.contains('\'') {
+                serde_json::to_string(value).unwrap_or_default()
+            } else {
+                format!("'{value}'")
+            };
+            format!(
+                "a `: ` inside a plain value starts a mapping; quote the value: `{key}: {quoted}`"
+            )
+        }
+        _ => "a `: ` inside a plain value starts a mapping; quote the value".to_string(),
+    }
 }
 
 #[cfg(test)]
