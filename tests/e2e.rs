@@ -58,7 +58,11 @@ fn interrupt_prints_what_is_still_buffered() {
         .into_iter()
         .filter(|r| r["path"] == prog.to_str().unwrap())
         .collect();
-    assert_eq!(mine.len(), 1, "the exec just before SIGINT is printed:\n{out}\n{err}");
+    assert_eq!(
+        mine.len(),
+        1,
+        "the exec just before SIGINT is printed:\n{out}\n{err}"
+    );
     assert_eq!(mine[0]["pid"], pid);
     assert!(err.contains("(interrupted)"), "{err}");
 }

@@ -1,0 +1,310 @@
+#!/bin/bash
+# The VM tests, inside the guest (PID 1 after the initramfs's switch_root; the
+# userland is the host's, read-only over 9p under a tmpfs overlay).
+#
+# Payload (read-only): /run/tvm/payload/{tracectl,tvm,recipes.tsv}.
+# Results (written back to the host): /run/tvm/results/
+#   results.tsv   one line per test: NAME, pass|FAIL, MECHANISM, DETAIL
+#   t/NAME/       stdout, stderr, facts, progs, rc of each tracectl run
+#   guest.log     this script's output; env: kernel release, boot time, BTF
+#   done          written last: the test counts
+#
+# Each probe test runs `tracectl run -e DSL -o json --time none -n 1` under
+# `tvm run`, which waits for tracectl's "attached" line, records the BPF
+# programs tracectl loaded (the template = the mechanism), then makes one
+# uniquely identifiable event happen in its own process (comm "tvm"); the
+# first JSON record's values are compared with what was done.
+#
+# Fork+exec is slow under TCG: only builtins between tracectl runs.
+
+set -uo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C NO_COLOR=1
+P=/run/tvm/payload
+R=/run/tvm/results
+exec >>"$R/guest.log" 2>&1
+
+poweroff_now() {
+    sync
+    /bin/busybox poweroff -f 2>/dev/null
+    echo o >/proc/sysrq-trigger
+    sleep 30
+}
+trap poweroff_now EXIT
+
+# Copies on tmpfs: exec and uprobes on local files, not on 9p inodes.
+cp "$P/tvm" /tmp/tvm && cp "$P/tracectl" /tmp/tracectl || exit 1
+TVM=/tmp/tvm
+TC=/tmp/tracectl
+TT=60 # seconds per tracectl run (tvm kills it after)
+
+read -r KREL </proc/sys/kernel/osrelease
+read -r UUID </proc/sys/kernel/random/uuid
+TOK=${UUID:0:8}
+read -r UP _ </proc/uptime
+{
+    echo "release=$KREL"
+    echo "uptime_at_start=$UP"
+    [ -r /sys/kernel/btf/vmlinux ] && echo "btf=yes" || echo "btf=no"
+} >"$R/env"
+echo "guest.sh: kernel $KREL, token $TOK, up ${UP}s"
+
+: >"$R/results.tsv"
+mkdir -p "$R/t"
+PASS=0
+FAIL=0
+declare -A MECHS
+
+# record NAME STATUS MECH DETAIL
+record() {
+    local d=${4//$'\t'/ }
+    d=${d//$'\n'/ | }
+    # "-" for an empty mechanism: tabs are IFS white space, empty fields vanish.
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "${3:--}" "${d:0:900}" >>"$R/results.tsv"
+    MECHS[$1]=$3
+    case $2 in
+    pass) PASS=$((PASS + 1)) ;;
+    skip) ;;
+    *) FAIL=$((FAIL + 1)) ;;
+    esac
+    echo "== $1: $2 ${3:+[$3]} $d"
+}
+
+# JV := the value of key $1 in the JSON object $2 (strings unquoted).
+jget() {
+    local re="\"$1\":(\"(([^\"\\\\]|\\\\.)*)\"|[^,}]*)"
+    JV=
+    [[ $2 =~ $re ]] || return 1
+    if [ "${BASH_REMATCH[1]:0:1}" = '"' ]; then JV=${BASH_REMATCH[2]}; else JV=${BASH_REMATCH[1]}; fi
+}
+
+# MECH := the templates tracectl loaded (from tvm's progs file), e.g. "fentry".
+mech_of() {
+    local name typ m=
+    MECH=
+    [ -f "$1/progs" ] || return 0
+    while read -r name typ; do
+        case $name in
+        tracectl_tp) m=tracepoint ;;
+        tracectl_tpbtf) m=tp_btf ;;
+        tracectl_kprobe) m=kprobe ;;
+        tracectl_kret) m=kretprobe ;;
+        tracectl_fentry) m=fentry ;;
+        tracectl_fexit) m=fexit ;;
+        tracectl_uprobe) m=uprobe ;;
+        tracectl_uret) m=uretprobe ;;
+        *) m="$name($typ)" ;;
+        esac
+        MECH=${MECH:+$MECH,}$m
+    done <"$1/progs"
+}
+
+# FACT := key $2 of the facts file of test dir $1.
+fact() {
+    local k v
+    FACT=
+    while IFS='=' read -r k v; do
+        [ "$k" = "$2" ] && FACT=$v
+    done <"$1/facts"
+}
+
+# What tracectl said, minus its progress lines: the error text.
+said() {
+    local l out=
+    SAID=
+    [ -f "$1/stderr" ] || return 0
+    while IFS= read -r l; do
+        case $l in
+        *"attached "*" probe"* | *" events in "* | *" event in "* | "") continue ;;
+        esac
+        l=${l#"${l%%[![:space:]]*}"}
+        # Diagnostics: keep the message and its notes, not the source excerpt.
+        case $l in *"│"* | *"┌─"* | *"└─"* | "|"* | "-->"* | "^"*) continue ;; esac
+        out+="${out:+ / }$l"
+    done <"$1/stderr"
+    SAID=$out
+}
+
+dir_of() { D="$R/t/${1//[^A-Za-z0-9_.-]/_}"; }
+
+# run_test NAME TRIGGER WANT_MECH [KEY=VALUE...] -- TRACECTL-ARGS...
+# Values may name facts: "r=@fd" compares r with the trigger's fd.
+run_test() {
+    local name=$1 trig=$2 want=$3
+    shift 3
+    local checks=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        checks+=("$1")
+        shift
+    done
+    shift
+    dir_of "$name"
+    "$TVM" run -t "$TT" "$D" "$trig" -- "$TC" "$@"
+    local rc line='' c k v
+    read -r rc <"$D/rc" || rc=missing
+    mech_of "$D"
+    said "$D"
+    if [ "$rc" != rc=0 ]; then
+        record "$name" FAIL "$MECH" "tracectl $rc: $SAID"
+        return
+    fi
+    [ -s "$D/stdout" ] && IFS= read -r line <"$D/stdout"
+    if [ -z "$line" ]; then
+        record "$name" FAIL "$MECH" "no event captured: $SAID"
+        return
+    fi
+    if [ -n "$want" ] && [ "$MECH" != "$want" ]; then
+        record "$name" FAIL "$MECH" "mechanism $MECH, expected $want: $line"
+        return
+    fi
+    for c in "${checks[@]}"; do
+        k=${c%%=*} v=${c#*=}
+        if [ "${v:0:1}" = @ ]; then
+            fact "$D" "${v:1}"
+            v=$FACT
+        fi
+        if ! jget "$k" "$line"; then
+            record "$name" FAIL "$MECH" "no field $k in $line"
+            return
+        fi
+        if [ "$JV" != "$v" ]; then
+            record "$name" FAIL "$MECH" "$k is $JV, expected $v: $line"
+            return
+        fi
+    done
+    record "$name" pass "$MECH" "$line"
+}
+
+# check_load NAME ARGS...: tracectl check --load (verifier, attach, detach).
+check_load() {
+    local name=$1
+    shift
+    dir_of "$name"
+    "$TVM" run -t "$TT" "$D" none -- "$TC" check --load "$@"
+    local rc
+    read -r rc <"$D/rc" || rc=missing
+    said "$D"
+    if [ "$rc" = rc=0 ]; then
+        record "$name" pass "" ""
+    else
+        record "$name" FAIL "" "tracectl $rc: $SAID"
+    fi
+}
+
+J=(-o json --time none -n 1 -d 20s)
+
+# FN := the first of the kernel functions $@ that this kernel's BTF has
+# (`tracectl check`, compile only), for functions renamed between kernels.
+pick_fn() {
+    local f
+    for f in "$@"; do
+        if "$TC" check -e "kprobe:$f { pid }" >/dev/null 2>&1; then
+            FN=$f
+            return 0
+        fi
+    done
+    FN=$1
+    echo "pick_fn: none of $* in this kernel's BTF"
+}
+OPENFN=do_sys_openat2 # 5.6+: in all five kernels' BTF
+pick_fn do_filp_open do_file_open # renamed in 7.x
+FILPFN=$FN
+echo "kernel functions: $OPENFN, $FILPFN"
+
+# --- each probe kind -------------------------------------------------------
+f=/tmp/tvm-open-$TOK-kprobe
+run_test "kprobe" "open:$f" kprobe "f=$f" dfd=-100 -- \
+    run -e "kprobe:$OPENFN { f = ustr(filename), dfd } where comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-kretprobe
+run_test "kretprobe" "open:$f" kretprobe r=@fd -- \
+    run -e "kretprobe:$OPENFN { r = retval } where comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-fentry
+run_test "fentry" "open:$f" fentry "f=$f" dfd=-100 -- \
+    run -e "fentry:$OPENFN { f = ustr(filename), dfd } where comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-fexit
+run_test "fexit" "open:$f" fexit "f=$f" r=@fd -- \
+    run -e "fexit:$OPENFN { f = ustr(filename), r = retval } where comm == \"tvm\"" "${J[@]}"
+# One pointer dereference in the kernel: struct filename *pathname -> name.
+f=/tmp/tvm-open-$TOK-kprobe-hop
+run_test "kprobe (pointer hop)" "open:$f" kprobe "f=$f" dfd=-100 -- \
+    run -e "kprobe:$FILPFN { f = str(pathname->name), dfd } where comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-fentry-hop
+run_test "fentry (pointer hop)" "open:$f" fentry "f=$f" dfd=-100 -- \
+    run -e "fentry:$FILPFN { f = str(pathname->name), dfd } where comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-tp
+run_test "tracepoint" "open:$f" tracepoint "f=$f" flags=64 -- \
+    run -e "tracepoint:syscalls:sys_enter_openat { f = str(filename), flags } where comm == \"tvm\"" "${J[@]}"
+x=/tmp/tx-$TOK-1
+run_test "tracepoint (data_loc)" "exec:$x" tracepoint "f=$x" old_pid=@child -- \
+    run -e "tracepoint:sched:sched_process_exec { f = filename, old_pid } where comm == \"tx-$TOK-1\"" "${J[@]}"
+x=/tmp/tx-$TOK-2
+run_test "tp_btf" "exec:$x" tp_btf "f=$x" old_pid=@child -- \
+    run -e "tp_btf:sched_process_exec { f = str(bprm->filename), old_pid } where comm == \"tx-$TOK-2\"" "${J[@]}"
+x=/tmp/tx-$TOK-3
+run_test "tp_btf (no args)" "exec:$x" tp_btf "c=tx-$TOK-3" pid=@child -- \
+    run -e "tp_btf:sched_process_exec { c = comm, pid } where comm == \"tx-$TOK-3\"" "${J[@]}"
+run_test "uprobe" "call:4242:$TOK" uprobe a=4242 "s=$TOK" -- \
+    run -e "uprobe:$TVM:tvm_target { a = arg0, s = str(arg1) } where comm == \"tvm\"" "${J[@]}"
+run_test "uretprobe" "call:4242:$TOK" uretprobe r=@ret -- \
+    run -e "uretprobe:$TVM:tvm_target { r = retval } where comm == \"tvm\"" "${J[@]}"
+
+# --- kfunc: fentry where it works, else kprobe; --no-trampolines forces kprobe
+# The expected choice: the trampoline where the fentry/fexit tests loaded one.
+if [ "${MECHS[fentry]:-}" = fentry ]; then want=fentry; else want=kprobe; fi
+port=$((20000 + RANDOM % 20000))
+run_test "kfunc tcp_connect (tcpconnect)" "connect:$port" "$want" \
+    comm=tvm pid=@pid daddr=127.0.0.1 "dport=$port" -- \
+    run tcpconnect -p "port=$port" "${J[@]}"
+port=$((port + 1))
+run_test "kfunc --no-trampolines (tcpconnect)" "connect:$port" kprobe \
+    comm=tvm pid=@pid daddr=127.0.0.1 "dport=$port" -- \
+    run tcpconnect --no-trampolines -p "port=$port" "${J[@]}"
+if [ "${MECHS[fexit]:-}" = fexit ]; then want=fexit; else want=kretprobe; fi
+f=/tmp/tvm-open-$TOK-kretfunc
+run_test "kretfunc $OPENFN" "open:$f" "$want" r=@fd -- \
+    run -e "kretfunc:$OPENFN { r = retval } where comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-kretfunc-nt
+run_test "kretfunc --no-trampolines" "open:$f" kretprobe r=@fd -- \
+    run --no-trampolines -e "kretfunc:$OPENFN { r = retval } where comm == \"tvm\"" "${J[@]}"
+
+# do_mmap has 7-9 arguments: x86 BPF trampolines took at most 6 before Linux
+# 6.6, so kfunc: falls back to a kprobe on older kernels. Either is right; the
+# matrix shows which.
+len=$((1048576 + RANDOM))
+run_test "kfunc do_mmap (>6 args)" "mmap:$len" "" "len=$len" prot=1 -- \
+    run -e "kfunc:do_mmap { len, prot } where comm == \"tvm\" && len == $len" "${J[@]}"
+
+# --- bundled recipes that make known events --------------------------------
+port=$((port + 1))
+run_test "run tcpconnect-tp" "connect:$port" tracepoint \
+    comm=tvm pid=@pid daddr=127.0.0.1 "dport=$port" family=2 -- \
+    run tcpconnect-tp -p "port=$port" "${J[@]}"
+x=/tmp/tx-$TOK-4
+run_test "run execsnoop" "exec:$x" tracepoint comm=tvm pid=@child "path=$x" -- \
+    run execsnoop "${J[@]}"
+f=/tmp/tvm-open-$TOK-opensnoop
+run_test "run opensnoop" "open:$f" tracepoint comm=tvm pid=@pid "path=$f" flags=0x40 -- \
+    run opensnoop -p "pid={PID}" "${J[@]}"
+
+# --- every bundled recipe passes the verifier ------------------------------
+while IFS=$'\t' read -r name kfunc requires args; do
+    [ -n "$name" ] || continue
+    missing=""
+    [ "$requires" = - ] && requires=""
+    IFS=, read -r -a paths <<<"$requires"
+    for p in "${paths[@]}"; do [ -e "$p" ] || missing+=" $p"; done
+    if [ -n "$missing" ]; then
+        record "check --load $name" skip "" "needs$missing, not on this system"
+        continue
+    fi
+    # shellcheck disable=SC2086 # args: -p NAME=VALUE words
+    check_load "check --load $name" "$name" $args
+    if [ "$kfunc" = 1 ]; then
+        # shellcheck disable=SC2086
+        check_load "check --load $name --no-trampolines" "$name" --no-trampolines $args
+    fi
+done <"$P/recipes.tsv"
+
+read -r UP _ </proc/uptime
+echo "guest.sh: $PASS passed, $FAIL failed, up ${UP}s"
+echo "pass=$PASS fail=$FAIL uptime=$UP" >"$R/done"
