@@ -238,8 +238,18 @@ x=/tmp/tx-$TOK-1
 run_test "tracepoint (data_loc)" "exec:$x" tracepoint "f=$x" old_pid=@child -- \
     run -e "tracepoint:sched:sched_process_exec { f = filename, old_pid } where comm == \"tx-$TOK-1\"" "${J[@]}"
 x=/tmp/tx-$TOK-2
+# 5.10's BTF names no tp_btf parameter: there, by name is impossible and the
+# row uses positions (arg1 = old_pid, arg2 = bprm), like the row below.
+if "$TC" check -e 'tp_btf:sched_process_exec { old_pid }' >/dev/null 2>&1; then
+    TPBTF_ARGS="f = str(bprm->filename), old_pid"
+else
+    TPBTF_ARGS="f = str(arg2->filename), old_pid = arg1"
+fi
 run_test "tp_btf" "exec:$x" tp_btf "f=$x" old_pid=@child -- \
-    run -e "tp_btf:sched_process_exec { f = str(bprm->filename), old_pid } where comm == \"tx-$TOK-2\"" "${J[@]}"
+    run -e "tp_btf:sched_process_exec { $TPBTF_ARGS } where comm == \"tx-$TOK-2\"" "${J[@]}"
+x=/tmp/tx-$TOK-4
+run_test "tp_btf (args by position)" "exec:$x" tp_btf "f=$x" old_pid=@child -- \
+    run -e "tp_btf:sched_process_exec { f = str(arg2->filename), old_pid = arg1 } where comm == \"tx-$TOK-4\"" "${J[@]}"
 x=/tmp/tx-$TOK-3
 run_test "tp_btf (no args)" "exec:$x" tp_btf "c=tx-$TOK-3" pid=@child -- \
     run -e "tp_btf:sched_process_exec { c = comm, pid } where comm == \"tx-$TOK-3\"" "${J[@]}"
@@ -259,6 +269,11 @@ port=$((port + 1))
 run_test "kfunc --no-trampolines (tcpconnect)" "connect:$port" kprobe \
     comm=tvm pid=@pid daddr=127.0.0.1 "dport=$port" -- \
     run tcpconnect --no-trampolines -p "port=$port" "${J[@]}"
+port=$((port + 1))
+# tvm's connect trigger also listens on the port and accepts the connection.
+run_test "kfunc security_sock_graft (tcpaccept)" "connect:$port" "$want" \
+    comm=tvm pid=@pid laddr=127.0.0.1 raddr=127.0.0.1 "lport=$port" -- \
+    run tcpaccept -p "port=$port" "${J[@]}"
 if [ "${MECHS[fexit]:-}" = fexit ]; then want=fexit; else want=kretprobe; fi
 f=/tmp/tvm-open-$TOK-kretfunc
 run_test "kretfunc $OPENFN" "open:$f" "$want" r=@fd -- \
