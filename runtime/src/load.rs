@@ -21,6 +21,7 @@ use std::io;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use aya::maps::{PerCpuArray, RingBuf};
@@ -101,10 +102,14 @@ fn page_size() -> u32 {
     }
 }
 
-/// Loads plans. Create one per process: it parses kernel BTF once.
+/// Loads plans. Create one per process: it parses kernel BTF at most once,
+/// and only for probes that need it (tp_btf, fentry/fexit).
 pub struct Loader {
-    btf: Option<Btf>,
-    btf_error: Option<String>,
+    /// Does this kernel expose BTF? (The file exists; parsed on first use.)
+    btf_present: bool,
+    /// Kernel BTF for aya, parsed on first use: parsing takes ~15 ms and
+    /// ~15 MiB, which tracepoint, kprobe and uprobe probes do not need.
+    btf: OnceLock<Result<Btf, String>>,
     options: LoaderOptions,
     init_time: Duration,
 }
@@ -112,7 +117,7 @@ pub struct Loader {
 impl std::fmt::Debug for Loader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader")
-            .field("btf", &self.btf.is_some())
+            .field("btf_present", &self.btf_present)
             .field("options", &self.options)
             .finish()
     }
@@ -120,9 +125,9 @@ impl std::fmt::Debug for Loader {
 
 impl Loader {
     /// Checks privileges, raises RLIMIT_MEMLOCK where allowed, mounts bpffs
-    /// and tracefs when missing, removes pins left by dead tracectl
-    /// processes, and parses kernel BTF (a missing BTF is only an error for
-    /// probes that need it).
+    /// and tracefs when missing, and removes pins left by dead tracectl
+    /// processes. Kernel BTF is parsed later, when a probe needs it (a
+    /// missing BTF is only an error for those probes).
     pub fn new(options: LoaderOptions) -> Result<Loader, RuntimeError> {
         let t0 = Instant::now();
         check_privileges()?;
@@ -130,20 +135,9 @@ impl Loader {
         ensure_bpffs()?;
         ensure_tracefs()?;
         remove_stale_pins();
-        let (btf, btf_error) = match Btf::from_sys_fs() {
-            Ok(b) => (Some(b), None),
-            Err(e) => (
-                None,
-                Some(if Path::new(VMLINUX_BTF).exists() {
-                    error_chain(&e)
-                } else {
-                    "no such file".to_string()
-                }),
-            ),
-        };
         Ok(Loader {
-            btf,
-            btf_error,
+            btf_present: Path::new(VMLINUX_BTF).exists(),
+            btf: OnceLock::new(),
             options,
             init_time: t0.elapsed(),
         })
@@ -154,14 +148,14 @@ impl Loader {
         &self.options
     }
 
-    /// Time [`Loader::new`] took (privilege checks, mounts, BTF parsing).
+    /// Time [`Loader::new`] took (privilege checks, mounts).
     pub fn init_time(&self) -> Duration {
         self.init_time
     }
 
-    /// Is kernel BTF available?
+    /// Is kernel BTF available? (Parses it on first use.)
     pub fn has_btf(&self) -> bool {
-        self.btf.is_some()
+        self.btf().is_ok()
     }
 
     /// Loads and attaches every probe of `plan`. Nothing stays pinned in
@@ -188,11 +182,7 @@ impl Loader {
         for (i, probe) in plan.probes.iter().enumerate() {
             let mut per_kind = Vec::new();
             let mut first_err = None;
-            for kind in candidates(
-                &probe.attach,
-                self.btf.is_some(),
-                self.options.no_trampolines,
-            ) {
+            for kind in candidates(&probe.attach, self.btf_present, self.options.no_trampolines) {
                 match encode_for(kind, probe, i as u32, self.options.target_tgid, wakeup) {
                     Ok(bytes) => per_kind.push((kind, bytes)),
                     Err(e) => {
@@ -214,9 +204,10 @@ impl Loader {
         };
         let events_pin = pins.path.join(EVENTS_MAP);
         let lost_pin = pins.path.join(LOST_MAP);
+        // EbpfLoader::new() parses kernel BTF itself (for CO-RE relocations,
+        // which the templates do not use); aya 0.14 has no way around it.
         let mut el = EbpfLoader::new();
-        el.btf(self.btf.as_ref())
-            .map_max_entries(EVENTS_MAP, ring_bytes)
+        el.map_max_entries(EVENTS_MAP, ring_bytes)
             .map_pin_path(EVENTS_MAP, events_pin.as_path())
             .map_pin_path(LOST_MAP, lost_pin.as_path())
             .verifier_log_level(level);
@@ -265,7 +256,7 @@ impl Loader {
                 mode: KernelMode::Fentry,
                 ..
             } => RuntimeError::NoBtf {
-                detail: self.btf_error.clone().unwrap_or_default(),
+                detail: self.btf().err().unwrap_or_default(),
             },
             _ => internal("no template fits the probe"),
         }
@@ -339,7 +330,7 @@ impl Loader {
                 p.attach(category, name).map_err(|e| attach_err(&tp, e))?;
             }
             (Attach::TpBtf { name }, Kind::TpBtf) => {
-                let btf = self.btf()?;
+                let btf = self.need_btf()?;
                 let p: &mut BtfTracePoint = prog.try_into().map_err(verr)?;
                 p.load(name, btf).map_err(|e| match e {
                     ProgramError::Btf(_) => RuntimeError::TracepointMissing {
@@ -352,7 +343,7 @@ impl Loader {
                     .map_err(|e| attach_err(&format!("tp_btf:{name}"), e))?;
             }
             (Attach::Kernel { function, .. }, Kind::Fentry | Kind::Fexit) => {
-                let btf = self.btf()?;
+                let btf = self.need_btf()?;
                 let unavailable = |reason: String| RuntimeError::KernelProbeUnavailable {
                     probe: probe.name.clone(),
                     function: function.clone(),
@@ -413,10 +404,24 @@ impl Loader {
         Ok(())
     }
 
-    fn btf(&self) -> Result<&Btf, RuntimeError> {
-        self.btf.as_ref().ok_or_else(|| RuntimeError::NoBtf {
-            detail: self.btf_error.clone().unwrap_or_default(),
-        })
+    /// Kernel BTF, parsed on first use; `Err` says why there is none.
+    fn btf(&self) -> Result<&Btf, String> {
+        self.btf
+            .get_or_init(|| {
+                Btf::from_sys_fs().map_err(|e| {
+                    if self.btf_present {
+                        error_chain(&e)
+                    } else {
+                        "no such file".to_string()
+                    }
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn need_btf(&self) -> Result<&Btf, RuntimeError> {
+        self.btf().map_err(|detail| RuntimeError::NoBtf { detail })
     }
 
     /// The error for a kernel function no mechanism can probe.
@@ -436,7 +441,7 @@ impl Loader {
                 "this kernel has no kprobes (CONFIG_KPROBES is off) and refuses BPF \
                  trampolines for {function}"
             ),
-            (true, false, KernelMode::Auto) if self.btf.is_none() => format!(
+            (true, false, KernelMode::Auto) if !self.btf_present => format!(
                 "this kernel has no kprobes (CONFIG_KPROBES is off) and no BTF for BPF \
                  trampolines on {function}"
             ),
@@ -495,10 +500,15 @@ pub fn tracepoint_alternative(function: &str) -> Option<TracepointAlternative> {
         "tcp_connect" | "tcp_v4_connect" | "tcp_v6_connect" => {
             ("sock:inet_sock_set_state", Some("tcpconnect-tp"))
         }
-        "inet_csk_accept" | "tcp_set_state" => ("sock:inet_sock_set_state", None),
-        "do_sys_openat2" | "do_sys_open" => ("syscalls:sys_enter_openat", None),
-        "do_execveat_common" | "bprm_execve" => ("sched:sched_process_exec", None),
-        "tcp_retransmit_skb" => ("tcp:tcp_retransmit_skb", None),
+        "inet_csk_accept" | "security_sock_graft" => {
+            ("sock:inet_sock_set_state", Some("tcpaccept-tp"))
+        }
+        "tcp_set_state" => ("sock:inet_sock_set_state", Some("tcpstates")),
+        "do_sys_openat2" | "do_sys_open" => ("syscalls:sys_enter_openat", Some("opensnoop")),
+        "do_execveat_common" | "bprm_execve" => ("syscalls:sys_enter_execve", Some("execsnoop")),
+        "tcp_retransmit_skb" => ("tcp:tcp_retransmit_skb", Some("tcpretrans")),
+        "oom_kill_process" => ("oom:mark_victim", Some("oomkill")),
+        "do_send_sig_info" | "send_signal" => ("signal:signal_generate", Some("sigsnoop")),
         _ => return None,
     };
     Some(TracepointAlternative { tracepoint, recipe })

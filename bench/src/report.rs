@@ -1,0 +1,538 @@
+//! The markdown report: machine, tools, a summary table with ratios and
+//! goals, then the details of each measurement.
+
+use std::fmt::Write as _;
+use std::process::Command;
+
+use crate::measure::{col, median, EventRun, Results, Tool, BPFTRACE_MARKER, SYSCALLS};
+
+/// bpftrace's per-event statement, shortened for the report.
+const BPFTRACE_SHORT: &str = r#"printf("{\"pid\":%d,…}\n", pid, comm);"#;
+use crate::Config;
+
+/// First line of a command's stdout (or stderr), trimmed; "?" if it fails.
+fn first_line(prog: &str, args: &[&str]) -> String {
+    match Command::new(prog).args(args).output() {
+        Ok(o) => {
+            let text = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or("?")
+                .trim()
+                .to_string()
+        }
+        Err(_) => "?".into(),
+    }
+}
+
+fn read_trim(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+fn cpu_model() -> String {
+    read_trim("/proc/cpuinfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "?".into())
+}
+
+fn mem_gib() -> String {
+    read_trim("/proc/meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map(|kib| format!("{:.1} GiB", kib / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn ms(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v < 10.0 {
+        format!("{v:.2} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
+fn mib(kib: f64) -> String {
+    if kib.is_nan() {
+        "–".into()
+    } else {
+        format!("{:.1} MiB", kib / 1024.0)
+    }
+}
+
+fn ns(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else {
+        format!("{v:.0} ns")
+    }
+}
+
+fn rate(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v >= 1e6 {
+        format!("{:.2} M/s", v / 1e6)
+    } else {
+        format!("{:.0} k/s", v / 1e3)
+    }
+}
+
+fn ratio(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.1}×")
+    } else {
+        "–".into()
+    }
+}
+
+fn met(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "–",
+    }
+}
+
+/// `ok` only when the ratio could be computed.
+fn check(v: f64, ok: impl Fn(f64) -> bool) -> Option<bool> {
+    v.is_finite().then(|| ok(v))
+}
+
+fn count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The lowest achieved rate of a tool's sweep at which events were lost.
+fn loss_onset(r: &Results, tool: Tool) -> (Option<f64>, f64) {
+    let runs: Vec<&EventRun> = r
+        .sweep
+        .iter()
+        .filter(|s| s.tool == tool)
+        .map(|s| &s.run)
+        .collect();
+    let onset = runs
+        .iter()
+        .filter(|x| x.lost > 0)
+        .map(|x| x.rate_achieved())
+        .min_by(|a, b| a.total_cmp(b));
+    let max = runs
+        .iter()
+        .map(|x| x.rate_achieved())
+        .fold(f64::NAN, f64::max);
+    (onset, max)
+}
+
+pub fn markdown(cfg: &Config, r: &Results) -> String {
+    let mut m = String::new();
+    let tracectl = cfg.tracectl.to_string_lossy().into_owned();
+    let bpftrace = cfg.bpftrace.to_string_lossy().into_owned();
+    let date = first_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let rev = first_line("git", &["rev-parse", "--short", "HEAD"]);
+    let dirty = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    let _ = writeln!(m, "# tracectl benchmarks\n");
+    let _ = writeln!(
+        m,
+        "Written by `scripts/bench.sh{}` on {date}{}; see bench/README.md for the method.\n",
+        if cfg.quick { " --quick" } else { "" },
+        if cfg.quick {
+            " — a **quick smoke run**: too few iterations for the numbers to mean much"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(m, "| | |\n|---|---|");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = writeln!(
+        m,
+        "| machine | {}, {cpus} CPUs, {} RAM |",
+        cpu_model(),
+        mem_gib()
+    );
+    let _ = writeln!(
+        m,
+        "| kernel | Linux {} (Debian {}) |",
+        read_trim("/proc/sys/kernel/osrelease"),
+        read_trim("/etc/debian_version")
+    );
+    let _ = writeln!(
+        m,
+        "| tracectl | {} (git {rev}{}), release build |",
+        first_line(&tracectl, &["--version"]),
+        if dirty {
+            ", with uncommitted changes"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        m,
+        "| bpftrace | {} |",
+        first_line(&bpftrace, &["--version"])
+    );
+    let _ = writeln!(
+        m,
+        "| C floor | clang {}, libbpf {}, gcc {} |",
+        first_line("dpkg-query", &["-W", "-f=${Version}", "clang-14"]),
+        first_line("dpkg-query", &["-W", "-f=${Version}", "libbpf-dev"]),
+        first_line("dpkg-query", &["-W", "-f=${Version}", "gcc"]),
+    );
+    let _ = writeln!(m, "| rustc | {} |", first_line("rustc", &["--version"]));
+    let pinning = match (cfg.tracer_cpu, cfg.workload_cpu) {
+        (Some(t), Some(w)) => format!("tracer on CPU {t}, workload on CPU {w}"),
+        _ => "none".into(),
+    };
+    let _ = writeln!(
+        m,
+        "| settings | {} runs per start-up/compile median, {} repetitions × {} ms per event run, pinning: {pinning} |",
+        cfg.runs,
+        cfg.reps,
+        cfg.duration.as_millis()
+    );
+    let loads: Vec<String> = r
+        .quiet
+        .iter()
+        .map(|q| {
+            format!(
+                "{} {}{}{}",
+                q.section,
+                q.loadavg,
+                if q.waited.as_secs() >= 3 {
+                    format!(
+                        " (after waiting {} s for builds to end)",
+                        q.waited.as_secs()
+                    )
+                } else {
+                    String::new()
+                },
+                if q.busy.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (busy: {})", q.busy.join(" "))
+                }
+            )
+        })
+        .collect();
+    let _ = writeln!(m, "| load average at each section | {} |", loads.join("; "));
+    let _ = writeln!(m, "| total time | {:.0} s |\n", r.elapsed.as_secs_f64());
+    if !r.errors.is_empty() || !r.warnings.is_empty() {
+        let _ = writeln!(m, "**Problems during this run:**\n");
+        for e in &r.errors {
+            let _ = writeln!(m, "- error: {e}");
+        }
+        for w in &r.warnings {
+            let _ = writeln!(m, "- warning: {w}");
+        }
+        let _ = writeln!(m);
+    }
+
+    // ---- summary ----
+    let _ = writeln!(m, "## Summary\n");
+    let _ = writeln!(
+        m,
+        "Ratios are bpftrace ÷ tracectl (how many times faster or smaller tracectl is), \
+         except per-event overhead: tracectl ÷ the hand-written floor.\n"
+    );
+    let _ = writeln!(
+        m,
+        "| # | measurement | tracectl | bpftrace | C/libbpf floor | ratio | goal | met |"
+    );
+    let _ = writeln!(m, "|---|---|---:|---:|---:|---:|---|---|");
+    for s in &r.startup {
+        let floor = if s.probes == 1 {
+            s.attach_ms[2]
+        } else {
+            f64::NAN
+        };
+        let q = s.attach_ms[1] / s.attach_ms[0];
+        let _ = writeln!(
+            m,
+            "| 1 | start → attached, {} probe{} | {} | {} | {} | {} | ≥ 15× | {} |",
+            s.probes,
+            if s.probes == 1 { "" } else { "s" },
+            ms(s.attach_ms[0]),
+            ms(s.attach_ms[1]),
+            if floor.is_nan() { "".into() } else { ms(floor) },
+            ratio(q),
+            met(check(q, |v| v >= 15.0))
+        );
+    }
+    for s in &r.startup {
+        let q = s.cycle_ms[1] / s.cycle_ms[0];
+        let _ = writeln!(
+            m,
+            "| 1 | load + attach + detach, {} probe{} | {} | {} | | {} | ≥ 15× | {} |",
+            s.probes,
+            if s.probes == 1 { "" } else { "s" },
+            ms(s.cycle_ms[0]),
+            ms(s.cycle_ms[1]),
+            ratio(q),
+            met(check(q, |v| v >= 15.0))
+        );
+    }
+    for s in &r.startup {
+        let q = s.run_rss_kib[1] / s.run_rss_kib[0];
+        let floor = if s.probes == 1 {
+            mib(s.run_rss_kib[2])
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            m,
+            "| 2 | peak RSS, run (attached, then Ctrl-C), {} probe{} | {} | {} | {} | {} | ≥ 6× | {} |",
+            s.probes,
+            if s.probes == 1 { "" } else { "s" },
+            mib(s.run_rss_kib[0]),
+            mib(s.run_rss_kib[1]),
+            floor,
+            ratio(q),
+            met(check(q, |v| v >= 6.0))
+        );
+    }
+    for s in &r.startup {
+        let q = s.cycle_rss_kib[1] / s.cycle_rss_kib[0];
+        let _ = writeln!(
+            m,
+            "| 2 | peak RSS, load + attach + detach, {} probe{} | {} | {} | | {} | ≥ 6× | {} |",
+            s.probes,
+            if s.probes == 1 { "" } else { "s" },
+            mib(s.cycle_rss_kib[0]),
+            mib(s.cycle_rss_kib[1]),
+            ratio(q),
+            met(check(q, |v| v >= 6.0))
+        );
+    }
+    let base = r.overhead_of(Tool::None).map(|o| o.median_ns());
+    let added = |t: Tool| -> f64 {
+        match (r.overhead_of(t), base) {
+            (Some(o), Some(b)) => o.median_ns() - b,
+            _ => f64::NAN,
+        }
+    };
+    let (a_t, a_b, a_f) = (
+        added(Tool::Tracectl),
+        added(Tool::Bpftrace),
+        added(Tool::Floor),
+    );
+    let q = a_t / a_f;
+    let _ = writeln!(
+        m,
+        "| 3 | ns added per event (getppid, pid + comm to JSON) | {} | {} | {} | {} | ≤ 1.1× floor | {} |",
+        ns(a_t),
+        ns(a_b),
+        ns(a_f),
+        ratio(q),
+        met(check(q, |v| v <= 1.1))
+    );
+    let q = a_b / a_t;
+    let _ = writeln!(
+        m,
+        "| 3 | … bpftrace ÷ tracectl | | | | {} | far below bpftrace | {} |",
+        ratio(q),
+        met(check(q, |v| v >= 5.0))
+    );
+    let full = |t: Tool| r.overhead_of(t).map(|o| (o.delivered_rate(), o.total().2));
+    let cell = |t: Tool| match full(t) {
+        Some((v, lost)) => format!("{}, {} lost", rate(v), count(lost)),
+        None => "–".into(),
+    };
+    let t_ok = full(Tool::Tracectl).map(|(v, lost)| v >= 1e6 && lost == 0);
+    let _ = writeln!(
+        m,
+        "| 4 | events/s decoded to JSON Lines, flat-out workload | {} | {} | {} | {} | ≥ 1 M/s, 0 lost | {} |",
+        cell(Tool::Tracectl),
+        cell(Tool::Bpftrace),
+        cell(Tool::Floor),
+        ratio(
+            full(Tool::Tracectl).map_or(f64::NAN, |v| v.0)
+                / full(Tool::Bpftrace).map_or(f64::NAN, |v| v.0)
+        ),
+        met(t_ok)
+    );
+    let onset_cell = |t: Tool| {
+        let (onset, max) = loss_onset(r, t);
+        match onset {
+            Some(v) => format!("from {}", rate(v)),
+            None => format!("none up to {}", rate(max)),
+        }
+    };
+    let _ = writeln!(
+        m,
+        "| 4 | event rate at which losses begin | {} | {} | {} | | | |",
+        onset_cell(Tool::Tracectl),
+        onset_cell(Tool::Bpftrace),
+        onset_cell(Tool::Floor)
+    );
+    let times: Vec<f64> = r.compile.iter().map(|c| c.1).collect();
+    let mx = times.iter().copied().fold(f64::NAN, f64::max);
+    let _ = writeln!(
+        m,
+        "| 5 | `tracectl check` per spec: median / max over {} specs | {} / {} | | | | ≤ 20 ms each | {} |",
+        times.len(),
+        ms(median(times.clone())),
+        ms(mx),
+        met(check(mx, |v| v <= 20.0))
+    );
+    let _ = writeln!(m);
+
+    // ---- details ----
+    let _ = writeln!(m, "## 1–2. Start-up and memory\n");
+    let _ = writeln!(
+        m,
+        "Specs: tracepoints `syscalls:sys_enter_{{{}}}` (the first 1, 2 or 8), each \
+         capturing pid and comm. tracectl: `tracectl run -o json --time none -e '…{{ pid, comm }}'`; \
+         bpftrace: `bpftrace -e '… {{ {} }} BEGIN {{ printf(\"{}\\n\"); }}'` (BEGIN fires once \
+         every probe is attached, so bpftrace attaches one probe more). \
+         *Start → attached*: from spawn to the arrival of tracectl's `tracectl: attached` stderr \
+         line / bpftrace's BEGIN line, then SIGINT. *Load + attach + detach*: spawn → exit of \
+         `tracectl check --load -e …` / `bpftrace -e '… BEGIN {{ exit(); }}'`. Medians of {} runs, \
+         tools interleaved. Peak RSS is the child's `ru_maxrss` (wait4).\n",
+        SYSCALLS.join(","),
+        BPFTRACE_SHORT,
+        BPFTRACE_MARKER,
+        cfg.runs
+    );
+    let _ = writeln!(
+        m,
+        "| probes | tool | start → attached | peak RSS (run) | load + attach + detach | peak RSS (cycle) |"
+    );
+    let _ = writeln!(m, "|---:|---|---:|---:|---:|---:|");
+    for s in &r.startup {
+        for t in [Tool::Tracectl, Tool::Bpftrace, Tool::Floor] {
+            let c = col(t);
+            if s.attach_ms[c].is_nan() && s.cycle_ms[c].is_nan() {
+                continue;
+            }
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} | {} | {} | {} |",
+                s.probes,
+                t.name(),
+                ms(s.attach_ms[c]),
+                mib(s.run_rss_kib[c]),
+                ms(s.cycle_ms[c]),
+                mib(s.cycle_rss_kib[c])
+            );
+        }
+    }
+    let _ = writeln!(
+        m,
+        "\nThe C/libbpf floor (one probe, a compiled-in program: no compiler, no BTF \
+         parsing) shows what the kernel part of attaching costs.\n"
+    );
+    let _ = writeln!(m, "## 3. Per-event overhead\n");
+    let _ = writeln!(
+        m,
+        "The workload (bench/c/workload.c) calls getppid(2) back to back for {} ms, pinned to \
+         its own CPU, and times its loop; the tracer, pinned to the other CPU, traces \
+         `syscalls:sys_enter_getppid` of that pid only and writes pid and comm as JSON: \
+         tracectl `run --pid P -o json --time none` and the floor (bench/c/floor.*, \
+         ring buffer, same wakeup policy as tracectl) to /dev/null, bpftrace \
+         (`/pid == P/ {{ printf(…) }}`) to a pipe counted by the harness. Every run checks \
+         that received + lost = calls made. Median of {} repetitions.\n",
+        cfg.duration.as_millis(),
+        cfg.reps
+    );
+    let _ = writeln!(
+        m,
+        "| tool | ns per getppid | ns added | calls | received | lost | tracer CPU per event | tracer peak RSS |"
+    );
+    let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for o in &r.overhead {
+        let (calls, recv, lost) = o.total();
+        let traced = o.tool != Tool::None;
+        let rss = median(o.runs.iter().map(|x| x.tracer_rss_kib as f64).collect());
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            o.tool.name(),
+            ns(o.median_ns()),
+            if traced {
+                ns(base.map_or(f64::NAN, |b| o.median_ns() - b))
+            } else {
+                String::new()
+            },
+            count(calls),
+            if traced { count(recv) } else { String::new() },
+            if traced { count(lost) } else { String::new() },
+            if traced {
+                ns(o.cpu_ns_per_event())
+            } else {
+                String::new()
+            },
+            if traced { mib(rss) } else { String::new() },
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\n*Tracer CPU per event* is the tracer's user + system CPU time (wait4) less that of a \
+         run without events, divided by the events received: the consumer's cost, \
+         1e9 ÷ it is the rate one CPU can decode.\n"
+    );
+    let _ = writeln!(m, "## 4. Throughput and losses\n");
+    let _ = writeln!(
+        m,
+        "The same workload paced at a target rate (spinning on the clock between calls) for \
+         {} ms, then flat out; the achieved rate is what the workload managed under the tracer. \
+         Lost = records the tool reported it could not deliver (tracectl and the floor: ring \
+         buffer full, counted in the kernel; bpftrace: its `Lost N events` lines).\n",
+        cfg.duration.as_millis()
+    );
+    let _ = writeln!(
+        m,
+        "| tool | target rate | achieved rate | calls | received | lost |"
+    );
+    let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|");
+    for s in &r.sweep {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} |",
+            s.tool.name(),
+            if s.run.rate == 0 {
+                "flat out".into()
+            } else {
+                rate(s.run.rate as f64)
+            },
+            rate(s.run.rate_achieved()),
+            count(s.run.calls),
+            count(s.run.received),
+            count(s.run.lost)
+        );
+    }
+    let _ = writeln!(m, "\n## 5. Compile\n");
+    let _ = writeln!(
+        m,
+        "`tracectl check SPEC` (parse, resolve against kernel BTF and tracefs, check, lower), \
+         spawn → exit, median of {} runs.\n",
+        cfg.runs
+    );
+    let _ = writeln!(m, "| spec | median |\n|---|---:|");
+    for (f, t) in &r.compile {
+        let _ = writeln!(m, "| specs/{f} | {} |", ms(*t));
+    }
+    let _ = writeln!(m);
+    m
+}
