@@ -341,20 +341,18 @@ pub fn compile_reporting(src: &Source, env: &Env, opts: &Options) -> Result<Comp
 
 /// `tracectl check`.
 pub fn check(args: &CheckArgs) -> Result<(), Failure> {
+    if args.load && args.compile.btf.is_some() {
+        return Err(Failure::Message(
+            "--load loads the spec into this kernel, so it checks against this kernel's BTF: \
+             drop --btf, or drop --load to check against another kernel"
+                .into(),
+        ));
+    }
     // The loader first: it checks privileges and mounts tracefs.
     let loader = if args.load {
         Some(crate::run::loader_for_check(&args.load_opts)?)
     } else {
         None
-    };
-    let btf = load_btf(args.compile.btf.as_deref())?;
-    let env = Env {
-        btf: &btf,
-        tracepoints: tracepoint_source(&btf, args.compile.btf.is_some()),
-    };
-    let opts = Options {
-        params: args.compile.params.clone(),
-        require_params: args.load,
     };
     let mut sources = Vec::new();
     if args.source.expr.is_some() {
@@ -364,28 +362,43 @@ pub fn check(args: &CheckArgs) -> Result<(), Failure> {
         sources.push(load_source(Some(s), None));
     }
     let mut failed = 0;
-    for src in sources {
-        let src = match src {
-            Ok(s) => s,
-            Err(Failure::Message(m)) => {
-                eprintln!("error: {m}");
-                failed += 1;
-                continue;
-            }
-            Err(Failure::Reported) => {
-                failed += 1;
-                continue;
-            }
+    let mut plans = Vec::new();
+    {
+        let btf = load_btf(args.compile.btf.as_deref())?;
+        let env = Env {
+            btf: &btf,
+            tracepoints: tracepoint_source(&btf, args.compile.btf.is_some()),
         };
-        match (compile_reporting(&src, &env, &opts), &loader) {
-            (Ok(c), Some(loader)) => {
-                if let Err(e) = crate::run::check_load(loader, &c.plan) {
-                    eprintln!("error: {}: {e}", src.name);
+        let opts = Options {
+            params: args.compile.params.clone(),
+            require_params: args.load,
+        };
+        for src in sources {
+            let src = match src {
+                Ok(s) => s,
+                Err(Failure::Message(m)) => {
+                    eprintln!("error: {m}");
                     failed += 1;
+                    continue;
                 }
+                Err(Failure::Reported) => {
+                    failed += 1;
+                    continue;
+                }
+            };
+            match compile_reporting(&src, &env, &opts) {
+                Ok(c) => plans.push((src.name, c.plan)),
+                Err(_) => failed += 1,
             }
-            (Ok(_), None) => {}
-            (Err(_), _) => failed += 1,
+        }
+        // The compiler's BTF is freed before anything is loaded (peak memory).
+    }
+    if let Some(loader) = &loader {
+        for (name, plan) in &plans {
+            if let Err(e) = crate::run::check_load(loader, plan) {
+                eprintln!("error: {name}: {e}");
+                failed += 1;
+            }
         }
     }
     if failed > 0 {

@@ -204,8 +204,8 @@ impl Loader {
         };
         let events_pin = pins.path.join(EVENTS_MAP);
         let lost_pin = pins.path.join(LOST_MAP);
-        // EbpfLoader::new() parses kernel BTF itself (for CO-RE relocations,
-        // which the templates do not use); aya 0.14 has no way around it.
+        // No kernel BTF for CO-RE relocations: the templates have none (our
+        // vendored aya's EbpfLoader::new() does not parse it; vendor/README.md).
         let mut el = EbpfLoader::new();
         el.map_max_entries(EVENTS_MAP, ring_bytes)
             .map_pin_path(EVENTS_MAP, events_pin.as_path())
