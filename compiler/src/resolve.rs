@@ -256,15 +256,7 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
                 },
                 func,
             );
-            ctx.args = params
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Arg {
-                    name: p.name.to_string(),
-                    ty: p.ty,
-                    loc: ArgLoc::Index(i as u32),
-                })
-                .collect();
+            ctx.args = indexed_args(&params);
             ctx.is_return = ret;
             ctx.ret_ty = ret.then_some(ret_ty);
             // A kretprobe cannot see arguments (the registers are reused).
@@ -284,15 +276,7 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
                 },
                 rest,
             );
-            ctx.args = params
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Arg {
-                    name: p.name.to_string(),
-                    ty: p.ty,
-                    loc: ArgLoc::Index(i as u32),
-                })
-                .collect();
+            ctx.args = indexed_args(&params);
             Ok(ctx)
         }
         "tracepoint" => {
@@ -576,6 +560,19 @@ fn builtin_by_name(n: &str) -> Option<Builtin> {
         "cgroup" => Builtin::Cgroup,
         _ => return None,
     })
+}
+
+/// Function-like arguments: parameter *i* is the args area's u64 *i*.
+fn indexed_args(params: &[crate::btf::Param<'_>]) -> Vec<Arg> {
+    params
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Arg {
+            name: p.name.to_string(),
+            ty: p.ty,
+            loc: ArgLoc::Index(i as u32),
+        })
+        .collect()
 }
 
 fn round8(n: u32) -> u32 {

@@ -118,6 +118,9 @@ pub mod filter {
 /// `tc_config.flags`: fexit must also copy the return value (`ctx[nargs]`).
 pub const CFG_NEED_RET: u32 = 1;
 
+/// `tc_config.flags`: no time column; the templates skip the timestamp.
+pub const CFG_NO_TS: u32 = 2;
+
 /// Mirror of `struct tc_op` (56 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -29,7 +29,7 @@ use aya::programs::uprobe::UProbeScope;
 use aya::programs::{BtfTracePoint, FEntry, FExit, KProbe, ProgramError, TracePoint, UProbe};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use tracectl_compiler::plan::{
-    Attach, Base, KernelMode, Plan, ProbeConfig, ProbePlan, PLAN_FORMAT,
+    Attach, Base, KernelMode, Plan, ProbeConfig, ProbePlan, TimeMode, PLAN_FORMAT,
 };
 
 use crate::abi::{self, MAX_REG_ARGS};
@@ -175,6 +175,7 @@ impl Loader {
             });
         }
         let wakeup = self.options.effective_wakeup_bytes();
+        let timestamps = plan.output.time != TimeMode::None;
         let ring_bytes = self.options.effective_ring_bytes();
 
         // Encode every candidate configuration before the loader borrows them.
@@ -183,7 +184,14 @@ impl Loader {
             let mut per_kind = Vec::new();
             let mut first_err = None;
             for kind in candidates(&probe.attach, self.btf_present, self.options.no_trampolines) {
-                match encode_for(kind, probe, i as u32, self.options.target_tgid, wakeup) {
+                match encode_for(
+                    kind,
+                    probe,
+                    i as u32,
+                    self.options.target_tgid,
+                    wakeup,
+                    timestamps,
+                ) {
                     Ok(bytes) => per_kind.push((kind, bytes)),
                     Err(e) => {
                         first_err.get_or_insert(e);
@@ -544,13 +552,15 @@ fn candidates(attach: &Attach, have_btf: bool, no_trampolines: bool) -> Vec<Kind
 }
 
 /// Encodes a probe's configuration for one template kind, checking what the
-/// kind can provide in its args area.
+/// kind can provide in its args area. Without `timestamps` (no time column)
+/// the template skips reading the clock.
 pub fn encode_for(
     kind: Kind,
     probe: &ProbePlan,
     probe_index: u32,
     target_tgid: u32,
     wakeup_bytes: u64,
+    timestamps: bool,
 ) -> Result<Vec<u8>, RuntimeError> {
     let plan_err = |message: String| RuntimeError::Plan {
         probe: probe.name.clone(),
@@ -561,7 +571,12 @@ pub fn encode_for(
     if matches!(kind, Kind::Kprobe | Kind::Uprobe) {
         config.nargs = config.nargs.min(MAX_REG_ARGS);
     }
-    abi::encode(&config, probe_index, target_tgid, wakeup_bytes).map_err(|e| plan_err(e.0))
+    let mut cfg =
+        abi::build(&config, probe_index, target_tgid, wakeup_bytes).map_err(|e| plan_err(e.0))?;
+    if !timestamps {
+        cfg.flags |= abi::CFG_NO_TS;
+    }
+    Ok(cfg.to_bytes())
 }
 
 /// Every `Base::Arg` must read bytes this kind fills.

@@ -58,7 +58,7 @@ fn plan(probes: Vec<ProbePlan>) -> Plan {
         probes,
         output: OutputPlan {
             format: Format::Json,
-            time: TimeMode::None,
+            time: TimeMode::Relative,
         },
     }
 }
@@ -299,6 +299,28 @@ fn a_tracepoint_execve_pid_comm_filename() {
 }
 
 /// `sched:sched_process_exec`: pid, comm and the `__data_loc` filename.
+/// Without a time column the templates do not read the clock: the header's
+/// timestamp stays 0 (with one, test a sees it set).
+#[test]
+fn a2_no_time_column_no_timestamp() {
+    let Some(_g) = kernel_env() else { return };
+    let prog = UniqueProgram::new("n");
+    let mut p = plan(vec![execve_probe("execve")]);
+    p.output.time = TimeMode::None;
+    let mut s = loader().start(&p).unwrap();
+    prog.run();
+    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+        rs.iter()
+            .any(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
+    });
+    let r = recs
+        .iter()
+        .find(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
+        .expect("the exec is captured");
+    assert_eq!(u64_at(r, 0), 0, "no timestamp without a time column");
+    s.close();
+}
+
 fn exec_probe(name: &str, filter: Vec<FilterOp>, strings: &[u8]) -> ProbePlan {
     let (loc, _) = tp_field("sched", "sched_process_exec", "filename");
     let (pid_off, _) = tp_field("sched", "sched_process_exec", "pid");
