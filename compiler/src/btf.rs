@@ -221,7 +221,7 @@ const INT_BOOL: u32 = 4;
 /// of name prefixes, built on first use (see [`Btf::find_func`] for costs).
 /// `Btf` is `Send + Sync`.
 pub struct Btf {
-    data: Vec<u8>,
+    data: Bytes,
     /// Start and end (exclusive) of the string section in `data`.
     str_start: usize,
     str_end: usize,
@@ -232,6 +232,76 @@ pub struct Btf {
     /// `keys[id]` = first four bytes of the type's name (0 if anonymous).
     keys: OnceLock<Vec<u32>>,
     synth: Mutex<Synthetic>,
+}
+
+/// The bytes of a BTF blob: read into memory, or mapped from a file.
+enum Bytes {
+    Owned(Vec<u8>),
+    Mapped(Mapping),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Owned(v) => v,
+            Bytes::Mapped(m) => m.bytes(),
+        }
+    }
+}
+
+/// A private read-only mapping of a whole file. Only used for
+/// `/sys/kernel/btf/vmlinux`, which never changes while the system runs (a
+/// mapped user file could be truncated under us).
+struct Mapping {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; shared references only read it.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// Maps `path`, or `None` when it cannot (older kernels refuse mmap of
+    /// sysfs BTF; the caller then reads the file).
+    fn of(path: &Path) -> Option<Mapping> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(path).ok()?;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: a fresh mapping of an open file; checked for failure.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(Mapping {
+            ptr: ptr as *const u8,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `of`.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
 }
 
 impl std::fmt::Debug for Btf {
@@ -499,8 +569,16 @@ const POSITIONAL: [&str; 12] = [
 
 impl Btf {
     /// Reads `/sys/kernel/btf/vmlinux`.
+    ///
+    /// Mapped, not read, where the kernel allows it (Linux 6.16+): sysfs
+    /// serves the ~5 MiB in 4 KiB reads, which took 3.4 ms of the 5.6 ms a
+    /// `tracectl check` took here; mapping it takes 0.1 ms.
     pub fn host() -> Result<Btf, BtfError> {
-        Btf::from_file(Path::new(HOST_BTF_PATH))
+        let path = Path::new(HOST_BTF_PATH);
+        match Mapping::of(path) {
+            Some(m) => Btf::from_data(Bytes::Mapped(m)),
+            None => Btf::from_file(path),
+        }
     }
 
     /// Reads raw BTF, or an ELF file with a `.BTF` section.
@@ -511,6 +589,10 @@ impl Btf {
 
     /// Parses raw BTF or an ELF holding `.BTF`.
     pub fn from_bytes(data: Vec<u8>) -> Result<Btf, BtfError> {
+        Btf::from_data(Bytes::Owned(data))
+    }
+
+    fn from_data(data: Bytes) -> Result<Btf, BtfError> {
         if u32::try_from(data.len()).is_err() {
             return Err(format_err("file larger than 4 GiB"));
         }
