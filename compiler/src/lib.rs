@@ -14,6 +14,8 @@
 //!
 //! [`compile`] runs them; [`diag`] renders what went wrong.
 
+#![warn(missing_docs)]
+
 pub mod btf;
 pub mod check;
 pub mod compile;

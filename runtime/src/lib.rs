@@ -6,6 +6,8 @@
 //! The passes after the compiler's: **load** (templates configured and
 //! verified) → **attach** → **output** ([`decode`], then [`output`]).
 
+#![warn(missing_docs)]
+
 pub mod abi;
 pub mod cli;
 pub mod decode;

@@ -9,12 +9,20 @@ use crate::diag::{Diagnostic, Span, Spanned};
 use crate::plan::CmpOp;
 use pest::iterators::Pair;
 use pest::Parser as _;
-use pest_derive::Parser;
 
-/// The generated parser (see `grammar.pest`).
-#[derive(Parser)]
-#[grammar = "syntax/grammar.pest"]
-pub struct Grammar;
+pub use generated::{Grammar, Rule};
+
+/// pest's generated parser and its `Rule` enum (one variant per rule of
+/// `grammar.pest`), which carry no documentation of their own.
+mod generated {
+    #![allow(missing_docs)]
+    use pest_derive::Parser;
+
+    /// The generated parser (see `grammar.pest`).
+    #[derive(Parser)]
+    #[grammar = "syntax/grammar.pest"]
+    pub struct Grammar;
+}
 
 /// Deepest parenthesis nesting accepted (pest recurses on parentheses).
 pub const MAX_NESTING: usize = 32;
