@@ -347,3 +347,27 @@ fn sigint_detaches_everything() {
     assert_eq!(our_programs(), 0, "every program is unloaded after SIGINT");
     assert_eq!(our_pins(), 0);
 }
+
+/// `check` finds a misspelt uprobe symbol on this machine, before anything
+/// is loaded, and points at the probe.
+#[test]
+fn check_finds_a_missing_uprobe_symbol() {
+    let out = Command::new(common::BIN)
+        .args(["check", "-e", "uprobe:libc:mallok { size = arg0 }"])
+        .output()
+        .expect("run tracectl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("does not define `mallok`"), "{err}");
+    assert!(err.contains("did you mean `malloc`?"), "{err}");
+    assert!(err.contains("<-e>:1:1"), "located at the probe: {err}");
+    let ok = Command::new(common::BIN)
+        .args(["check", "-e", "uprobe:libc:malloc { size = arg0 }"])
+        .output()
+        .expect("run tracectl");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}

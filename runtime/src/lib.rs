@@ -17,4 +17,5 @@ pub mod output;
 pub mod recipes;
 pub mod run;
 pub mod session;
+pub mod targets;
 pub mod templates;

@@ -91,6 +91,9 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         require_params: true,
     };
     let compiled = compile_reporting(&src, &env, &opts)?;
+    if crate::cli::check_uprobe_targets(&src, &compiled.plan) {
+        return Err(Failure::Reported);
+    }
     let mut plan = compiled.plan;
     if let Some(o) = args.output {
         plan.output.format = match o {
