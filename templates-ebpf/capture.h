@@ -11,15 +11,18 @@
  *
  * Per event (see tc_begin/tc_finish):
  *   1. `--pid`: return unless the current tgid is CFG.target_tgid (0 = any).
- *   2. Look up the per-CPU scratch area (args area + record) and zero the
- *      record's first CFG.record_size bytes (rounded up to 8).
+ *   2. Look up the per-CPU scratch area (args area + record).
  *   3. The kind-specific program fills the args area (tracepoint: a copy of
  *      the raw record; function-like kinds: u64 argument i at 8*i, the return
  *      value at TC_RET_OFF).
- *   4. Run the value ops in order; after the first CFG.filter_at ops ran,
- *      evaluate the filter and drop the event if it fails.
- *   5. Fill the 16-byte header and bpf_ringbuf_output() the record to the
- *      shared `events` ring buffer; count failures in the per-CPU `lost` map.
+ *   4. Without a filter: reserve the record in the shared `events` ring
+ *      buffer, zero it after the 16-byte header, fill the header, run the
+ *      value ops into it and submit it.
+ *      With a filter: the same in the scratch record, but after the first
+ *      CFG.filter_at ops ran, evaluate the filter and drop the event if it
+ *      fails; then bpf_ringbuf_output() the record.
+ *   5. Records the ring buffer cannot take are counted in the per-CPU `lost`
+ *      map.
  *
  * Wakeups: BPF_RB_NO_WAKEUP unless, with this record, at least
  * CFG.wakeup_bytes are waiting (then BPF_RB_FORCE_WAKEUP). Userspace polls
@@ -303,10 +306,10 @@ static __always_inline __u64 tc_load_arg(const __u8 *p, __u8 size)
 
 /* ---- one value op ---- */
 
-static __always_inline void tc_run_op(void *ctx, struct tc_scratch *s, __u32 i)
+static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u32 i)
 {
 	const volatile struct tc_op *op = &CFG.ops[i];
-	__u8 *slot = s->rec + op->slot;
+	__u8 *slot = rec + op->slot;
 	__u8 base = op->base;
 	__u8 read = op->read;
 	__u64 v = 0;
@@ -315,7 +318,7 @@ static __always_inline void tc_run_op(void *ctx, struct tc_scratch *s, __u32 i)
 	if (base == TC_BASE_ARG) {
 		__u8 size = op->base_size;
 
-		v = tc_load_arg(s->args + op->base_off, size);
+		v = tc_load_arg(args + op->base_off, size);
 		v = tc_extend(v, (__u32)size * 8, op->base_signed);
 	} else if (base == TC_BASE_CTX) {
 		v = (__u64)ctx;
@@ -477,54 +480,89 @@ static __always_inline int tc_filter(const __u8 *rec)
 /* NULL when the event must be ignored. */
 static __always_inline struct tc_scratch *tc_begin(void)
 {
-	struct tc_scratch *s;
 	__u32 zero = 0;
-	__u32 i;
 
 	if (CFG.target_tgid && (bpf_get_current_pid_tgid() >> 32) != CFG.target_tgid)
 		return 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
-	if (!s)
-		return 0;
-	/* ~30 ns per event: skipped when nothing prints it. */
-	((struct tc_header *)s->rec)->ts =
-		(CFG.flags & TC_CFG_NO_TS) ? 0 : bpf_ktime_get_ns();
+	return bpf_map_lookup_elem(&scratch, &zero);
+}
+
+/* Zeroes the record after its header and stamps the header. */
+static __always_inline void tc_start_record(__u8 *rec)
+{
+	struct tc_header *hdr = (struct tc_header *)rec;
+	__u32 i;
+
 	for (i = TC_RECORD_HEADER / 8; i < TC_MAX_RECORD / 8; i++) {
 		if (i * 8 >= CFG.record_size)
 			break;
-		((__u64 *)s->rec)[i] = 0;
+		((__u64 *)rec)[i] = 0;
 	}
-	return s;
+	/* ~30 ns per event: skipped when nothing prints it. */
+	hdr->ts = (CFG.flags & TC_CFG_NO_TS) ? 0 : bpf_ktime_get_ns();
+	hdr->probe_index = CFG.probe_index;
+	hdr->cpu = bpf_get_smp_processor_id();
 }
 
-/* Runs the ops and the filter, then emits the record. */
+/* Wake the reader once wakeup_bytes wait (0: on every record). */
+static __always_inline __u64 tc_wakeup_flags(void)
+{
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + CFG.record_size >= CFG.wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void tc_count_lost(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
+
+	if (n)
+		*n += 1;
+}
+
+/*
+ * Runs the ops and the filter, then emits the record.
+ *
+ * Without a filter every event becomes a record, so it is built in place in
+ * the ring buffer (reserve, fill, submit: no copy). With a filter it is
+ * built in the per-CPU scratch area and copied into the ring only if it
+ * passes, so rejected events never take ring space.
+ */
 static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 {
-	struct tc_header *hdr = (struct tc_header *)s->rec;
-	__u64 flags = BPF_RB_NO_WAKEUP;
+	__u8 *rec;
 	__u32 i;
 
+	if (!CFG.nfilter) {
+		rec = bpf_ringbuf_reserve(&events, CFG.record_size, 0);
+		if (!rec) {
+			tc_count_lost();
+			return 0;
+		}
+		tc_start_record(rec);
+		for (i = 0; i < TC_MAX_OPS; i++) {
+			if (i >= CFG.nops)
+				break;
+			tc_run_op(ctx, s->args, rec, i);
+		}
+		bpf_ringbuf_submit(rec, tc_wakeup_flags());
+		return 0;
+	}
+
+	rec = s->rec;
+	tc_start_record(rec);
 	for (i = 0; i <= TC_MAX_OPS; i++) {
-		if (i == CFG.filter_at && CFG.nfilter) {
-			if (!tc_filter(s->rec))
+		if (i == CFG.filter_at) {
+			if (!tc_filter(rec))
 				return 0;
 		}
 		if (i >= CFG.nops)
 			break;
-		tc_run_op(ctx, s, i);
+		tc_run_op(ctx, s->args, rec, i);
 	}
-
-	hdr->probe_index = CFG.probe_index;
-	hdr->cpu = bpf_get_smp_processor_id();
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) + CFG.record_size >= CFG.wakeup_bytes)
-		flags = BPF_RB_FORCE_WAKEUP;
-	if (bpf_ringbuf_output(&events, s->rec, CFG.record_size, flags)) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-
-		if (n)
-			*n += 1;
-	}
+	if (bpf_ringbuf_output(&events, rec, CFG.record_size, tc_wakeup_flags()))
+		tc_count_lost();
 	return 0;
 }
 
