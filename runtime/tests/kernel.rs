@@ -977,7 +977,7 @@ fn l_full_ring_counts_every_lost_record() {
         let mut s = loader.start(&p).unwrap();
         const CALLS: u64 = 5000;
         for _ in 0..CALLS {
-            std::os::unix::process::parent_id();
+            let _ = std::os::unix::process::parent_id();
         }
         let recs = collect(&mut s, Duration::from_millis(300), |_| false);
         let mine = recs.iter().filter(|r| u64_at(r, 16) == me as u64).count() as u64;
