@@ -147,21 +147,14 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             fields: &field_spans,
             filter: decl.filter.as_ref().map(|f| f.span),
         };
-        match lower(&ctx.attach, &fields, cond.as_ref(), &spans) {
-            Ok(mut l) => {
-                // fexit finds the return value after ALL the function's
-                // arguments (`ctx[nargs]`), not after the ones captured.
-                if ctx.reads_return_value(&l.config) {
-                    l.config.nargs = l.config.nargs.max(ctx.arg_count());
-                }
-                probes.push(ProbePlan {
-                    name: label,
-                    probe: decl.probe.value.clone(),
-                    attach: ctx.attach.clone(),
-                    config: l.config,
-                    fields: l.fields,
-                })
-            }
+        match lower(&ctx.attach, ctx.arg_count(), &fields, cond.as_ref(), &spans) {
+            Ok(l) => probes.push(ProbePlan {
+                name: label,
+                probe: decl.probe.value.clone(),
+                attach: ctx.attach.clone(),
+                config: l.config,
+                fields: l.fields,
+            }),
             Err(d) => diags.push(d),
         }
     }

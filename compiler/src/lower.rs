@@ -149,8 +149,13 @@ impl Slots {
 /// checked filter. Fails, at the offending part, when a limit of the
 /// templates ([`MAX_OPS`], [`MAX_RECORD`], [`MAX_FILTER_OPS`],
 /// [`STR_POOL`]) is crossed.
+///
+/// `fn_args` is the probed function's (or raw tracepoint's) argument count:
+/// a kernel-function return probe that reads the return value copies all
+/// of them, because fexit finds the return value after the last one.
 pub fn lower(
     attach: &Attach,
+    fn_args: u32,
     fields: &[(String, Capture)],
     cond: Option<&Cond>,
     spans: &ProbeSpans,
@@ -328,13 +333,22 @@ pub fn lower(
 
     let function_like = !tracepoint;
     let nargs = if function_like {
-        ops.iter()
+        let used = ops
+            .iter()
             .filter_map(|o| match o.base {
                 Base::Arg { off, .. } if off < RET_OFF => Some(off / 8 + 1),
                 _ => None,
             })
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        let reads_ret = ops
+            .iter()
+            .any(|o| matches!(o.base, Base::Arg { off, .. } if off >= RET_OFF));
+        if reads_ret && matches!(attach, Attach::Kernel { ret: true, .. }) {
+            used.max(fn_args)
+        } else {
+            used
+        }
     } else {
         0
     };

@@ -392,30 +392,6 @@ impl ProbeCtx {
         }
     }
 
-    /// Does a kernel-function return probe of this plan read the return
-    /// value? (Then fexit must copy every argument: the value follows them.)
-    pub fn reads_return_value(&self, config: &crate::plan::ProbeConfig) -> bool {
-        matches!(self.attach, Attach::Kernel { ret: true, .. })
-            && config
-                .ops
-                .iter()
-                .any(|o| matches!(o.base, Base::Arg { off, .. } if off >= RET_OFF))
-    }
-
-    /// Number of function arguments the template must copy.
-    pub fn nargs_used(&self, captures: &[&Capture]) -> u32 {
-        captures
-            .iter()
-            .filter_map(|c| match c.base {
-                Base::Arg { off, .. } if self.is_function_like() && off < RET_OFF => {
-                    Some(off / 8 + 1)
-                }
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0)
-    }
-
     fn is_function_like(&self) -> bool {
         !matches!(self.attach, Attach::Tracepoint { .. })
     }
