@@ -133,12 +133,20 @@ impl Diagnostic {
         if let Some(best) = closest(word, candidates.iter().copied()) {
             self.notes.push(format!("did you mean `{best}`?"));
         } else if !candidates.is_empty() && candidates.len() <= 12 {
-            let list: Vec<String> = candidates.iter().map(|c| format!("`{c}`")).collect();
             self.notes
-                .push(format!("valid {what}: {}", list.join(", ")));
+                .push(format!("valid {what}: {}", quoted_list(candidates)));
         }
         self
     }
+}
+
+/// Names for a note, each in backquotes: `` `a`, `b`, `c` ``.
+pub fn quoted_list<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> String {
+    names
+        .into_iter()
+        .map(|n| format!("`{}`", n.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// True if any diagnostic is an error.

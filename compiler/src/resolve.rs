@@ -8,7 +8,7 @@
 //! plan without its slot, and the decoder that prints it.
 
 use crate::btf::{Btf, Type, TypeId};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{quoted_list, Diagnostic, Span};
 use crate::plan::{
     Attach, Base, Builtin, Decode, Hop, KernelMode, Mem, Read, Transform, DEFAULT_STR, MAX_ARGS,
     MAX_HOPS, MAX_STR, RET_OFF,
@@ -682,18 +682,10 @@ impl<'a> Resolver<'a> {
         if let Some(best) = best {
             d = d.note(format!("did you mean `{best}`?"));
         } else if !fields.is_empty() {
-            let list: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
-            d = d.note(format!("this probe's fields: {}", list.join(", ")));
+            d = d.note(format!("this probe's fields: {}", quoted_list(fields)));
         }
         if best.is_none() && !beyond && !names.is_empty() && names.len() <= 12 {
-            d = d.note(format!(
-                "{what}: {}",
-                names
-                    .iter()
-                    .map(|n| format!("`{n}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            d = d.note(format!("{what}: {}", quoted_list(&names)));
         }
         d.note(format!("builtins: {}", BUILTINS.join(", ")))
     }
@@ -1110,7 +1102,7 @@ impl<'a> Resolver<'a> {
         match t {
             Type::Struct { .. } | Type::Union { .. } => {
                 let names = self.btf.member_names(self.btf.strip(ty));
-                let few: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
+                let few = quoted_list(names.iter().take(8));
                 let mut d = err(
                     span,
                     format!("cannot capture a whole `{}`", self.ty_desc(ty)),
@@ -1118,7 +1110,7 @@ impl<'a> Resolver<'a> {
                 .label("a struct is not a printable value")
                 .note("pick a member, or use `bytes(e, n)` for its raw bytes");
                 if !few.is_empty() {
-                    d = d.note(format!("its members include {}", few.join(", ")));
+                    d = d.note(format!("its members include {few}"));
                 }
                 d
             }

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use tracectl_compiler::diag::{closest, render, Diagnostic, Span};
+use tracectl_compiler::diag::{closest, quoted_list, render, Diagnostic, Span};
 use tracectl_compiler::syntax::ast::Spec;
 use tracectl_compiler::syntax::yaml::{self, Node, Scalar};
 
@@ -304,11 +304,7 @@ pub fn parse_catalogue(src: &str, recipes: &[&str]) -> Result<Catalogue, Vec<Dia
                 Span::new(span.start as usize, span.start as usize),
                 format!(
                     "the catalogue has no entry for {}",
-                    missing_entries
-                        .iter()
-                        .map(|r| format!("`{r}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    quoted_list(&missing_entries)
                 ),
             )
             .label("in `recipes:`")
