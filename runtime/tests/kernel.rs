@@ -274,31 +274,17 @@ fn a_tracepoint_execve_pid_comm_filename() {
     let mut s = loader().start(&plan(vec![execve_probe("execve")])).unwrap();
     assert_eq!(s.kinds(), &[Kind::Tracepoint]);
     let pid = prog.run();
-    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
-        rs.iter()
-            .any(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
-    });
-    let r = recs
-        .iter()
-        .find(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
-        .unwrap_or_else(|| {
-            panic!(
-                "no execve of {} among {} records",
-                prog.path_str(),
-                recs.len()
-            )
-        });
+    let r = execve_record(&mut s, &prog);
     assert_eq!(r.len(), (FILE + FILE_MAX) as usize);
-    assert_eq!(probe_index(r), 0);
-    assert_eq!(u64_at(r, PID), pid as u64);
+    assert_eq!(probe_index(&r), 0);
+    assert_eq!(u64_at(&r, PID), pid as u64);
     // At sys_enter_execve the child still has the comm of the thread that forked it.
-    assert_eq!(str_at(r, COMM, 16), thread_comm());
-    assert!(u64_at(r, 0) > 0, "timestamp");
+    assert_eq!(str_at(&r, COMM, 16), thread_comm());
+    assert!(u64_at(&r, 0) > 0, "timestamp");
     assert_eq!(s.lost(), 0);
     s.close();
 }
 
-/// `sched:sched_process_exec`: pid, comm and the `__data_loc` filename.
 /// Without a time column the templates do not read the clock: the header's
 /// timestamp stays 0 (with one, test a sees it set).
 #[test]
@@ -309,18 +295,24 @@ fn a2_no_time_column_no_timestamp() {
     p.output.time = TimeMode::None;
     let mut s = loader().start(&p).unwrap();
     prog.run();
-    let recs = collect(&mut s, Duration::from_secs(5), |rs| {
-        rs.iter()
-            .any(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
-    });
-    let r = recs
-        .iter()
-        .find(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
-        .expect("the exec is captured");
-    assert_eq!(u64_at(r, 0), 0, "no timestamp without a time column");
+    let r = execve_record(&mut s, &prog);
+    assert_eq!(u64_at(&r, 0), 0, "no timestamp without a time column");
     s.close();
 }
 
+/// The record of `prog`'s execve (by its filename), polled for up to 5 s.
+fn execve_record(s: &mut Session, prog: &UniqueProgram) -> Vec<u8> {
+    let recs = collect(s, Duration::from_secs(5), |rs| {
+        rs.iter()
+            .any(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
+    });
+    let n = recs.len();
+    recs.into_iter()
+        .find(|r| str_at(r, FILE, FILE_MAX) == prog.path_str())
+        .unwrap_or_else(|| panic!("no execve of {} among {n} records", prog.path_str()))
+}
+
+/// `sched:sched_process_exec`: pid, comm and the `__data_loc` filename.
 fn exec_probe(name: &str, filter: Vec<FilterOp>, strings: &[u8]) -> ProbePlan {
     let (loc, _) = tp_field("sched", "sched_process_exec", "filename");
     let (pid_off, _) = tp_field("sched", "sched_process_exec", "pid");
