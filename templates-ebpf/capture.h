@@ -22,14 +22,16 @@
  *      CFG.filter_at ops ran, evaluate the filter and drop the event if it
  *      fails; then bpf_ringbuf_output() the record.
  *   5. Records the ring buffer cannot take are counted in the per-CPU `lost`
- *      map.
+ *      map (key TC_LOST_RING); events dropped because the configuration holds
+ *      a code this template does not know, at key TC_LOST_UNKNOWN.
  *
  * Wakeups: BPF_RB_NO_WAKEUP unless, with this record, at least
  * CFG.wakeup_bytes are waiting (then BPF_RB_FORCE_WAKEUP). Userspace polls
  * with a short timeout, so stragglers are delivered within it.
  *
  * The layout of every struct below is mirrored by runtime/src/abi.rs and
- * checked against this object's BTF by runtime/tests/abi_layout.rs.
+ * checked against this object's BTF by runtime/tests/abi_layout.rs; so are
+ * the codes and limits of abi.h.
  *
  * Only helpers available on Linux 5.10 are used.
  */
@@ -45,75 +47,16 @@
 #error "tracectl templates are built for x86-64 (-D__TARGET_ARCH_x86)"
 #endif
 
-/* Limits: the same values as compiler/src/plan.rs. */
-#define TC_RECORD_HEADER 16
-#define TC_MAX_RECORD 4096
-#define TC_MAX_OPS 16
-#define TC_MAX_HOPS 4
-#define TC_MAX_FILTER_OPS 32
-#define TC_STR_POOL 256
-#define TC_ARGS_AREA 256
-#define TC_RET_OFF 96
-/* Function-like kinds read ctx[0..TC_MAX_FUNC_ARGS) (RET_OFF / 8). */
-#define TC_MAX_FUNC_ARGS 12
+/* Every code and limit (TC_*), shared with the runtime and the compiler. */
+#include "abi.h"
 
-/* tc_op.base */
-#define TC_BASE_ARG 1
-#define TC_BASE_CTX 2
-#define TC_BASE_BUILTIN 3
-
-/* tc_op.builtin */
-#define TC_BI_PID 1
-#define TC_BI_TID 2
-#define TC_BI_UID 3
-#define TC_BI_GID 4
-#define TC_BI_COMM 5
-#define TC_BI_TS 6
-#define TC_BI_CPU 7
-#define TC_BI_CGROUP 8
-
-/* tc_op.read */
-#define TC_READ_VALUE 1
-#define TC_READ_INT 2
-#define TC_READ_STR 3
-#define TC_READ_BYTES 4
-#define TC_READ_DATALOC 5
-
-/* address spaces (tc_op.read_mem, tc_op.hop_mem) */
-#define TC_MEM_KERNEL 0
-#define TC_MEM_USER 1
-
-/* tc_op.transform */
-#define TC_XF_NONE 0
-#define TC_XF_BSWAP16 1
-#define TC_XF_BSWAP32 2
-
-/* tc_filter_op.kind */
-#define TC_F_CONST 1
-#define TC_F_CMP_IMM 2
-#define TC_F_CMP_SLOTS 3
-#define TC_F_CMP_STR 4
-#define TC_F_AND 5
-#define TC_F_OR 6
-#define TC_F_NOT 7
-
-/* tc_filter_op.cmp */
-#define TC_CMP_EQ 0
-#define TC_CMP_NE 1
-#define TC_CMP_LT 2
-#define TC_CMP_LE 3
-#define TC_CMP_GT 4
-#define TC_CMP_GE 5
-
-/* tc_filter_op.flags */
-#define TC_FF_SIGNED 1
-#define TC_FF_PREFIX 2
-#define TC_FF_NEGATE 4
-#define TC_FF_VALUE 8
-
-/* tc_config.flags */
-#define TC_CFG_NEED_RET 1 /* fexit: also copy the return value (ctx[nargs]) */
-#define TC_CFG_NO_TS 2    /* no time column: leave the header's timestamp 0 */
+/*
+ * An unknown code in the configuration (one runtime/src/abi.rs would never
+ * write): the event is dropped and counted in lost[TC_LOST_UNKNOWN]. Every
+ * switch on a configuration code lists its known codes explicitly; with a
+ * valid (frozen, known) configuration the verifier prunes these arms.
+ */
+enum { TC_UNKNOWN = 2 };
 
 /*
  * One value op: start from a base, follow nhops pointers, do one final read,
@@ -171,12 +114,13 @@ struct tc_config {
 	__u8 strings[TC_STR_POOL];
 };
 
-/* Record header: 16 bytes. */
+/* Record header: TC_RECORD_HEADER (16) bytes. */
 struct tc_header {
 	__u64 ts;
 	__u32 probe_index;
 	__u32 cpu;
 };
+_Static_assert(sizeof(struct tc_header) == TC_RECORD_HEADER, "record header size");
 
 /* Per-CPU working memory: the args area then the record. */
 struct tc_scratch {
@@ -194,7 +138,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, TC_LOST_SLOTS);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
@@ -211,6 +155,15 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Hide a value from the optimiser so it cannot turn arithmetic into branches. */
 #define tc_opaque(x) asm volatile("" : "+r"(x))
+
+/* lost[key] += 1 on this CPU (key: TC_LOST_*). */
+static __always_inline void tc_count(__u32 key)
+{
+	__u64 *n = bpf_map_lookup_elem(&lost, &key);
+
+	if (n)
+		*n += 1;
+}
 
 /* ---- branch-free comparisons (no verifier state forks in the filter) ---- */
 
@@ -240,6 +193,7 @@ static __always_inline __u64 tc_lt(__u64 a, __u64 b, int is_signed)
 	return tc_ult(a, b);
 }
 
+/* 1 or 0; TC_UNKNOWN for an unknown operator. */
 static __always_inline __u64 tc_cmp(__u64 a, __u64 b, __u8 cmp, int is_signed)
 {
 	switch (cmp) {
@@ -253,8 +207,10 @@ static __always_inline __u64 tc_cmp(__u64 a, __u64 b, __u8 cmp, int is_signed)
 		return tc_lt(b, a, is_signed) ^ 1;
 	case TC_CMP_GT:
 		return tc_lt(b, a, is_signed);
-	default: /* TC_CMP_GE */
+	case TC_CMP_GE:
 		return tc_lt(a, b, is_signed) ^ 1;
+	default:
+		return TC_UNKNOWN;
 	}
 }
 
@@ -273,40 +229,61 @@ static __always_inline __u64 tc_extend(__u64 v, __u32 bits, int is_signed)
 	return (v << sh) >> sh;
 }
 
-static __always_inline void tc_read(void *dst, __u32 len, __u64 src, __u8 mem)
+/* The read helpers return 0, or TC_UNKNOWN for an unknown address space. */
+static __always_inline int tc_read(void *dst, __u32 len, __u64 src, __u8 mem)
 {
-	if (mem == TC_MEM_USER)
-		bpf_probe_read_user(dst, len, (const void *)src);
-	else
+	switch (mem) {
+	case TC_MEM_KERNEL:
 		bpf_probe_read_kernel(dst, len, (const void *)src);
+		return 0;
+	case TC_MEM_USER:
+		bpf_probe_read_user(dst, len, (const void *)src);
+		return 0;
+	default:
+		return TC_UNKNOWN;
+	}
 }
 
-static __always_inline void tc_read_str(void *dst, __u32 len, __u64 src, __u8 mem)
+static __always_inline int tc_read_str(void *dst, __u32 len, __u64 src, __u8 mem)
 {
-	if (mem == TC_MEM_USER)
-		bpf_probe_read_user_str(dst, len, (const void *)src);
-	else
+	switch (mem) {
+	case TC_MEM_KERNEL:
 		bpf_probe_read_kernel_str(dst, len, (const void *)src);
+		return 0;
+	case TC_MEM_USER:
+		bpf_probe_read_user_str(dst, len, (const void *)src);
+		return 0;
+	default:
+		return TC_UNKNOWN;
+	}
 }
 
-/* An integer of `size` bytes (1, 2, 4, 8) in the args area. */
-static __always_inline __u64 tc_load_arg(const __u8 *p, __u8 size)
+/* *v = the integer of `size` bytes (1, 2, 4, 8) in the args area; 0, or
+ * TC_UNKNOWN for another width. */
+static __always_inline int tc_load_arg(const __u8 *p, __u8 size, __u64 *v)
 {
 	switch (size) {
 	case 1:
-		return *(const __u8 *)p;
+		*v = *(const __u8 *)p;
+		return 0;
 	case 2:
-		return *(const __u16 *)p;
+		*v = *(const __u16 *)p;
+		return 0;
 	case 4:
-		return *(const __u32 *)p;
+		*v = *(const __u32 *)p;
+		return 0;
+	case 8:
+		*v = *(const __u64 *)p;
+		return 0;
 	default:
-		return *(const __u64 *)p;
+		return TC_UNKNOWN;
 	}
 }
 
 /* ---- one value op ---- */
 
-static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u32 i)
+/* 0, or TC_UNKNOWN when the op holds a code or width this template does not know. */
+static __always_inline int tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u32 i)
 {
 	const volatile struct tc_op *op = &CFG.ops[i];
 	__u8 *slot = rec + op->slot;
@@ -318,11 +295,12 @@ static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __
 	if (base == TC_BASE_ARG) {
 		__u8 size = op->base_size;
 
-		v = tc_load_arg(args + op->base_off, size);
+		if (tc_load_arg(args + op->base_off, size, &v))
+			return TC_UNKNOWN;
 		v = tc_extend(v, (__u32)size * 8, op->base_signed);
 	} else if (base == TC_BASE_CTX) {
 		v = (__u64)ctx;
-	} else {
+	} else if (base == TC_BASE_BUILTIN) {
 		switch (op->builtin) {
 		case TC_BI_PID:
 			v = bpf_get_current_pid_tgid() >> 32;
@@ -338,17 +316,21 @@ static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __
 			break;
 		case TC_BI_COMM:
 			bpf_get_current_comm(slot, 16);
-			return;
+			return 0;
 		case TC_BI_TS:
 			v = bpf_ktime_get_ns();
 			break;
 		case TC_BI_CPU:
 			v = bpf_get_smp_processor_id();
 			break;
-		default: /* TC_BI_CGROUP */
+		case TC_BI_CGROUP:
 			v = bpf_get_current_cgroup_id();
 			break;
+		default:
+			return TC_UNKNOWN;
 		}
+	} else {
+		return TC_UNKNOWN;
 	}
 
 	for (h = 0; h < TC_MAX_HOPS; h++) {
@@ -356,7 +338,8 @@ static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __
 
 		if (h >= op->nhops)
 			break;
-		tc_read(&next, 8, v + op->hop_off[h], op->hop_mem[h]);
+		if (tc_read(&next, 8, v + op->hop_off[h], op->hop_mem[h]))
+			return TC_UNKNOWN;
 		v = next;
 	}
 
@@ -368,7 +351,17 @@ static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __
 		__u8 size = op->read_len;
 		__u8 bsz = op->bit_size;
 
-		tc_read(&raw, size, v + op->read_off, op->read_mem);
+		switch (size) {
+		case 1:
+		case 2:
+		case 4:
+		case 8:
+			break;
+		default:
+			return TC_UNKNOWN;
+		}
+		if (tc_read(&raw, size, v + op->read_off, op->read_mem))
+			return TC_UNKNOWN;
 		if (bsz)
 			v = tc_extend(raw >> op->bit_off, bsz, op->read_signed);
 		else
@@ -376,21 +369,23 @@ static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __
 		break;
 	}
 	case TC_READ_STR:
-		tc_read_str(slot, op->read_len, v + op->read_off, op->read_mem);
-		return;
+		return tc_read_str(slot, op->read_len, v + op->read_off, op->read_mem);
 	case TC_READ_BYTES:
-		tc_read(slot, op->read_len, v + op->read_off, op->read_mem);
-		return;
-	default: { /* TC_READ_DATALOC: u32 locator in the raw record */
+		return tc_read(slot, op->read_len, v + op->read_off, op->read_mem);
+	case TC_READ_DATALOC: { /* u32 locator in the raw record */
 		__u32 loc = 0;
 
 		bpf_probe_read_kernel(&loc, 4, (const __u8 *)ctx + op->read_off);
 		bpf_probe_read_kernel_str(slot, op->read_len, (const __u8 *)ctx + (loc & 0xffff));
-		return;
+		return 0;
 	}
+	default:
+		return TC_UNKNOWN;
 	}
 
 	switch (op->transform) {
+	case TC_XF_NONE:
+		break;
 	case TC_XF_BSWAP16:
 		v = ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 		break;
@@ -399,9 +394,10 @@ static __always_inline void tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __
 		    ((v >> 24) & 0xff);
 		break;
 	default:
-		break;
+		return TC_UNKNOWN;
 	}
 	*(__u64 *)slot = v;
+	return 0;
 }
 
 /* ---- the filter ---- */
@@ -425,7 +421,11 @@ static __always_inline __u64 tc_cmp_str(const __u8 *rec, const volatile struct t
 	return tc_is_zero(diff);
 }
 
-/* Runs the postfix program; the boolean stack is a bitmask (top = bit 0). */
+/*
+ * Runs the postfix program; the boolean stack is a bitmask (top = bit 0).
+ * 1 keeps the event, 0 drops it. An unknown instruction or operator drops
+ * it too, counted in lost[TC_LOST_UNKNOWN].
+ */
 static __always_inline int tc_filter(const __u8 *rec)
 {
 	__u64 st = 0;
@@ -444,11 +444,15 @@ static __always_inline int tc_filter(const __u8 *rec)
 		case TC_F_CMP_IMM:
 			bit = tc_cmp(*(const __u64 *)(rec + f->a), f->imm, f->cmp,
 				     f->flags & TC_FF_SIGNED);
+			if (bit == TC_UNKNOWN)
+				goto unknown;
 			st = (st << 1) | bit;
 			break;
 		case TC_F_CMP_SLOTS:
 			bit = tc_cmp(*(const __u64 *)(rec + f->a), *(const __u64 *)(rec + f->b),
 				     f->cmp, f->flags & TC_FF_SIGNED);
+			if (bit == TC_UNKNOWN)
+				goto unknown;
 			st = (st << 1) | bit;
 			break;
 		case TC_F_CMP_STR:
@@ -467,12 +471,17 @@ static __always_inline int tc_filter(const __u8 *rec)
 			st >>= 1;
 			st |= top;
 			break;
-		default: /* TC_F_NOT */
+		case TC_F_NOT:
 			st ^= 1;
 			break;
+		default:
+			goto unknown;
 		}
 	}
 	return st & 1;
+unknown:
+	tc_count(TC_LOST_UNKNOWN);
+	return 0;
 }
 
 /* ---- event begin / end ---- */
@@ -512,15 +521,6 @@ static __always_inline __u64 tc_wakeup_flags(void)
 	return BPF_RB_NO_WAKEUP;
 }
 
-static __always_inline void tc_count_lost(void)
-{
-	__u32 zero = 0;
-	__u64 *n = bpf_map_lookup_elem(&lost, &zero);
-
-	if (n)
-		*n += 1;
-}
-
 /*
  * Runs the ops and the filter, then emits the record.
  *
@@ -537,14 +537,18 @@ static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 	if (!CFG.nfilter) {
 		rec = bpf_ringbuf_reserve(&events, CFG.record_size, 0);
 		if (!rec) {
-			tc_count_lost();
+			tc_count(TC_LOST_RING);
 			return 0;
 		}
 		tc_start_record(rec);
 		for (i = 0; i < TC_MAX_OPS; i++) {
 			if (i >= CFG.nops)
 				break;
-			tc_run_op(ctx, s->args, rec, i);
+			if (tc_run_op(ctx, s->args, rec, i)) {
+				bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+				tc_count(TC_LOST_UNKNOWN);
+				return 0;
+			}
 		}
 		bpf_ringbuf_submit(rec, tc_wakeup_flags());
 		return 0;
@@ -559,10 +563,13 @@ static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 		}
 		if (i >= CFG.nops)
 			break;
-		tc_run_op(ctx, s->args, rec, i);
+		if (tc_run_op(ctx, s->args, rec, i)) {
+			tc_count(TC_LOST_UNKNOWN);
+			return 0;
+		}
 	}
 	if (bpf_ringbuf_output(&events, rec, CFG.record_size, tc_wakeup_flags()))
-		tc_count_lost();
+		tc_count(TC_LOST_RING);
 	return 0;
 }
 
@@ -601,6 +608,7 @@ static __always_inline void tc_fill_regs(struct pt_regs *ctx, struct tc_scratch 
 	__u64 *a = (__u64 *)s->args;
 	__u32 n = CFG.nargs;
 
+	_Static_assert(TC_MAX_REG_ARGS == 6, "tc_fill_regs copies six registers");
 	if (n > 0)
 		a[0] = ctx->rdi;
 	if (n > 1)

@@ -9,7 +9,14 @@
 //!
 //! Encoding re-validates every limit of the plan: a plan that would make a
 //! template read or write outside its buffers is an error here, never a
-//! verifier rejection or a panic.
+//! verifier rejection or a panic. The finished configuration is then checked
+//! code by code ([`TcConfig::check_codes`]): a code or width the templates do
+//! not know is refused here (the templates would drop every event).
+//!
+//! The codes and limits are those of `templates-ebpf/abi.h`; the limits are
+//! `compiler::plan`'s, used here, not repeated. `runtime/tests/abi_layout.rs`
+//! compares every `#define TC_*` of abi.h with the constant below (or in
+//! `plan`) that mirrors it.
 
 use std::fmt;
 use std::mem::{offset_of, size_of};
@@ -27,6 +34,10 @@ pub const MAX_FUNC_ARGS: u32 = RET_OFF / 8;
 /// Most arguments a register-based template (kprobe, uprobe) copies.
 pub const MAX_REG_ARGS: u32 = 6;
 
+/// Integer widths (bytes) the templates read: `tc_op.base_size` for an
+/// argument, `tc_op.read_len` for an integer read.
+pub const INT_WIDTHS: [u8; 4] = [1, 2, 4, 8];
+
 /// `tc_op.base`
 pub mod base {
     /// An integer in the args area.
@@ -35,6 +46,8 @@ pub mod base {
     pub const CTX: u8 = 2;
     /// A helper-provided value.
     pub const BUILTIN: u8 = 3;
+    /// Every code the templates know.
+    pub const ALL: [u8; 3] = [ARG, CTX, BUILTIN];
 }
 
 /// `tc_op.builtin`
@@ -55,6 +68,8 @@ pub mod builtin {
     pub const CPU: u8 = 7;
     /// cgroup v2 id
     pub const CGROUP: u8 = 8;
+    /// Every code the templates know.
+    pub const ALL: [u8; 8] = [PID, TID, UID, GID, COMM, TS, CPU, CGROUP];
 }
 
 /// `tc_op.read`
@@ -69,6 +84,8 @@ pub mod read {
     pub const BYTES: u8 = 4;
     /// A tracepoint `__data_loc` string.
     pub const DATALOC: u8 = 5;
+    /// Every code the templates know.
+    pub const ALL: [u8; 5] = [VALUE, INT, STR, BYTES, DATALOC];
 }
 
 /// Address spaces (`tc_op.read_mem`, `tc_op.hop_mem`).
@@ -77,6 +94,8 @@ pub mod mem {
     pub const KERNEL: u8 = 0;
     /// bpf_probe_read_user*
     pub const USER: u8 = 1;
+    /// Every code the templates know.
+    pub const ALL: [u8; 2] = [KERNEL, USER];
 }
 
 /// `tc_op.transform`
@@ -87,6 +106,8 @@ pub mod transform {
     pub const BSWAP16: u8 = 1;
     /// Swap the four low bytes.
     pub const BSWAP32: u8 = 2;
+    /// Every code the templates know.
+    pub const ALL: [u8; 3] = [NONE, BSWAP16, BSWAP32];
 }
 
 /// `tc_filter_op.kind`
@@ -105,6 +126,8 @@ pub mod filter {
     pub const OR: u8 = 6;
     /// Negate the top.
     pub const NOT: u8 = 7;
+    /// Every instruction kind the templates know.
+    pub const ALL: [u8; 7] = [CONST, CMP_IMM, CMP_SLOTS, CMP_STR, AND, OR, NOT];
     /// flags: signed comparison.
     pub const FF_SIGNED: u8 = 1;
     /// flags: prefix string match.
@@ -113,6 +136,38 @@ pub mod filter {
     pub const FF_NEGATE: u8 = 4;
     /// flags: the constant's value.
     pub const FF_VALUE: u8 = 8;
+    /// Every flag bit the templates know.
+    pub const FF_ALL: [u8; 4] = [FF_SIGNED, FF_PREFIX, FF_NEGATE, FF_VALUE];
+}
+
+/// `tc_filter_op.cmp`
+pub mod cmp {
+    /// `==`
+    pub const EQ: u8 = 0;
+    /// `!=`
+    pub const NE: u8 = 1;
+    /// `<`
+    pub const LT: u8 = 2;
+    /// `<=`
+    pub const LE: u8 = 3;
+    /// `>`
+    pub const GT: u8 = 4;
+    /// `>=`
+    pub const GE: u8 = 5;
+    /// Every operator the templates know.
+    pub const ALL: [u8; 6] = [EQ, NE, LT, LE, GT, GE];
+}
+
+/// Keys of the per-CPU `lost` counters every template shares.
+pub mod lost {
+    /// Records the ring buffer could not take.
+    pub const RING: u32 = 0;
+    /// Events a template dropped because its configuration held a code it
+    /// does not know ([`check_codes`](super::TcConfig::check_codes) refuses
+    /// such configurations, so this stays 0 unless the two sides disagree).
+    pub const UNKNOWN: u32 = 1;
+    /// Entries of the map.
+    pub const SLOTS: u32 = 2;
 }
 
 /// `tc_config.flags`: fexit must also copy the return value (`ctx[nargs]`).
@@ -120,6 +175,9 @@ pub const CFG_NEED_RET: u32 = 1;
 
 /// `tc_config.flags`: no time column; the templates skip the timestamp.
 pub const CFG_NO_TS: u32 = 2;
+
+/// Every `tc_config.flags` bit the templates know.
+pub const CFG_ALL: [u32; 2] = [CFG_NEED_RET, CFG_NO_TS];
 
 /// Mirror of `struct tc_op` (56 bytes).
 #[repr(C)]
@@ -179,7 +237,7 @@ pub struct TcFilterOp {
     pub len: u32,
     /// [`filter`] kind.
     pub kind: u8,
-    /// Comparison (0 eq, 1 ne, 2 lt, 3 le, 4 gt, 5 ge).
+    /// [`cmp`] operator.
     pub cmp: u8,
     /// `filter::FF_*` flags.
     pub flags: u8,
@@ -359,6 +417,8 @@ impl std::error::Error for AbiError {}
 macro_rules! bail {
     ($($t:tt)*) => { return Err(AbiError(format!($($t)*))) };
 }
+
+mod codes;
 
 fn mem_code(m: Mem) -> u8 {
     match m {
@@ -544,12 +604,12 @@ fn check_string_max(what: &str, max: u32, slot_size: u32) -> Result<(), AbiError
 
 fn cmp_code(c: CmpOp) -> u8 {
     match c {
-        CmpOp::Eq => 0,
-        CmpOp::Ne => 1,
-        CmpOp::Lt => 2,
-        CmpOp::Le => 3,
-        CmpOp::Gt => 4,
-        CmpOp::Ge => 5,
+        CmpOp::Eq => cmp::EQ,
+        CmpOp::Ne => cmp::NE,
+        CmpOp::Lt => cmp::LT,
+        CmpOp::Le => cmp::LE,
+        CmpOp::Gt => cmp::GT,
+        CmpOp::Ge => cmp::GE,
     }
 }
 
@@ -759,6 +819,7 @@ pub fn build(
     }
     cfg.filter = encode_filter(config)?;
     cfg.strings[..config.strings.len()].copy_from_slice(&config.strings);
+    cfg.check_codes()?;
     Ok(cfg)
 }
 

@@ -3,12 +3,19 @@
 //! member at the same byte offset with the same size, in every template.
 //! A mismatch would make the loader write the configuration at the wrong
 //! place and the templates silently capture garbage.
+//!
+//! The codes and limits have one C source, `templates-ebpf/abi.h`: every
+//! `#define TC_*` there must equal the Rust constant that mirrors it (in
+//! `runtime::abi` or `compiler::plan`), and the array lengths and map sizes
+//! the objects were built with must equal the Rust limits.
 
+use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of, size_of_val};
 use std::path::PathBuf;
 
-use tracectl::abi::{TcConfig, TcFilterOp, TcOp};
-use tracectl_compiler::btf::Btf;
+use tracectl::abi::{self, TcConfig, TcFilterOp, TcOp};
+use tracectl_compiler::btf::{Btf, Type};
+use tracectl_compiler::plan;
 
 /// (C member name, Rust offset, Rust size) of each member of a mirror.
 type Layout = Vec<(&'static str, usize, usize)>;
@@ -47,7 +54,7 @@ fn mirrors() -> Vec<(&'static str, usize, Layout)> {
 }
 
 fn objects() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../templates-ebpf/obj");
+    let dir = templates_dir().join("obj");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(Result::ok)
@@ -101,6 +108,221 @@ fn config_structs_match_every_template() {
                     ));
                 }
             }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+fn templates_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../templates-ebpf")
+}
+
+/// The numeric `#define TC_NAME VALUE` lines of a header, by name.
+fn tc_defines(file: &str) -> BTreeMap<String, u64> {
+    let path = templates_dir().join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix("#define") else {
+            continue;
+        };
+        let mut words = rest.split_whitespace();
+        let Some(name) = words
+            .next()
+            .filter(|w| w.starts_with("TC_") && !w.contains('('))
+        else {
+            continue;
+        };
+        let value = words.next().unwrap_or("");
+        let value = value.parse::<u64>().unwrap_or_else(|_| {
+            panic!("{file}:{}: {name} is {value:?}, not a plain number", n + 1)
+        });
+        let before = out.insert(name.to_string(), value);
+        assert!(before.is_none(), "{file}:{}: {name} defined twice", n + 1);
+    }
+    out
+}
+
+/// Every ABI constant of the Rust side, by the name of its C define.
+fn rust_abi() -> Vec<(&'static str, u64)> {
+    use abi::{base, builtin, cmp, filter, lost, mem, read, transform};
+    vec![
+        ("TC_RECORD_HEADER", plan::RECORD_HEADER as u64),
+        ("TC_MAX_RECORD", plan::MAX_RECORD as u64),
+        ("TC_MAX_OPS", plan::MAX_OPS as u64),
+        ("TC_MAX_HOPS", plan::MAX_HOPS as u64),
+        ("TC_MAX_FILTER_OPS", plan::MAX_FILTER_OPS as u64),
+        ("TC_STR_POOL", plan::STR_POOL as u64),
+        ("TC_ARGS_AREA", plan::ABI_ARGS_AREA as u64),
+        ("TC_RET_OFF", plan::RET_OFF as u64),
+        ("TC_MAX_FUNC_ARGS", abi::MAX_FUNC_ARGS as u64),
+        ("TC_MAX_REG_ARGS", abi::MAX_REG_ARGS as u64),
+        ("TC_BASE_ARG", base::ARG as u64),
+        ("TC_BASE_CTX", base::CTX as u64),
+        ("TC_BASE_BUILTIN", base::BUILTIN as u64),
+        ("TC_BI_PID", builtin::PID as u64),
+        ("TC_BI_TID", builtin::TID as u64),
+        ("TC_BI_UID", builtin::UID as u64),
+        ("TC_BI_GID", builtin::GID as u64),
+        ("TC_BI_COMM", builtin::COMM as u64),
+        ("TC_BI_TS", builtin::TS as u64),
+        ("TC_BI_CPU", builtin::CPU as u64),
+        ("TC_BI_CGROUP", builtin::CGROUP as u64),
+        ("TC_READ_VALUE", read::VALUE as u64),
+        ("TC_READ_INT", read::INT as u64),
+        ("TC_READ_STR", read::STR as u64),
+        ("TC_READ_BYTES", read::BYTES as u64),
+        ("TC_READ_DATALOC", read::DATALOC as u64),
+        ("TC_MEM_KERNEL", mem::KERNEL as u64),
+        ("TC_MEM_USER", mem::USER as u64),
+        ("TC_XF_NONE", transform::NONE as u64),
+        ("TC_XF_BSWAP16", transform::BSWAP16 as u64),
+        ("TC_XF_BSWAP32", transform::BSWAP32 as u64),
+        ("TC_F_CONST", filter::CONST as u64),
+        ("TC_F_CMP_IMM", filter::CMP_IMM as u64),
+        ("TC_F_CMP_SLOTS", filter::CMP_SLOTS as u64),
+        ("TC_F_CMP_STR", filter::CMP_STR as u64),
+        ("TC_F_AND", filter::AND as u64),
+        ("TC_F_OR", filter::OR as u64),
+        ("TC_F_NOT", filter::NOT as u64),
+        ("TC_CMP_EQ", cmp::EQ as u64),
+        ("TC_CMP_NE", cmp::NE as u64),
+        ("TC_CMP_LT", cmp::LT as u64),
+        ("TC_CMP_LE", cmp::LE as u64),
+        ("TC_CMP_GT", cmp::GT as u64),
+        ("TC_CMP_GE", cmp::GE as u64),
+        ("TC_FF_SIGNED", filter::FF_SIGNED as u64),
+        ("TC_FF_PREFIX", filter::FF_PREFIX as u64),
+        ("TC_FF_NEGATE", filter::FF_NEGATE as u64),
+        ("TC_FF_VALUE", filter::FF_VALUE as u64),
+        ("TC_CFG_NEED_RET", abi::CFG_NEED_RET as u64),
+        ("TC_CFG_NO_TS", abi::CFG_NO_TS as u64),
+        ("TC_LOST_RING", lost::RING as u64),
+        ("TC_LOST_UNKNOWN", lost::UNKNOWN as u64),
+        ("TC_LOST_SLOTS", lost::SLOTS as u64),
+    ]
+}
+
+/// Every `#define TC_*` of abi.h equals its Rust mirror; none is missing on
+/// either side.
+#[test]
+fn abi_header_matches_the_rust_constants() {
+    let c = tc_defines("abi.h");
+    let rust = rust_abi();
+    let mut problems = Vec::new();
+    for (name, value) in &rust {
+        match c.get(*name) {
+            None => problems.push(format!("{name} = {value} in Rust, missing from abi.h")),
+            Some(v) if v != value => {
+                problems.push(format!("{name} is {v} in abi.h, {value} in Rust"))
+            }
+            Some(_) => {}
+        }
+    }
+    for name in c.keys() {
+        if !rust.iter().any(|(n, _)| n == name) {
+            problems.push(format!("{name} is in abi.h but has no Rust mirror"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The code lists the runtime validates against (`abi::*::ALL`) are exactly
+/// the codes abi.h defines, family by family.
+#[test]
+fn known_code_lists_are_the_header_families() {
+    use abi::{base, builtin, cmp, filter, mem, read, transform};
+    let c = tc_defines("abi.h");
+    let widen = |v: &[u8]| v.iter().map(|&x| x as u64).collect::<Vec<_>>();
+    let families: Vec<(&str, Vec<u64>)> = vec![
+        ("TC_BASE_", widen(&base::ALL)),
+        ("TC_BI_", widen(&builtin::ALL)),
+        ("TC_READ_", widen(&read::ALL)),
+        ("TC_MEM_", widen(&mem::ALL)),
+        ("TC_XF_", widen(&transform::ALL)),
+        ("TC_F_", widen(&filter::ALL)),
+        ("TC_CMP_", widen(&cmp::ALL)),
+        ("TC_FF_", widen(&filter::FF_ALL)),
+        ("TC_CFG_", abi::CFG_ALL.iter().map(|&x| x as u64).collect()),
+    ];
+    let mut problems = Vec::new();
+    for (prefix, rust) in families {
+        let mut header: Vec<u64> = c
+            .iter()
+            .filter(|(n, _)| n.starts_with(prefix))
+            .map(|(_, v)| *v)
+            .collect();
+        let mut rust = rust;
+        header.sort();
+        rust.sort();
+        if header != rust {
+            problems.push(format!(
+                "{prefix}*: abi.h has {header:?}, Rust knows {rust:?}"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// capture.h takes every ABI value from abi.h: it defines none of its own.
+#[test]
+fn capture_h_defines_no_abi_values() {
+    let own = tc_defines("capture.h");
+    assert!(
+        own.is_empty(),
+        "capture.h defines {own:?}; ABI values belong in abi.h (checked against Rust)"
+    );
+}
+
+/// Length of the array member `member` of `strukt`, from an object's BTF.
+fn array_len(btf: &Btf, strukt: &str, member: &str) -> Option<u32> {
+    let id = btf.find_struct(strukt)?;
+    let m = btf.find_member(id, member)?;
+    match btf.ty(btf.strip(m.ty)) {
+        Type::Array { len, .. } => Some(len),
+        _ => None,
+    }
+}
+
+/// The objects were built with the Rust limits: array lengths in their BTF
+/// and the `lost` map's entries. (The record header is not in the objects'
+/// BTF; capture.h asserts `sizeof(struct tc_header) == TC_RECORD_HEADER`.)
+#[test]
+fn objects_were_built_with_the_rust_limits() {
+    let expected: [(&str, &str, u64); 7] = [
+        ("tc_op", "hop_off", plan::MAX_HOPS as u64),
+        ("tc_op", "hop_mem", plan::MAX_HOPS as u64),
+        ("tc_config", "ops", plan::MAX_OPS as u64),
+        ("tc_config", "filter", plan::MAX_FILTER_OPS as u64),
+        ("tc_config", "strings", plan::STR_POOL as u64),
+        ("tc_scratch", "args", plan::ABI_ARGS_AREA as u64),
+        ("tc_scratch", "rec", plan::MAX_RECORD as u64),
+    ];
+    let objs = objects();
+    assert_eq!(objs.len(), 8, "one object per probe kind: {objs:?}");
+    let mut problems = Vec::new();
+    for obj in &objs {
+        let name = obj.file_name().unwrap().to_string_lossy().into_owned();
+        let btf = Btf::from_file(obj).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (strukt, member, want) in expected {
+            let got = array_len(&btf, strukt, member).map(u64::from);
+            if got != Some(want) {
+                problems.push(format!(
+                    "{name}: {strukt}.{member} is {got:?} in the object, {want} in Rust"
+                ));
+            }
+        }
+        let bytes = std::fs::read(obj).unwrap();
+        let parsed = aya_obj::Object::parse(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let lost = parsed
+            .maps
+            .get(tracectl::templates::LOST_MAP)
+            .map(|m| m.max_entries());
+        if lost != Some(abi::lost::SLOTS) {
+            problems.push(format!(
+                "{name}: the lost map has {lost:?} entries, Rust reads {}",
+                abi::lost::SLOTS
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
