@@ -986,3 +986,295 @@ fn l_full_ring_counts_every_lost_record() {
         s.close();
     }
 }
+
+/// The uprobe target of `m_unknown_codes_drop_the_event`: `holder` points
+/// to a pointer to a u32 (one hop, then an integer read, both user memory).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn tracectl_test_codes(holder: *const *const u32, x: u64) -> u64 {
+    std::hint::black_box(holder);
+    std::hint::black_box(x)
+}
+
+/// The config of `m_unknown_codes_drop_the_event`: x (slot 16, the filter
+/// operand), tid (24), `bswap32(**holder)` (32) and `bswap16(x)` (40); with
+/// `filtered`, the filter `x == imm`.
+fn codes_config(filtered: bool, imm: u64) -> tracectl::abi::TcConfig {
+    let mut inner = op(
+        32,
+        8,
+        Base::Arg {
+            off: 0,
+            size: 8,
+            signed: false,
+        },
+        Read::Int {
+            off: 0,
+            size: 4,
+            signed: false,
+            bit_off: 0,
+            bit_size: 0,
+        },
+    );
+    inner.hops = vec![Hop {
+        off: 0,
+        mem: Mem::User,
+    }];
+    inner.mem = Mem::User;
+    inner.transform = Transform::Bswap32;
+    let mut swapped = arg(40, 8, 8, false);
+    swapped.transform = Transform::Bswap16;
+    let mut c = config(
+        2,
+        0,
+        48,
+        vec![
+            arg(16, 8, 8, false),
+            builtin(24, Builtin::Tid),
+            inner,
+            swapped,
+        ],
+    );
+    if filtered {
+        c.filter_at = 1;
+        c.filter = vec![FilterOp::CmpImm {
+            slot: 16,
+            cmp: CmpOp::Eq,
+            imm,
+            signed: false,
+        }];
+    }
+    tracectl::abi::build(&c, 0, std::process::id(), 0).expect("a valid configuration")
+}
+
+/// Loads the uprobe template with these exact config bytes (bypassing
+/// `abi::build`'s checks), calls `tracectl_test_codes` twice, and returns
+/// the records and `lost[lost::UNKNOWN]`.
+fn run_codes_config(bytes: &[u8], x: u64, target: u32) -> (Vec<Vec<u8>>, u64) {
+    use aya::maps::{PerCpuArray, RingBuf};
+    use aya::programs::uprobe::UProbeScope;
+    use aya::programs::UProbe;
+    let template = Kind::Uprobe.template();
+    let mut ebpf = aya::EbpfLoader::new()
+        .override_global(tracectl::abi::CONFIG_SYMBOL, bytes, true)
+        .load(template.object)
+        .expect("load the uprobe template");
+    let prog: &mut UProbe = ebpf
+        .program_mut(template.program)
+        .expect("the template's program")
+        .try_into()
+        .expect("a uprobe");
+    prog.load().expect("the verifier accepts the config");
+    let me = std::num::NonZeroU32::new(std::process::id()).unwrap();
+    let exe = std::env::current_exe().unwrap();
+    prog.attach("tracectl_test_codes", &exe, UProbeScope::OneProcess(me))
+        .expect("attach to tracectl_test_codes");
+    let holder: *const u32 = &target;
+    for _ in 0..2 {
+        assert_eq!(tracectl_test_codes(&holder, x), x);
+    }
+    // The program ran synchronously in the calls above: its records and
+    // counters are complete now.
+    let mut ring = RingBuf::try_from(ebpf.take_map(templates::EVENTS_MAP).unwrap()).unwrap();
+    let mut records = Vec::new();
+    while let Some(r) = ring.next() {
+        records.push(r.to_vec());
+    }
+    let lost: PerCpuArray<_, u64> =
+        PerCpuArray::try_from(ebpf.map(templates::LOST_MAP).unwrap()).unwrap();
+    let unknown = lost
+        .get(&tracectl::abi::lost::UNKNOWN, 0)
+        .expect("lost[UNKNOWN]")
+        .iter()
+        .sum();
+    (records, unknown)
+}
+
+/// A configuration holding a code or width the templates do not know (one
+/// `abi::build` refuses, forced in here as raw bytes) drops every event and
+/// counts it in `lost[UNKNOWN]`; the same configuration with valid codes
+/// emits one record per call, with the right values. Both emit paths: in
+/// place (no filter) and from scratch (filter).
+#[test]
+fn m_unknown_codes_drop_the_event() {
+    use tracectl::abi::TcConfig;
+    let Some(_g) = kernel_env() else { return };
+    type Plant = fn(&mut TcConfig);
+    let plants: [(&str, Plant, bool); 10] = [
+        ("base", |c| c.ops[0].base = 9, false),
+        ("argument width", |c| c.ops[0].base_size = 3, false),
+        ("builtin", |c| c.ops[1].builtin = 9, false),
+        ("hop address space", |c| c.ops[2].hop_mem[0] = 7, false),
+        ("read", |c| c.ops[2].read = 9, false),
+        ("integer width", |c| c.ops[2].read_len = 3, false),
+        ("read address space", |c| c.ops[2].read_mem = 7, false),
+        ("transform", |c| c.ops[2].transform = 9, false),
+        ("filter kind", |c| c.filter[0].kind = 9, true),
+        ("comparison", |c| c.filter[0].cmp = 9, true),
+    ];
+    let x = 0x5eed_0000_0000_0042u64;
+    let target = 0x1122_3344u32;
+    let tid = gettid();
+    for filtered in [false, true] {
+        let valid = codes_config(filtered, x);
+        let (records, unknown) = run_codes_config(&valid.to_bytes(), x, target);
+        assert_eq!(unknown, 0, "valid config (filter: {filtered})");
+        assert_eq!(records.len(), 2, "valid config (filter: {filtered})");
+        for r in &records {
+            assert_eq!(u64_at(r, 16), x);
+            assert_eq!(u64_at(r, 24), tid);
+            assert_eq!(u64_at(r, 32), 0x4433_2211, "bswap32");
+            assert_eq!(u64_at(r, 40), 0x4200, "bswap16 of the low bytes 0x0042");
+        }
+        for (name, plant, filter_only) in plants {
+            if filter_only && !filtered {
+                continue;
+            }
+            let mut cfg = valid.clone();
+            plant(&mut cfg);
+            assert!(
+                cfg.check_codes().is_err(),
+                "abi accepts an unknown {name} code"
+            );
+            let (records, unknown) = run_codes_config(&cfg.to_bytes(), x, target);
+            assert!(
+                records.is_empty(),
+                "unknown {name} (filter: {filtered}): {} record(s) emitted",
+                records.len()
+            );
+            assert_eq!(
+                unknown, 2,
+                "unknown {name} (filter: {filtered}): lost[UNKNOWN] after two calls"
+            );
+        }
+    }
+}
+
+/// The uprobe target of `n_records_hold_no_stale_bytes`.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn tracectl_test_str(s: *const u8, keep: u64) -> u64 {
+    std::hint::black_box(s);
+    std::hint::black_box(keep)
+}
+
+/// Pins this thread to the CPU it runs on (so per-CPU scratch records are
+/// reused between calls) until dropped.
+struct PinnedToCpu(libc::cpu_set_t);
+
+impl PinnedToCpu {
+    fn new() -> PinnedToCpu {
+        // SAFETY: cpu_set_t is plain data; the calls get valid pointers and
+        // sizes, and act on this thread (pid 0).
+        unsafe {
+            let mut old: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            assert_eq!(libc::sched_getaffinity(0, size, &mut old), 0);
+            let cpu = libc::sched_getcpu();
+            assert!(cpu >= 0, "sched_getcpu");
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu as usize, &mut one);
+            assert_eq!(libc::sched_setaffinity(0, size, &one), 0);
+            PinnedToCpu(old)
+        }
+    }
+}
+
+impl Drop for PinnedToCpu {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by new().
+        unsafe {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.0);
+        }
+    }
+}
+
+/// The templates zero every record after its header before filling it: a
+/// short string leaves zeros, not the bytes of an earlier, longer one, in the
+/// rest of its slot. Earlier records are in the same ring-buffer memory (a
+/// 4 KiB ring, written around several times) and, with a filter, in the same
+/// per-CPU scratch record (the calls stay on one CPU).
+#[test]
+fn n_records_hold_no_stale_bytes() {
+    let Some(_g) = kernel_env() else { return };
+    const STR: u32 = 16;
+    const STR_MAX: u32 = 64;
+    const KEEP: u32 = STR + STR_MAX;
+    let me = std::process::id();
+    let long = [[b'x'; STR_MAX as usize - 1].as_slice(), b"\0"].concat();
+    let short = b"ab\0";
+    let _pin = PinnedToCpu::new();
+    for filtered in [false, true] {
+        let exe = std::env::current_exe().unwrap();
+        let attach = Attach::Uprobe {
+            binary: exe.to_str().unwrap().into(),
+            symbol: "tracectl_test_str".into(),
+            ret: false,
+        };
+        let text = op(
+            STR,
+            STR_MAX,
+            Base::Arg {
+                off: 0,
+                size: 8,
+                signed: false,
+            },
+            Read::Str {
+                off: 0,
+                max: STR_MAX,
+                mem: Mem::User,
+            },
+        );
+        let mut c = config(2, 0, KEEP + 8, vec![text, arg(KEEP, 8, 8, false)]);
+        if filtered {
+            c.filter = vec![FilterOp::CmpImm {
+                slot: KEEP,
+                cmp: CmpOp::Eq,
+                imm: 1,
+                signed: false,
+            }];
+        }
+        let loader = Loader::new(LoaderOptions {
+            ring_bytes: 4096,
+            target_tgid: me,
+            ..LoaderOptions::default()
+        })
+        .expect("loader");
+        let mut s = loader.start(&plan(vec![probe("str", attach, c)])).unwrap();
+        const ROUNDS: usize = 4;
+        const CALLS: usize = 20;
+        let mut records = Vec::new();
+        for _ in 0..ROUNDS {
+            for text in [long.as_slice(), short.as_slice()] {
+                for _ in 0..CALLS {
+                    assert_eq!(tracectl_test_str(text.as_ptr(), 1), 1);
+                }
+                let batch = collect(&mut s, Duration::from_secs(5), |rs| rs.len() >= CALLS);
+                assert_eq!(
+                    batch.len(),
+                    CALLS,
+                    "records of {CALLS} calls (filter: {filtered})"
+                );
+                records.extend(batch);
+            }
+        }
+        assert_eq!(s.lost(), 0, "filter: {filtered}");
+        let mut shorts = 0;
+        for r in &records {
+            let slot = &r[STR as usize..KEEP as usize];
+            match str_at(r, STR, STR_MAX).as_str() {
+                "ab" => {
+                    shorts += 1;
+                    assert!(
+                        slot[3..].iter().all(|&b| b == 0),
+                        "stale bytes after a short string (filter: {filtered}): {:?}",
+                        String::from_utf8_lossy(slot)
+                    );
+                }
+                t => assert_eq!(t.len(), STR_MAX as usize - 1, "filter: {filtered}"),
+            }
+        }
+        assert_eq!(shorts, ROUNDS * CALLS, "filter: {filtered}");
+        s.close();
+    }
+}
