@@ -842,6 +842,76 @@ mod tests {
         assert_eq!(text(&rec.values[3]), "[1]");
     }
 
+    /// The short escapes are the ones written, not `\u00XX` (both parse,
+    /// but the documented form is the short one).
+    #[test]
+    fn json_short_escapes_are_used() {
+        let mut b = Vec::new();
+        write_json_str(&mut b, "\t\u{8}\u{c}\r\n\u{b}");
+        assert_eq!(b, br#""\t\b\f\r\n\u000b""#);
+    }
+
+    /// A bool slot is true when any of its bytes is set, whichever.
+    #[test]
+    fn bool_is_any_byte_set() {
+        assert_eq!(decode_slot(Decode::Bool, &[0, 0, 0, 0]), Value::Bool(false));
+        assert_eq!(decode_slot(Decode::Bool, &[0, 0, 1, 0]), Value::Bool(true));
+        assert_eq!(
+            decode_slot(Decode::Bool, &[0x80, 0, 0, 0]),
+            Value::Bool(true)
+        );
+        assert_eq!(decode_slot(Decode::Bool, &[]), Value::Bool(false));
+    }
+
+    /// Element count, emptiness, signedness and sign extension of every
+    /// element width.
+    #[test]
+    fn int_arrays_by_width_and_sign() {
+        let raw: Vec<u8> = (0..16).map(|i| 0xf0 | i).collect();
+        for elem in [1u32, 2, 4, 8] {
+            for signed in [false, true] {
+                let v = decode_slot(Decode::IntArray { elem, signed }, &raw[..15]);
+                let Value::IntArray(a) = v else {
+                    panic!("{v:?}")
+                };
+                let n = 15 / elem as usize;
+                assert_eq!(a.len(), n, "elem {elem}");
+                assert_eq!(a.is_empty(), n == 0);
+                assert_eq!(a.signed(), signed);
+                let got: Vec<i128> = a.iter().collect();
+                let want: Vec<i128> = raw[..n * elem as usize]
+                    .chunks_exact(elem as usize)
+                    .map(|c| {
+                        let mut b = [0u8; 8];
+                        b[..c.len()].copy_from_slice(c);
+                        let u = u64::from_le_bytes(b);
+                        let bits = 8 * elem;
+                        if signed && u >> (bits - 1) & 1 == 1 {
+                            i128::from(u) - (1i128 << bits)
+                        } else {
+                            i128::from(u)
+                        }
+                    })
+                    .collect();
+                assert_eq!(got, want, "elem {elem} signed {signed}");
+                if signed {
+                    assert!(got.iter().all(|&x| x < 0), "{got:?}");
+                }
+            }
+        }
+        let Value::IntArray(e) = decode_slot(
+            Decode::IntArray {
+                elem: 4,
+                signed: false,
+            },
+            &[1, 2, 3],
+        ) else {
+            panic!()
+        };
+        assert!(e.is_empty());
+        assert_eq!(e.len(), 0);
+    }
+
     #[test]
     fn recycle_keeps_the_allocation() {
         let p = plan(vec![field("s", 16, 8, Decode::Str)]);

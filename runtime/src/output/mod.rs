@@ -393,6 +393,20 @@ mod tests {
         assert_eq!(rfc3339(1_709_164_800 * S), "2024-02-29T00:00:00.000000000Z");
     }
 
+    /// Years before 1 CE: year 0 has no sign, earlier years a `-`.
+    #[test]
+    fn rfc3339_year_zero_and_before() {
+        const DAY: i128 = 86_400 * 1_000_000_000;
+        assert_eq!(
+            rfc3339(i128::from(days_from_civil(0, 1, 1)) * DAY),
+            "0000-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            rfc3339(i128::from(days_from_civil(-1, 12, 31)) * DAY),
+            "-0001-12-31T00:00:00.000000000Z"
+        );
+    }
+
     #[test]
     fn civil_round_trip() {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
@@ -410,6 +424,21 @@ mod tests {
                 assert_eq!((y, m, d - 1), prev, "{days}");
             }
             prev = (y, m, d);
+        }
+    }
+
+    /// The clock reads nanoseconds exactly as the system clock does:
+    /// bracketed by two `SystemTime` readings (both CLOCK_REALTIME).
+    #[test]
+    fn clock_ns_is_bracketed_by_the_system_clock() {
+        let ns = |t: std::time::SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i128
+        };
+        for _ in 0..3 {
+            let before = ns(std::time::SystemTime::now());
+            let c = clock_ns(libc::CLOCK_REALTIME);
+            let after = ns(std::time::SystemTime::now());
+            assert!(before <= c && c <= after, "{before} <= {c} <= {after}");
         }
     }
 

@@ -256,6 +256,18 @@ mod tests {
         assert_eq!(esc("back\\slash"), "back\\slash");
     }
 
+    /// Each kind of control character alone must leave the fast path (a
+    /// string with just one of them is escaped too).
+    #[test]
+    fn one_control_character_alone_is_escaped() {
+        assert_eq!(esc("a\u{1}b"), "a\\x01b");
+        assert_eq!(esc("\u{1f}"), "\\x1f");
+        assert_eq!(esc("a\u{7f}"), "a\\x7f");
+        assert_eq!(esc("\u{85}z"), "\\x85z");
+        assert_eq!(esc("\u{9f}"), "\\x9f");
+        assert_eq!(esc(" ~\u{a0}"), " ~\u{a0}");
+    }
+
     #[test]
     fn widths() {
         assert_eq!(text_width("héllo".as_bytes()), 5);
