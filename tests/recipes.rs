@@ -23,7 +23,9 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{bpf_available, json_lines, run_exec, scratch, serial, unique_true, Tracer, BIN};
+use common::{
+    bpf_available, elsewhere, json_lines, run_exec, scratch, serial, unique_true, Tracer, BIN,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -230,9 +232,13 @@ fn save_sample(dir: &Path, recipe: &str, args: &[String], table: &str, marker: O
     std::fs::write(dir.join(format!("{recipe}.txt")), text).unwrap();
 }
 
-/// For recipes on kernel functions: the capture, or `None` when this kernel
-/// can probe no kernel function (asserting that the loader said so).
-fn capture_kernel_function_recipe(recipe: &str, args: &[&str]) -> Option<Capture> {
+/// For recipes on kernel functions, in the test `test`: the capture, or
+/// `None` when this kernel can probe no kernel function. Then the loader must
+/// have said so, and [`common::elsewhere::not_run_here`] fails the test
+/// unless the VM matrix runs it (and always where kernel functions are
+/// required, i.e. in the VM guests), and records the `NOT RUN HERE` line the
+/// CI log shows.
+fn capture_kernel_function_recipe(test: &str, recipe: &str, args: &[&str]) -> Option<Capture> {
     match Capture::try_start(recipe, args) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -240,14 +246,22 @@ fn capture_kernel_function_recipe(recipe: &str, args: &[&str]) -> Option<Capture
                 e.contains(NO_KERNEL_FUNCTIONS),
                 "{recipe} failed for another reason than missing kprobes/fentry:\n{e}"
             );
-            eprintln!(
-                "NOT RUN HERE: {recipe} needs kprobes or BPF trampolines, which this kernel \
-                 lacks; its event test runs where they exist, and tests/vm/ loads it on \
-                 the VM kernels"
-            );
+            // The reason alone, without the suggested alternative.
+            let at = e.find(NO_KERNEL_FUNCTIONS).unwrap_or(0);
+            let why = e[at..].lines().next().unwrap_or_default();
+            let why = why.split("; ").next().unwrap_or(why);
+            elsewhere::not_run_here(test, &format!("tracectl run {recipe}: {why}"));
             None
         }
     }
+}
+
+/// The calling thread's comm (what the recipes report as `comm`).
+fn thread_comm() -> String {
+    std::fs::read_to_string("/proc/thread-self/comm")
+        .expect("read /proc/thread-self/comm")
+        .trim_end()
+        .to_string()
 }
 
 /// Records of one probe.
@@ -607,26 +621,38 @@ fn bashreadline_sees_a_typed_command_line() {
 
 #[test]
 fn capable_sees_a_raw_socket_check() {
+    const TEST: &str = "capable_sees_a_raw_socket_check";
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let pid = me().to_string();
-    let Some(t) =
-        capture_kernel_function_recipe("capable", &["-d", SHORT, "-p", &format!("pid={pid}")])
-    else {
+    let Some(t) = capture_kernel_function_recipe(
+        TEST,
+        "capable",
+        &["-d", SHORT, "-p", &format!("pid={pid}")],
+    ) else {
         return;
     };
-    // A raw socket needs CAP_NET_RAW (13).
-    let fd = unsafe { socket(2, 3, 1) };
-    assert!(fd >= 0, "socket(AF_INET, SOCK_RAW, ICMP) failed");
+    // A raw socket needs CAP_NET_RAW (13): inet_create asks ns_capable, an
+    // audited check (opts 0), in this thread.
+    // SAFETY: plain syscalls on a descriptor this test owns.
+    let fd = unsafe { socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+    assert!(
+        fd >= 0,
+        "socket(AF_INET, SOCK_RAW, ICMP) failed: {}",
+        std::io::Error::last_os_error()
+    );
     unsafe { close(fd) };
+    let comm = thread_comm();
     let recs = t.finish();
     assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
-    assert!(
-        recs.iter().any(|r| r["cap"] == 13 && r["uid"] == 0),
-        "no CAP_NET_RAW check: {recs:?}"
-    );
+    let r = only(&recs, "a CAP_NET_RAW check", |r| r["cap"] == 13);
+    assert_eq!(r["pid"], me(), "{r}");
+    assert_eq!(r["uid"], 0, "{r}");
+    assert_eq!(r["comm"], comm.as_str(), "{r}");
+    assert_eq!(r["opts"], 0, "an audited check: {r}");
+    elsewhere::exercised(TEST, "");
 }
 
 #[test]
@@ -1126,27 +1152,34 @@ fn syncsnoop_sees_every_flush_call() {
 
 #[test]
 fn tcpaccept_sees_the_accepting_process() {
+    const TEST: &str = "tcpaccept_sees_the_accepting_process";
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let Some(t) =
-        capture_kernel_function_recipe("tcpaccept", &["-d", SHORT, "-p", &format!("port={port}")])
-    else {
+    let Some(t) = capture_kernel_function_recipe(
+        TEST,
+        "tcpaccept",
+        &["-d", SHORT, "-p", &format!("port={port}")],
+    ) else {
         return;
     };
     let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let cport = c.local_addr().unwrap().port();
     let (_s, _) = l.accept().unwrap();
+    let comm = thread_comm();
     let recs = t.finish();
     let r = only(&recs, "our accept", |_| true);
-    assert_eq!(r["pid"], me());
-    assert_eq!(r["lport"], port);
-    assert_eq!(r["rport"], cport);
-    assert_eq!(r["raddr"], "127.0.0.1");
-    assert_eq!(r["laddr"], "127.0.0.1");
+    assert_eq!(r["pid"], me(), "{r}");
+    assert_eq!(r["comm"], comm.as_str(), "{r}");
+    assert_eq!(r["lport"], port, "{r}");
+    assert_eq!(r["rport"], cport, "{r}");
+    assert_eq!(r["raddr"], "127.0.0.1", "{r}");
+    assert_eq!(r["laddr"], "127.0.0.1", "{r}");
+    assert_eq!(r["family"], 2, "{r}");
+    elsewhere::exercised(TEST, "");
 }
 
 #[test]
@@ -1175,23 +1208,29 @@ fn tcpaccept_tp_sees_an_inbound_connection() {
 
 #[test]
 fn tcpconnect_sees_a_loopback_connect() {
+    const TEST: &str = "tcpconnect_sees_a_loopback_connect";
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let Some(t) =
-        capture_kernel_function_recipe("tcpconnect", &["-d", SHORT, "-p", &format!("port={port}")])
-    else {
+    let Some(t) = capture_kernel_function_recipe(
+        TEST,
+        "tcpconnect",
+        &["-d", SHORT, "-p", &format!("port={port}")],
+    ) else {
         return;
     };
     let _c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let comm = thread_comm();
     let recs = t.finish();
     let r = only(&recs, "our connect", |_| true);
-    assert_eq!(r["pid"], me());
-    assert_eq!(r["daddr"], "127.0.0.1");
-    assert_eq!(r["dport"], port);
+    assert_eq!(r["pid"], me(), "{r}");
+    assert_eq!(r["comm"], comm.as_str(), "{r}");
+    assert_eq!(r["daddr"], "127.0.0.1", "{r}");
+    assert_eq!(r["dport"], port, "{r}");
+    elsewhere::exercised(TEST, "");
 }
 
 #[test]

@@ -22,6 +22,9 @@ use tracectl::templates::{self, Kind};
 use tracectl_compiler::btf::Btf;
 use tracectl_compiler::plan::*;
 
+#[path = "../../tests/common/elsewhere.rs"]
+mod elsewhere;
+
 static LOCK: Mutex<()> = Mutex::new(());
 
 /// Takes the test lock, or returns None (after a message) when the machine
@@ -656,13 +659,19 @@ fn g_check_load_leaves_nothing_behind() {
     assert!(our_pins().is_empty());
 }
 
-/// A plan at every limit: 16 ops with 4 hops, a 32-instruction filter with
-/// long string compares. The verifier must accept it on every kind we can
-/// load here.
-#[test]
-fn i_limits_pass_the_verifier() {
-    let Some(_g) = kernel_env() else { return };
-    let record_size = MAX_RECORD;
+/// The function the kernel-function tests probe:
+/// `long do_sys_openat2(int dfd, const char __user *filename, struct open_how *how)`
+/// (5.6+, in every kernel of the VM matrix).
+const KFUNC: &str = "do_sys_openat2";
+/// Its argument count (what fentry may read and where fexit finds the return value).
+const KFUNC_NARGS: u32 = 3;
+
+/// A probe configuration at every limit: 16 value ops (a string of the
+/// maximal length, then integers behind four hops, alternating address
+/// spaces, widths, signedness, bitfields and byte swaps), a 32-instruction
+/// filter mixing every comparison with long string compares over the whole
+/// string pool, and the largest record. Every op reads argument 0.
+fn limits_config() -> ProbeConfig {
     let mut ops = Vec::new();
     // op 0: a long string (filter operand)
     ops.push(op(
@@ -754,55 +763,34 @@ fn i_limits_pass_the_verifier() {
     }
     filter.push(FilterOp::Not);
     assert_eq!(filter.len(), MAX_FILTER_OPS);
-    let mut c = ProbeConfig {
+    ProbeConfig {
         nargs: 1,
-        ctx_copy: ABI_ARGS_AREA,
-        record_size,
+        ctx_copy: 0,
+        record_size: MAX_RECORD,
         filter_at: MAX_OPS as u32,
         ops,
         filter,
         strings,
-    };
-    let l = loader();
-    let mut probes = vec![probe(
-        "limits-tp",
-        tracepoint("syscalls", "sys_enter_execve"),
-        c.clone(),
-    )];
-    c.ctx_copy = 0;
-    probes.push(probe(
-        "limits-tpbtf",
-        Attach::TpBtf {
-            name: "sched_process_exec".into(),
-        },
-        c.clone(),
-    ));
-    let exe = std::env::current_exe().unwrap();
-    probes.push(probe(
-        "limits-uprobe",
-        Attach::Uprobe {
-            binary: exe.to_str().unwrap().into(),
-            symbol: "tracectl_test_add".into(),
-            ret: false,
-        },
-        c.clone(),
-    ));
-    let mut r = c.clone();
-    for o in &mut r.ops {
+    }
+}
+
+/// `c` with `nargs` arguments and the ops `which` selects reading the return
+/// value instead of argument 0.
+fn limits_variant(c: &ProbeConfig, nargs: u32, which: impl Fn(usize) -> bool) -> ProbeConfig {
+    let mut c = c.clone();
+    c.nargs = nargs;
+    for (i, o) in c.ops.iter_mut().enumerate() {
         if let Base::Arg { off, .. } = &mut o.base {
-            *off = RET_OFF;
+            if which(i) {
+                *off = RET_OFF;
+            }
         }
     }
-    probes.push(probe(
-        "limits-uret",
-        Attach::Uprobe {
-            binary: exe.to_str().unwrap().into(),
-            symbol: "tracectl_test_add".into(),
-            ret: true,
-        },
-        r,
-    ));
-    let s = l.start(&plan(probes)).unwrap_or_else(|e| panic!("{e}"));
+    c
+}
+
+/// Prints the size of each loaded template (`--nocapture` shows it).
+fn print_template_sizes() {
     let names: Vec<&str> = templates::program_names().collect();
     for p in aya::programs::loaded_programs().flatten() {
         if p.name_as_str().is_some_and(|n| names.contains(&n)) {
@@ -814,30 +802,159 @@ fn i_limits_pass_the_verifier() {
             );
         }
     }
+}
+
+/// Asserts that a kernel-function plan in `mode` was refused for the reason
+/// this kernel has (no kprobes; BPF trampolines refused) rather than, say,
+/// the verifier, and returns the refusal for the `NOT RUN HERE` line.
+fn expected_kernel_refusal(mode: KernelMode, e: &RuntimeError) -> String {
+    let msg = e.to_string();
+    assert!(
+        matches!(e, RuntimeError::KernelProbeUnavailable { .. }),
+        "{mode:?}: unexpected error kind: {msg}"
+    );
+    let no_kprobes = !kprobes_available() && msg.contains("no kprobes (CONFIG_KPROBES is off)");
+    let expected = match mode {
+        KernelMode::Kprobe => no_kprobes,
+        KernelMode::Fentry => msg.contains("BPF trampoline"),
+        KernelMode::Auto => no_kprobes && msg.contains("trampolines"),
+    };
+    assert!(
+        expected,
+        "{mode:?}: refused for another reason than missing kprobes/trampolines: {msg}"
+    );
+    // The reason alone: without "probe NAME: " and the suggested alternative.
+    let reason = msg.split_once(": ").map_or(msg.as_str(), |(_, r)| r);
+    format!("{mode:?}: {}", reason.split("; ").next().unwrap_or(reason))
+}
+
+/// The plan at every limit (see [`limits_config`]) must pass the verifier on
+/// all eight template kinds: tracepoint, tp_btf, uprobe and uretprobe here;
+/// kprobe, kretprobe, fentry and fexit where the kernel has them. Where it
+/// has not, the refusal is asserted and the VM matrix proves those four
+/// kinds (it runs this test on every kernel, kernel functions required).
+#[test]
+fn i_limits_pass_the_verifier() {
+    const TEST: &str = "i_limits_pass_the_verifier";
+    let Some(_g) = kernel_env() else { return };
+    let c = limits_config();
+    let l = loader();
+    let exe = std::env::current_exe().unwrap();
+    let uprobe = |ret| Attach::Uprobe {
+        binary: exe.to_str().unwrap().into(),
+        symbol: "tracectl_test_add".into(),
+        ret,
+    };
+    let tp = ProbeConfig {
+        ctx_copy: ABI_ARGS_AREA,
+        ..c.clone()
+    };
+    // sched_process_exec(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+    let tpbtf = limits_variant(&c, 3, |_| false);
+    let up = limits_variant(&c, MAX_ARGS, |_| false);
+    let uret = limits_variant(&c, 0, |_| true);
+    let s = l
+        .start(&plan(vec![
+            probe("limits-tp", tracepoint("syscalls", "sys_enter_execve"), tp),
+            probe(
+                "limits-tpbtf",
+                Attach::TpBtf {
+                    name: "sched_process_exec".into(),
+                },
+                tpbtf,
+            ),
+            probe("limits-uprobe", uprobe(false), up),
+            probe("limits-uret", uprobe(true), uret),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.kinds(),
+        [Kind::Tracepoint, Kind::TpBtf, Kind::Uprobe, Kind::Uretprobe]
+    );
+    let mut loaded: Vec<Kind> = s.kinds().to_vec();
+    print_template_sizes();
     s.close();
+
+    // Kernel functions, one mechanism at a time: kprobes take the six
+    // register arguments; trampolines the function's own three, and fexit
+    // reads the return value in every other op.
+    let kernel = [
+        (
+            KernelMode::Kprobe,
+            limits_variant(&c, MAX_ARGS, |_| false),
+            limits_variant(&c, 0, |_| true),
+            [Kind::Kprobe, Kind::Kretprobe],
+        ),
+        (
+            KernelMode::Fentry,
+            limits_variant(&c, KFUNC_NARGS, |_| false),
+            limits_variant(&c, KFUNC_NARGS, |i| i % 2 == 1),
+            [Kind::Fentry, Kind::Fexit],
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (mode, entry, exit, kinds) in kernel {
+        let attach = |ret| Attach::Kernel {
+            function: KFUNC.into(),
+            ret,
+            mode,
+        };
+        let p = plan(vec![
+            probe("limits-entry", attach(false), entry),
+            probe("limits-exit", attach(true), exit),
+        ]);
+        match l.start(&p) {
+            Ok(s) => {
+                assert_eq!(s.kinds(), kinds, "{mode:?}");
+                loaded.extend_from_slice(s.kinds());
+                print_template_sizes();
+                s.close();
+            }
+            Err(e) => refused.push(expected_kernel_refusal(mode, &e)),
+        }
+    }
+    let loaded: Vec<String> = loaded.iter().map(|k| k.to_string()).collect();
+    if refused.is_empty() {
+        eprintln!("limits loaded on {}", loaded.join(", "));
+        elsewhere::exercised(TEST, &format!("{} kinds", loaded.len()));
+    } else {
+        elsewhere::not_run_here(
+            TEST,
+            &format!(
+                "loaded {} here; refused {}",
+                loaded.join(", "),
+                refused.join("; ")
+            ),
+        );
+    }
 }
 
 /// Kernel functions: fentry/fexit or kprobe/kretprobe when the kernel has
-/// them, else a sentence naming the tracepoint to use instead.
+/// them, with the file name and the returned fd captured; else a sentence
+/// naming the tracepoint to use instead (and the VM matrix runs this test on
+/// every kernel, kernel functions required).
 #[test]
 fn j_kernel_function_or_a_clear_error() {
+    const TEST: &str = "j_kernel_function_or_a_clear_error";
     let Some(_g) = kernel_env() else { return };
     let l = loader();
     let unique = UniqueProgram::new("j");
     let target = unique.dir.join("opened-by-tracectl");
     fs::write(&target, b"x").unwrap();
     let target_s = target.to_str().unwrap().to_string();
+    let mut refused = Vec::new();
+    // What kfunc: (Auto) chose, the matrix cell.
+    let mut auto = String::new();
     for mode in [KernelMode::Auto, KernelMode::Kprobe, KernelMode::Fentry] {
-        // do_sys_openat2(int dfd, const char __user *filename, struct open_how *how) -> long
         let entry = probe(
             "openat2",
             Attach::Kernel {
-                function: "do_sys_openat2".into(),
+                function: KFUNC.into(),
                 ret: false,
                 mode,
             },
             config(
-                3,
+                KFUNC_NARGS,
                 0,
                 16 + 8 + FILE_MAX,
                 vec![
@@ -862,12 +979,12 @@ fn j_kernel_function_or_a_clear_error() {
         let exit = probe(
             "openat2-ret",
             Attach::Kernel {
-                function: "do_sys_openat2".into(),
+                function: KFUNC.into(),
                 ret: true,
                 mode,
             },
             config(
-                3,
+                KFUNC_NARGS,
                 0,
                 32,
                 vec![builtin(16, Builtin::Tid), arg(24, RET_OFF, 8, true)],
@@ -875,34 +992,57 @@ fn j_kernel_function_or_a_clear_error() {
         );
         match l.start(&plan(vec![entry, exit])) {
             Ok(mut s) => {
-                eprintln!("{mode:?}: attached with {:?}", s.kinds());
+                let kinds = s.kinds().to_vec();
+                eprintln!("{mode:?}: attached with {kinds:?}");
+                let trampolines = [Kind::Fentry, Kind::Fexit];
+                let kprobes = [Kind::Kprobe, Kind::Kretprobe];
+                match mode {
+                    KernelMode::Fentry => assert_eq!(kinds, trampolines, "{mode:?}"),
+                    KernelMode::Kprobe => assert_eq!(kinds, kprobes, "{mode:?}"),
+                    KernelMode::Auto => assert!(
+                        kinds == trampolines || kinds == kprobes,
+                        "{mode:?}: {kinds:?}"
+                    ),
+                }
                 let tid = gettid();
                 let f = fs::File::open(&target).unwrap();
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&f) as u64;
-                let recs = collect(&mut s, Duration::from_secs(5), |rs| {
+                let recs = collect(&mut s, Duration::from_secs(10), |rs| {
                     rs.iter()
                         .any(|r| probe_index(r) == 1 && u64_at(r, 16) == tid)
                 });
-                assert!(recs.iter().any(|r| probe_index(r) == 0
-                    && u64_at(r, 16) == tid
-                    && str_at(r, 24, FILE_MAX) == target_s));
-                assert!(recs
-                    .iter()
-                    .any(|r| probe_index(r) == 1 && u64_at(r, 16) == tid && u64_at(r, 24) == fd));
+                assert!(
+                    recs.iter().any(|r| probe_index(r) == 0
+                        && u64_at(r, 16) == tid
+                        && str_at(r, 24, FILE_MAX) == target_s),
+                    "{mode:?} ({kinds:?}): no entry record of tid {tid} opening {target_s} \
+                     in {} records",
+                    recs.len()
+                );
+                assert!(
+                    recs.iter().any(|r| probe_index(r) == 1
+                        && u64_at(r, 16) == tid
+                        && u64_at(r, 24) == fd),
+                    "{mode:?} ({kinds:?}): no return record of tid {tid} with fd {fd} in {} \
+                     records",
+                    recs.len()
+                );
+                if mode == KernelMode::Auto {
+                    auto = format!("auto={}", kinds[0]);
+                }
             }
             Err(e) => {
                 let msg = e.to_string();
                 eprintln!("{mode:?}: {msg}");
-                assert!(
-                    matches!(e, RuntimeError::KernelProbeUnavailable { .. }),
-                    "unexpected error kind: {msg}"
-                );
-                if !kprobes_available() && mode != KernelMode::Fentry {
-                    assert!(msg.contains("no kprobes (CONFIG_KPROBES is off)"), "{msg}");
-                }
                 assert!(msg.contains("syscalls:sys_enter_openat"), "{msg}");
+                refused.push(expected_kernel_refusal(mode, &e));
             }
         }
+    }
+    if refused.is_empty() {
+        elsewhere::exercised(TEST, &auto);
+    } else {
+        elsewhere::not_run_here(TEST, &refused.join("; "));
     }
 }
 

@@ -5,6 +5,8 @@
 //! Each test file uses a subset, hence `allow(dead_code)`.
 #![allow(dead_code)]
 
+pub mod elsewhere;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

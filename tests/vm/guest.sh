@@ -2,7 +2,8 @@
 # The VM tests, inside the guest (PID 1 after the initramfs's switch_root; the
 # userland is the host's, read-only over 9p under a tmpfs overlay).
 #
-# Payload (read-only): /run/tvm/payload/{tracectl,tvm,recipes.tsv}.
+# Payload (read-only): /run/tvm/payload/{tracectl,tvm,recipes.tsv,host-tests.txt}
+# and tests/ (the Rust test binaries host-tests.txt names, tracectl-path).
 # Results (written back to the host): /run/tvm/results/
 #   results.tsv   one line per test: NAME, pass|FAIL, MECHANISM, DETAIL
 #   t/NAME/       stdout, stderr, facts, progs, rc of each tracectl run
@@ -300,6 +301,77 @@ run_test "run execsnoop" "exec:$x" tracepoint comm=tvm pid=@child "path=$x" -- \
 f=/tmp/tvm-open-$TOK-opensnoop
 run_test "run opensnoop" "open:$f" tracepoint comm=tvm pid=@pid "path=$f" flags=0x40 -- \
     run opensnoop -p "pid={PID}" "${J[@]}"
+
+# --- the host's Rust tests on kernel functions (tests/vm/host-tests.txt) ----
+# They cannot exercise kernel functions on the development and CI machines
+# (no kprobes, trampolines refused), where they assert the refusal and name
+# these rows (tests/common/elsewhere.rs). Here the same binaries must:
+# TRACECTL_REQUIRE_KERNEL_FUNCTIONS turns their "not available" branch into a
+# failure, and a row passes only when exactly that one test passed and printed
+# its "EXERCISED: TARGET::TEST [HOW]" line (HOW is the row's mechanism).
+HT=300 # seconds per Rust test
+if [ -s "$P/tests/tracectl-path" ]; then
+    # The tests run CARGO_BIN_EXE_tracectl, a host path compiled into them:
+    # the payload's tracectl goes there, in the tmpfs overlay (the host's file
+    # is untouched, and a rebuild on the host during the run changes nothing).
+    read -r TC_BUILT <"$P/tests/tracectl-path"
+    mkdir -p "${TC_BUILT%/*}" && cp "$P/tracectl" "$TC_BUILT" ||
+        echo "guest.sh: cannot put tracectl at $TC_BUILT"
+fi
+mkdir -p /tmp/tests
+
+# host_test TARGET TEST: one row, "test TARGET::TEST".
+host_test() {
+    local target=$1 test=$2 name="test $1::$2" exe=/tmp/tests/$1
+    local l rc=0 ok=0 how="" seen=0 panic="" more=0
+    dir_of "$name"
+    mkdir -p "$D"
+    # A local copy: the limits test puts uprobes on its own binary.
+    if ! [ -x "$exe" ] && ! cp "$P/tests/$target" "$exe" 2>"$D/out"; then
+        record "$name" FAIL "" "no test binary $target in the payload: $(<"$D/out")"
+        return
+    fi
+    CI=true TRACECTL_REQUIRE_KERNEL_FUNCTIONS=1 RUST_BACKTRACE=0 \
+        timeout -k 10 "$HT" "$exe" --exact "$test" --test-threads=1 --nocapture \
+        >"$D/out" 2>&1 </dev/null || rc=$?
+    while IFS= read -r l; do
+        case $l in
+        # libtest prints "test NAME ... " first, on the same line.
+        *"EXERCISED: $target::$test ["*"]")
+            seen=1
+            how=${l##*[}
+            how=${how%]}
+            ;;
+        "test result: ok. 1 passed;"*) ok=1 ;;
+        *"panicked at"*)
+            panic+="${panic:+ / }$l"
+            more=4
+            continue
+            ;;
+        esac
+        if [ "$more" -gt 0 ] && [ -n "$l" ]; then
+            panic+=" / $l"
+            more=$((more - 1))
+        fi
+    done <"$D/out"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        record "$name" FAIL "$how" "timed out after ${HT}s: $panic"
+    elif [ "$rc" != 0 ] || [ "$ok" = 0 ]; then
+        record "$name" FAIL "$how" "exit $rc, not \"1 passed\": ${panic:-see t/${D##*/}/out}"
+    elif [ "$seen" = 0 ]; then
+        record "$name" FAIL "" "passed without its EXERCISED line: its subject did not run"
+    else
+        record "$name" pass "$how" ""
+    fi
+}
+while read -r target test extra; do
+    case $target in "" | "#"*) continue ;; esac
+    if [ -z "$test" ] || [ -n "$extra" ]; then
+        record "host-tests.txt: $target $test $extra" FAIL "" "not a TARGET TEST line"
+        continue
+    fi
+    host_test "$target" "$test"
+done <"$P/host-tests.txt"
 
 # --- every bundled recipe passes the verifier ------------------------------
 while IFS=$'\t' read -r name kfunc requires args; do

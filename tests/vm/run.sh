@@ -132,6 +132,32 @@ TC=$PAYLOAD/tracectl
 gcc -static -O2 -Wall -o "$PAYLOAD/tvm" "$HERE/tvm.c" || die "building tests/vm/tvm.c failed"
 cp "$HERE/guest.sh" "$PAYLOAD/guest.sh"
 
+# The host's Rust tests on kernel functions (host-tests.txt, "TARGET TEST"
+# lines; see tests/common/elsewhere.rs): their binaries go in payload/tests/,
+# and tests/tracectl-path names the tracectl compiled into them
+# (CARGO_BIN_EXE_tracectl), where the guest puts the payload's tracectl.
+cp "$HERE/host-tests.txt" "$PAYLOAD/host-tests.txt"
+mkdir -p "$PAYLOAD/tests"
+mapfile -t TEST_TARGETS < <(sed 's/#.*//' "$HERE/host-tests.txt" | awk 'NF { print $1 }' | sort -u)
+if [ ${#TEST_TARGETS[@]} -gt 0 ]; then
+    log "building the host tests the guests run: ${TEST_TARGETS[*]} (cargo test --release --no-run)"
+    targs=()
+    for t in "${TEST_TARGETS[@]}"; do targs+=(--test "$t"); done
+    (cd "$ROOT" && cargo test --release -q -p tracectl --no-run --message-format=json "${targs[@]}") \
+        >"$WORK/cargo-test.json" || die "cargo test --no-run ${targs[*]} failed"
+    jq -r 'select(.reason == "compiler-artifact" and .executable != null)
+        | [(.target.kind | join(",")), .target.name, .executable] | @tsv' \
+        "$WORK/cargo-test.json" >"$WORK/artifacts.tsv" || die "cannot read cargo's artifact list"
+    for t in "${TEST_TARGETS[@]}"; do
+        exe=$(awk -F'\t' -v t="$t" '$1 == "test" && $2 == t { print $3 }' "$WORK/artifacts.tsv")
+        [ -n "$exe" ] || die "cargo built no test binary '$t' (named in tests/vm/host-tests.txt)"
+        cp "$exe" "$PAYLOAD/tests/$t"
+    done
+    exe=$(awk -F'\t' '$1 == "bin" && $2 == "tracectl" { print $3 }' "$WORK/artifacts.tsv")
+    [ -n "$exe" ] || die "cargo test --no-run reported no tracectl binary"
+    echo "$exe" >"$PAYLOAD/tests/tracectl-path"
+fi
+
 # Bundled recipes, at run time (specs/ changes): recipes.tsv has NAME, kfunc
 # (1 if it has kfunc:/kretfunc: probes), REQUIRES (paths it needs) and a
 # -p NAME=VALUE for each parameter without a default (check --load requires
