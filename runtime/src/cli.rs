@@ -6,6 +6,7 @@ use crate::recipes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 use tracectl_compiler::btf::Btf;
 use tracectl_compiler::compile::{compile_source, Compiled, Options};
 use tracectl_compiler::diag::{render, Diagnostic};
@@ -83,21 +84,32 @@ pub struct RunArgs {
     /// Time column (overrides the spec).
     #[arg(long, value_enum)]
     pub time: Option<TimeArg>,
-    /// Stop after this long (e.g. 10s, 500ms, 2m).
+    /// Stop after this long (e.g. 10s, 500ms, 2m; at most 8760h).
     #[arg(long, short = 'd', value_parser = parse_duration)]
-    pub duration: Option<std::time::Duration>,
+    pub duration: Option<Duration>,
     /// Stop after this many events.
     #[arg(long, short = 'n')]
     pub max_events: Option<u64>,
     /// Only events of this process (tgid).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub pid: Option<u32>,
     /// Loading options.
     #[command(flatten)]
     pub load: LoadOpts,
-    /// Ring buffer size in KiB (a power of two).
-    #[arg(long, default_value_t = 4096, value_name = "KIB")]
+    /// Ring buffer size in KiB (a power of two, at most 2097152).
+    #[arg(long, default_value_t = 4096, value_name = "KIB", value_parser = parse_buffer_kib)]
     pub buffer_kib: u32,
+    /// For tests (hidden): the templates wake tracectl once this many bytes
+    /// wait in the ring buffer (default: a quarter of it; 18446744073709551615:
+    /// never), so a test decides how records are delivered.
+    #[arg(long, hide = true, value_name = "BYTES")]
+    pub wakeup_bytes: Option<u64>,
+    /// For tests (hidden): the longest wait for events before tracectl looks
+    /// at signals and the duration (default 100ms). With `--wakeup-bytes`
+    /// set to never and an hour here, records reach the output only when
+    /// the run ends.
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_poll_interval)]
+    pub poll_interval: Option<Duration>,
 }
 
 /// `--output`.
@@ -122,27 +134,102 @@ pub enum TimeArg {
     None,
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+/// The longest duration a flag takes (`--duration`): a year, beyond any
+/// trace, and small enough for every clock computation made with it.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+/// [`MAX_DURATION`] as the error messages show it.
+const MAX_DURATION_TEXT: &str = "8760h (365 days)";
+/// How many characters of a bad value an error message repeats.
+const SHOWN_CHARS: usize = 40;
+
+/// A value as an error message repeats it: on one line, escaped, shortened.
+fn shown(s: &str) -> String {
+    let mut t: String = s
+        .chars()
+        .take(SHOWN_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if s.chars().nth(SHOWN_CHARS).is_some() {
+        t.push('…');
+    }
+    t
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`, or plain seconds, with an optional
+/// decimal part, up to [`MAX_DURATION`]. Signs, exponents, `inf`, `NaN`,
+/// unknown units and empty values are refused; every error is one sentence.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const EXAMPLES: &str = "e.g. 10s, 500ms, 2m, 1h";
     let s = s.trim();
-    let (num, unit) = s
+    if s.is_empty() {
+        return Err(format!("an empty value is not a duration ({EXAMPLES})"));
+    }
+    let split = s
         .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .map(|i| s.split_at(i))
-        .unwrap_or((s, "s"));
-    let v: f64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 10s, 500ms, 2m)"))?;
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    // Only ASCII digits and dots reach the float parser: no sign, exponent,
+    // `inf` or `NaN`, so the value is finite or +inf and never negative.
+    let v: f64 = match num.parse() {
+        Ok(v) if !num.is_empty() => v,
+        _ => return Err(format!("`{}` is not a duration ({EXAMPLES})", shown(s))),
+    };
     let secs = match unit {
         "ms" => v / 1000.0,
         "s" | "" => v,
         "m" => v * 60.0,
         "h" => v * 3600.0,
-        _ => return Err(format!("unknown unit `{unit}` (use ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "`{}` has an unknown unit `{}` (use ms, s, m or h)",
+                shown(s),
+                shown(unit)
+            ))
+        }
     };
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("`{s}` is not a duration"));
+    if secs.is_nan() || secs > MAX_DURATION.as_secs_f64() {
+        return Err(format!(
+            "`{}` is longer than the maximum, {MAX_DURATION_TEXT}",
+            shown(s)
+        ));
     }
-    Ok(std::time::Duration::from_secs_f64(secs))
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// `--poll-interval`: a duration of at least a millisecond.
+fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d < Duration::from_millis(1) => {
+            Err(format!("`{}` is shorter than the minimum, 1ms", shown(s)))
+        }
+        d => Ok(d),
+    }
+}
+
+/// The largest `--buffer-kib`: 2 GiB, the largest power of two of bytes a
+/// ring buffer's size (a u32) can hold.
+pub const MAX_BUFFER_KIB: u32 = 1 << 21;
+
+/// `--buffer-kib`: a power of two of KiB, at most [`MAX_BUFFER_KIB`].
+fn parse_buffer_kib(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{}` is not a number of KiB (e.g. 1024, 4096)",
+            shown(s)
+        ));
+    }
+    match t.parse::<u32>() {
+        Ok(k) if k > MAX_BUFFER_KIB => Err(format!(
+            "{k} is more than the maximum, {MAX_BUFFER_KIB} (2 GiB)"
+        )),
+        Ok(k) if k.is_power_of_two() => Ok(k),
+        Ok(k) => Err(format!("{k} is not a power of two (e.g. 1024, 4096)")),
+        Err(_) => Err(format!(
+            "`{}` is more than the maximum, {MAX_BUFFER_KIB} (2 GiB)",
+            shown(s)
+        )),
+    }
 }
 
 /// `tracectl check`.
