@@ -498,3 +498,111 @@ fn side_name(s: &Side) -> &'static str {
         Side::Bool(..) => "a boolean",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spec declaring one parameter per type, none with a default.
+    fn spec() -> Spec {
+        let src = "name: t\nparams:\n".to_string()
+            + &[
+                "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "string", "bool",
+            ]
+            .iter()
+            .map(|t| format!("  p_{t}: {{ type: {t} }}\n"))
+            .collect::<String>()
+            + "probes:\n  - probe: tracepoint:syscalls:sys_enter_openat\n    fields: { pid: pid }\n";
+        crate::syntax::parse("t.yaml", &src).unwrap_or_else(|d| panic!("{d:?}"))
+    }
+
+    fn bind(given: &[(&str, &str)], require: bool) -> Result<ParamValues, Vec<Diagnostic>> {
+        let given: Vec<(String, String)> = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        bind_params(&spec(), &given, require)
+    }
+
+    /// Every integer type accepts exactly its range: both ends pass, one
+    /// past either end is refused with the range in the message.
+    #[test]
+    fn integer_params_accept_exactly_their_range() {
+        let cases: [(&str, i128, i128); 8] = [
+            ("u8", 0, 255),
+            ("u16", 0, 65_535),
+            ("u32", 0, 4_294_967_295),
+            ("u64", 0, u64::MAX as i128),
+            ("i8", -128, 127),
+            ("i16", -32_768, 32_767),
+            ("i32", -2_147_483_648, 2_147_483_647),
+            ("i64", i64::MIN as i128, i64::MAX as i128),
+        ];
+        for (t, lo, hi) in cases {
+            let name = format!("p_{t}");
+            for ok in [lo, hi] {
+                let v = bind(&[(&name, &ok.to_string())], false)
+                    .unwrap_or_else(|d| panic!("{t} = {ok} refused: {d:?}"));
+                assert_eq!(v[&name].1, Literal::Int(ok), "{t}");
+            }
+            for bad in [lo - 1, hi + 1] {
+                let d = bind(&[(&name, &bad.to_string())], false)
+                    .expect_err(&format!("{t} = {bad} accepted"));
+                assert_eq!(d.len(), 1, "{d:?}");
+                let m = &d[0].message;
+                // Beyond 64 bits it is no integer literal at all.
+                let why = if bad > u64::MAX as i128 || bad < i64::MIN as i128 {
+                    "expected an integer".to_string()
+                } else {
+                    format!("out of range for {t} ({lo}..={hi})")
+                };
+                assert!(m.contains(&why), "{t} = {bad}: {m}");
+            }
+        }
+    }
+
+    /// `check` (require = false) gives each missing parameter a neutral value
+    /// of its own type; `run` (require = true) refuses every missing one.
+    #[test]
+    fn missing_params_neutral_for_check_refused_for_run() {
+        let v = bind(&[], false).unwrap();
+        assert_eq!(v["p_string"].1, Literal::Str(String::new()));
+        assert_eq!(v["p_bool"].1, Literal::Bool(false));
+        assert_eq!(v["p_u32"].1, Literal::Int(0));
+        assert_eq!(v["p_i8"].1, Literal::Int(0));
+        let d = bind(&[("p_u8", "1")], true).unwrap_err();
+        assert_eq!(d.len(), 9, "{d:?}");
+        assert!(
+            d.iter()
+                .all(|d| d.message.ends_with("has no value")
+                    && d.message.starts_with("parameter `p_"))
+        );
+        assert!(!d.iter().any(|d| d.message.contains("`p_u8`")));
+    }
+
+    /// Booleans and strings parse their own spellings only.
+    #[test]
+    fn bool_and_string_values() {
+        for (s, b) in [
+            ("true", true),
+            ("1", true),
+            ("yes", true),
+            ("false", false),
+            ("0", false),
+            ("no", false),
+        ] {
+            assert_eq!(
+                bind(&[("p_bool", s)], false).unwrap()["p_bool"].1,
+                Literal::Bool(b)
+            );
+        }
+        assert!(bind(&[("p_bool", "maybe")], false).is_err());
+        assert_eq!(
+            bind(&[("p_string", "12")], false).unwrap()["p_string"].1,
+            Literal::Str("12".into())
+        );
+        assert!(bind(&[("p_u8", "x")], false).is_err());
+        let d = bind(&[("nope", "1")], false).unwrap_err();
+        assert!(d[0].message.contains("no parameter `nope`"), "{d:?}");
+    }
+}
