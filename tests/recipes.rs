@@ -26,9 +26,14 @@ mod common;
 use common::{
     bpf_available, elsewhere, json_lines, run_exec, scratch, serial, unique_true, Tracer, BIN,
 };
+use common::{collect_output, output_within, wait_child, PROGRAM_DEADLINE};
+use libc::{
+    close, kill, listen, mount, setfsuid, setresuid, setreuid, socket, sync, sync_file_range,
+    syncfs, umount2,
+};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -71,26 +76,6 @@ const SHORT: &str = "2s";
 /// Rows of table output kept in a sample.
 const SAMPLE_ROWS: usize = 12;
 
-extern "C" {
-    fn mount(
-        source: *const std::ffi::c_char,
-        target: *const std::ffi::c_char,
-        fstype: *const std::ffi::c_char,
-        flags: u64,
-        data: *const u8,
-    ) -> i32;
-    fn umount2(target: *const std::ffi::c_char, flags: i32) -> i32;
-    fn sync();
-    fn syncfs(fd: i32) -> i32;
-    fn sync_file_range(fd: i32, offset: i64, nbytes: i64, flags: u32) -> i32;
-    fn listen(fd: i32, backlog: i32) -> i32;
-    fn socket(domain: i32, ty: i32, protocol: i32) -> i32;
-    fn close(fd: i32) -> i32;
-    fn setresuid(r: u32, e: u32, s: u32) -> i32;
-    fn setreuid(r: u32, e: u32) -> i32;
-    fn setfsuid(fsuid: u32) -> i32;
-}
-
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
@@ -112,13 +97,14 @@ fn me() -> u32 {
     std::process::id()
 }
 
-/// Runs `tracectl ARGS` to completion: (success, stdout, stderr).
+/// Runs `tracectl ARGS` to completion (at most [`common::EXIT_DEADLINE`]):
+/// (success, stdout, stderr).
 fn tracectl(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run tracectl");
+    let out = output_within(
+        Command::new(BIN).args(args).stdin(Stdio::null()),
+        common::EXIT_DEADLINE,
+        &format!("tracectl {}", args.join(" ")),
+    );
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -290,13 +276,15 @@ fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     std::fs::write(&c, src).unwrap();
     let bin = dir.join(name);
-    let out = Command::new("gcc")
-        .args(["-O1", "-o"])
-        .arg(&bin)
-        .arg(&c)
-        .args(extra)
-        .output()
-        .expect("gcc is needed to build the test programs (scripts/test.sh installs it)");
+    let out = output_within(
+        Command::new("gcc")
+            .args(["-O1", "-o"])
+            .arg(&bin)
+            .arg(&c)
+            .args(extra),
+        PROGRAM_DEADLINE,
+        &format!("gcc {name}.c (scripts/test.sh installs gcc)"),
+    );
     assert!(
         out.status.success(),
         "gcc {name}.c failed:\n{}",
@@ -599,9 +587,9 @@ fn bashreadline_sees_a_typed_command_line() {
     writeln!(stdin, "{line}").unwrap();
     writeln!(stdin, "exit").unwrap();
     drop(stdin);
-    let mut out = String::new();
-    sh.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    assert!(sh.wait().unwrap().success(), "bash failed:\n{out}");
+    let done = collect_output(sh, PROGRAM_DEADLINE, "bash on a terminal to exit");
+    let out = String::from_utf8_lossy(&done.stdout).into_owned();
+    assert!(done.status.success(), "bash failed:\n{out}");
     // The shell printed its pid after the marker.
     let marker = format!("tracectl_readline_{n} ");
     let bash_pid: u32 = out
@@ -668,7 +656,9 @@ fn execsnoop_sees_a_uniquely_named_program() {
     let recs = t.finish();
     let r = only(&recs, "the exec", |r| r["path"] == prog.to_str().unwrap());
     assert_eq!(r["probe"], "exec");
+    // sys_enter_execve fires in the child before the exec: the pid is the child's.
     assert_eq!(r["pid"], pid, "{r}");
+    assert!(r["time"].as_f64().is_some_and(|t| t >= 0.0), "{r}");
     assert!(r["comm"].as_str().is_some_and(|c| !c.is_empty()), "{r}");
 }
 
@@ -681,12 +671,12 @@ fn exitsnoop_sees_exit_codes_and_signals() {
     let t = Capture::start("exitsnoop", &["-d", SHORT]).marker("sleep");
     let mut a = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
     let a_pid = a.id();
-    assert_eq!(a.wait().unwrap().code(), Some(3));
+    assert_eq!(wait_child(&mut a, "sh -c 'exit 3'").code(), Some(3));
     let mut b = Command::new("sleep").arg("30").spawn().unwrap();
     let b_pid = b.id();
     wait_comm(b_pid, "sleep");
-    assert_eq!(unsafe { common::kill(b_pid as i32, 9) }, 0);
-    b.wait().unwrap();
+    assert_eq!(unsafe { kill(b_pid as i32, 9) }, 0);
+    wait_child(&mut b, "sleep, killed");
     // A thread of this process ends: not a process exit, so not reported.
     std::thread::spawn(|| ()).join().unwrap();
     let recs = t.finish();
@@ -729,10 +719,11 @@ fn gethostsnoop_sees_resolver_calls() {
     let bin = cc(&dir, "tgethost", GETHOST_C, &[]);
     let host = format!("tracectl-{}.invalid", nonce());
     let t = Capture::start("gethostsnoop", &["-d", SHORT]).marker("tgethost");
-    let out = Command::new(&bin)
-        .args([host.as_str(), "127.1.2.3"])
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(&bin).args([host.as_str(), "127.1.2.3"]),
+        PROGRAM_DEADLINE,
+        "tgethost",
+    );
     assert!(out.status.success());
     let recs = t.finish();
     let g = only(&recs, "getaddrinfo", |r| r["host"] == host.as_str());
@@ -759,9 +750,9 @@ fn killsnoop_sees_a_kill_with_its_signal_and_target() {
         &["-d", SHORT, "-p", &format!("pid={}", me()), "-p", "sig=12"],
     );
     // A signal the params filter out, then SIGUSR2.
-    assert_eq!(unsafe { common::kill(target as i32, 0) }, 0);
-    assert_eq!(unsafe { common::kill(target as i32, 12) }, 0);
-    child.wait().unwrap();
+    assert_eq!(unsafe { kill(target as i32, 0) }, 0);
+    assert_eq!(unsafe { kill(target as i32, 12) }, 0);
+    wait_child(&mut child, "sleep, sent SIGUSR2");
     let recs = t.finish();
     assert!(
         recs.iter().all(|r| r["pid"] == me() && r["sig"] == 12),
@@ -912,7 +903,7 @@ fn oomkill_sees_a_contained_oom_kill() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let status = child.wait().unwrap();
+    let status = wait_child(&mut child, "toomkill to be OOM-killed in its cgroup");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(9), "the OOM killer ends it: {status}");
     let recs = t.finish();
@@ -961,15 +952,15 @@ fn setuids_sees_each_kind_of_uid_change() {
     }
     let t = Capture::start("setuids", &["-d", SHORT]).marker("40001");
     // setuid(2), by std between fork and exec.
-    let a = Command::new("/bin/true").uid(40001).status().unwrap();
-    assert!(a.success());
+    let mut a = Command::new("/bin/true").uid(40001).spawn().unwrap();
+    assert!(wait_child(&mut a, "/bin/true as uid 40001").success());
     let spawn = |f: fn() -> std::io::Result<()>| {
         let mut c = Command::new("/bin/true");
         // SAFETY: the closures only make one async-signal-safe syscall.
         unsafe { c.pre_exec(f) };
         let mut child = c.spawn().unwrap();
         let pid = child.id();
-        assert!(child.wait().unwrap().success());
+        assert!(wait_child(&mut child, "/bin/true after a uid change").success());
         pid
     };
     let b = spawn(|| {
@@ -1019,8 +1010,8 @@ fn sigsnoop_sees_a_signal_and_its_result() {
         "sigsnoop",
         &["-d", SHORT, "-p", &format!("pid={}", me()), "-p", "sig=10"],
     );
-    assert_eq!(unsafe { common::kill(target as i32, 10) }, 0);
-    child.wait().unwrap();
+    assert_eq!(unsafe { kill(target as i32, 10) }, 0);
+    wait_child(&mut child, "sleep, sent SIGUSR1");
     let recs = t.finish();
     assert!(
         recs.iter().all(|r| r["pid"] == me() && r["sig"] == 10),
@@ -1087,10 +1078,11 @@ fn sslsniff_sees_plaintext_written_to_tls() {
     let msg = format!("GET /tracectl-{n} HTTP/1.1");
     let msg_ex = format!("ex-{n}");
     let t = Capture::start("sslsniff", &["-d", SHORT]).marker("tsslwrite");
-    let out = Command::new(&bin)
-        .args([msg.as_str(), msg_ex.as_str()])
-        .output()
-        .unwrap();
+    let out = output_within(
+        Command::new(&bin).args([msg.as_str(), msg_ex.as_str()]),
+        PROGRAM_DEADLINE,
+        "tsslwrite",
+    );
     assert!(out.status.success());
     let recs = t.finish();
     let w = only(&recs, "SSL_write", |r| r["data"] == msg.as_str());
@@ -1348,16 +1340,11 @@ fn threadsnoop_sees_pthread_create_and_its_start_routine() {
     let dir = scratch("thread");
     let bin = cc(&dir, "tthreads", THREAD_C, &["-pthread"]);
     let t = Capture::start("threadsnoop", &["-d", SHORT]).marker("tthreads");
-    let mut child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
+    let child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
     let pid = child.id();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    assert!(child.wait().unwrap().success());
+    let done = collect_output(child, PROGRAM_DEADLINE, "tthreads");
+    assert!(done.status.success());
+    let out = String::from_utf8_lossy(&done.stdout);
     let addr = u64::from_str_radix(out.trim().trim_start_matches("0x"), 16)
         .unwrap_or_else(|_| panic!("not an address: {out}"));
     let recs = t.finish();

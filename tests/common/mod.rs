@@ -2,19 +2,36 @@
 //! (`tests/e2e.rs`, `tests/recipes.rs`): the root/BTF gate, scratch
 //! directories, and [`Tracer`], a running `tracectl run`.
 //!
+//! Every wait here has a deadline: a `tracectl` or test program that hangs
+//! makes the test fail with what was awaited and the stderr seen, instead
+//! of hanging the suite.
+//!
 //! Each test file uses a subset, hence `allow(dead_code)`.
 #![allow(dead_code)]
 
 pub mod elsewhere;
 
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_tracectl");
+
+/// How long [`Tracer::finish`] waits for `tracectl` to exit: far beyond the
+/// longest `--duration` a test gives (10 s).
+pub const EXIT_DEADLINE: Duration = Duration::from_secs(60);
+/// How long [`Tracer::start`] waits for the probes to be attached.
+const ATTACH_DEADLINE: Duration = Duration::from_secs(30);
+/// How long a test program may run ([`run_exec`], [`wait_child`],
+/// [`output_within`]): far beyond any of them, so that only a hang reaches it.
+pub const PROGRAM_DEADLINE: Duration = Duration::from_secs(60);
+/// How long the output and stderr pipes may stay open after `tracectl`
+/// exited.
+const PIPE_DEADLINE: Duration = Duration::from_secs(5);
 
 /// The tests of one file run one at a time: some count the programs loaded
 /// on the system, and events of one test must not fill another's ring buffer.
@@ -29,7 +46,8 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// cannot, it panics in CI (`CI=true`) and otherwise prints why they are
 /// skipped: they never skip silently.
 pub fn bpf_available() -> bool {
-    let root = unsafe { geteuid() } == 0;
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
     let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
     if root && btf {
         return true;
@@ -46,24 +64,130 @@ pub fn bpf_available() -> bool {
     false
 }
 
-extern "C" {
-    fn geteuid() -> u32;
-    /// kill(2).
-    pub fn kill(pid: i32, sig: i32) -> i32;
+/// Waits for `child` to exit, for at most `limit`. On timeout it kills the
+/// child and returns an `Err` saying what was awaited.
+pub fn wait_deadline(child: &mut Child, limit: Duration, what: &str) -> Result<ExitStatus, String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "waited {limit:?} for {what} (pid {}); killed it",
+                    child.id()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(format!("waiting for {what} failed: {e}")),
+        }
+    }
 }
 
-/// A scratch directory unique to this test run.
-pub fn scratch(tag: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let d = std::env::temp_dir().join(format!(
-        "tracectl-test-{tag}-{}-{nanos}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// As [`wait_deadline`] with [`PROGRAM_DEADLINE`], panicking on timeout.
+pub fn wait_child(child: &mut Child, what: &str) -> ExitStatus {
+    wait_deadline(child, PROGRAM_DEADLINE, what).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Collects the piped stdout and stderr of `child` (each read on its own
+/// thread, so neither pipe fills) and its exit status, for at most `limit`:
+/// a child still running then is killed and the test fails, naming `what`.
+pub fn collect_output(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    fn reader(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
+        let (tx, rx) = mpsc::channel();
+        if let Some(mut pipe) = pipe {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.read_to_end(&mut buf);
+                let _ = tx.send(buf);
+            });
+        } else {
+            let _ = tx.send(Vec::new());
+        }
+        rx
+    }
+    let out = reader(child.stdout.take());
+    let err = reader(child.stderr.take());
+    let status = wait_deadline(&mut child, limit, what).unwrap_or_else(|e| panic!("{e}"));
+    let pipe = |rx: mpsc::Receiver<Vec<u8>>, name: &str| {
+        rx.recv_timeout(PIPE_DEADLINE).unwrap_or_else(|_| {
+            panic!("the {name} of {what} was still open {PIPE_DEADLINE:?} after it exited")
+        })
+    };
+    std::process::Output {
+        status,
+        stdout: pipe(out, "stdout"),
+        stderr: pipe(err, "stderr"),
+    }
+}
+
+/// `cmd.output()` with stdout and stderr piped, for at most `limit` (see
+/// [`collect_output`]).
+pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> std::process::Output {
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+    collect_output(child, limit, what)
+}
+
+/// A scratch directory unique to this test run ([`scratch`]); it derefs to
+/// its [`Path`]. Dropping it removes the directory, also when the test fails
+/// (mutation runs fail tests by the hundred); with `TRACECTL_KEEP_SCRATCH=1`
+/// the directory of a failed test is kept for debugging, and its path
+/// printed.
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let failed = std::thread::panicking();
+        if failed && std::env::var_os("TRACECTL_KEEP_SCRATCH").is_some_and(|v| v == "1") {
+            eprintln!(
+                "kept the failed test's scratch directory {}",
+                self.path.display()
+            );
+            return;
+        }
+        match std::fs::remove_dir_all(&self.path) {
+            Ok(()) => {}
+            // No second panic while the test fails: say it instead.
+            Err(e) if failed => eprintln!("could not remove {}: {e}", self.path.display()),
+            Err(e) => panic!(
+                "could not remove the scratch directory {}: {e}",
+                self.path.display()
+            ),
+        }
+    }
+}
+
+/// A new scratch directory, `$TMPDIR/tracectl-test-TAG-PID-N`, removed
+/// when the returned guard is dropped (see [`Scratch`]).
+pub fn scratch(tag: &str) -> Scratch {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("tracectl-test-{tag}-{}-{n}", std::process::id()));
+    // A directory left by an earlier run whose pid was reused.
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    Scratch { path }
 }
 
 /// Copies /bin/true to a uniquely named program.
@@ -73,11 +197,16 @@ pub fn unique_true(dir: &Path, name: &str) -> PathBuf {
     p
 }
 
-/// Runs a program to completion and returns its pid.
+/// Runs a program to completion (at most [`PROGRAM_DEADLINE`]) and
+/// returns its pid.
 pub fn run_exec(path: &Path) -> u32 {
-    let mut c = Command::new(path).spawn().expect("exec unique program");
+    let mut c = Command::new(path)
+        .spawn()
+        .unwrap_or_else(|e| panic!("exec {}: {e}", path.display()));
     let pid = c.id();
-    assert!(c.wait().unwrap().success());
+    let status = wait_deadline(&mut c, PROGRAM_DEADLINE, &path.display().to_string())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "{} failed: {status}", path.display());
     pid
 }
 
@@ -128,7 +257,7 @@ impl Tracer {
             stderr: rx,
             stderr_seen: Vec::new(),
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + ATTACH_DEADLINE;
         loop {
             match t.stderr.recv_timeout(Duration::from_millis(100)) {
                 Ok(line) => {
@@ -141,9 +270,7 @@ impl Tracer {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Ok(Some(status)) = t.child.try_wait() {
                         // Collect what it printed last.
-                        while let Ok(l) = t.stderr.recv_timeout(Duration::from_millis(200)) {
-                            t.stderr_seen.push(l);
-                        }
+                        t.drain_stderr(PIPE_DEADLINE);
                         return Err(format!(
                             "tracectl exited ({status}) before attaching:\n{}",
                             t.stderr_seen.join("\n")
@@ -151,12 +278,16 @@ impl Tracer {
                     }
                     assert!(
                         Instant::now() < deadline,
-                        "tracectl did not attach within 30 s:\n{}",
+                        "tracectl did not attach within {ATTACH_DEADLINE:?}:\n{}",
                         t.stderr_seen.join("\n")
                     );
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    let status = t.child.wait().unwrap();
+                    let status = wait_deadline(
+                        &mut t.child,
+                        PIPE_DEADLINE,
+                        "tracectl to exit after closing its stderr",
+                    )?;
                     return Err(format!(
                         "tracectl exited ({status}) before attaching:\n{}",
                         t.stderr_seen.join("\n")
@@ -167,34 +298,164 @@ impl Tracer {
     }
 
     /// Waits for exit (by --duration / --max-events or a signal) and returns
-    /// (stdout, stderr); panics unless tracectl exited successfully.
+    /// (stdout, stderr); panics unless tracectl exited successfully, or when
+    /// it is still running after [`EXIT_DEADLINE`] (then it is killed).
     pub fn finish(mut self) -> (String, String) {
-        let mut out = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut out)
-            .unwrap();
-        let status = self.child.wait().unwrap();
-        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
-            self.stderr_seen.push(l);
-        }
+        // Read the output while waiting: tracectl blocks on a full pipe.
+        let mut stdout = self.child.stdout.take().expect("stdout is read once");
+        let (tx, output) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut out = String::new();
+            let _ = tx.send(stdout.read_to_string(&mut out).map(|_| out));
+        });
+        let status = wait_deadline(
+            &mut self.child,
+            EXIT_DEADLINE,
+            "tracectl to exit (after --duration, --max-events or a signal)",
+        );
+        self.drain_stderr(PIPE_DEADLINE);
         let err = self.stderr_seen.join("\n");
+        let status = status.unwrap_or_else(|e| panic!("{e}; its stderr:\n{err}"));
+        let out = match output.recv_timeout(PIPE_DEADLINE) {
+            Ok(Ok(out)) => out,
+            Ok(Err(e)) => panic!("reading tracectl's output failed: {e}; its stderr:\n{err}"),
+            Err(_) => panic!(
+                "tracectl's output was still open {PIPE_DEADLINE:?} after it exited \
+                 ({status}); its stderr:\n{err}"
+            ),
+        };
         assert!(status.success(), "tracectl failed ({status}):\n{err}");
         (out, err)
     }
 
+    /// The pid of `tracectl`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGINT.
     pub fn interrupt(&self) {
-        let pid = self.child.id() as i32;
-        unsafe { kill(pid, 2) };
+        self.signal(libc::SIGINT);
     }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: libc::c_int) {
+        let pid = self.child.id() as i32;
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        let r = unsafe { libc::kill(pid, sig) };
+        assert_eq!(
+            r,
+            0,
+            "signal {sig} to tracectl: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+
+    /// Stops tracectl (SIGSTOP) and waits until it is stopped (10 s at
+    /// most). A stopped tracectl runs nothing: what happens meanwhile waits
+    /// for [`Tracer::resume`].
+    pub fn pause(&mut self) {
+        self.signal(libc::SIGSTOP);
+        let path = format!("/proc/{}/stat", self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
+            // The state follows the parenthesised comm.
+            let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+            if state.is_some_and(|s| s.starts_with('T')) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.drain_stderr(Duration::ZERO);
+                panic!(
+                    "tracectl did not stop within 10 s of SIGSTOP ({path}: {}); its stderr:\n{}",
+                    stat.trim(),
+                    self.stderr_seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Continues a tracectl stopped by [`Tracer::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    /// Waits until tracectl's main thread sleeps in poll(2)/ppoll(2), i.e.
+    /// waits for events (`/proc/PID/syscall`); panics after 10 s with what
+    /// it was doing instead and its stderr.
+    pub fn wait_blocked_in_poll(&mut self) {
+        let path = format!("/proc/{}/syscall", self.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
+            let nr = now.split_whitespace().next().and_then(|n| n.parse().ok());
+            if nr.is_some_and(is_poll_syscall) {
+                return;
+            }
+            if Instant::now() >= deadline {
+                self.drain_stderr(Duration::ZERO);
+                panic!(
+                    "tracectl did not block waiting for events within 10 s \
+                     ({path}: {}); its stderr:\n{}",
+                    now.trim(),
+                    self.stderr_seen.join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Bytes tracectl wrote to its output that are not read yet (FIONREAD on
+    /// the pipe): everything it printed so far, as long as [`Tracer::finish`]
+    /// has not started reading.
+    pub fn stdout_pending(&self) -> usize {
+        let fd = self
+            .child
+            .stdout
+            .as_ref()
+            .expect("the output is unread before finish()")
+            .as_raw_fd();
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD stores one int at the pointer.
+        let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+        assert_eq!(
+            r,
+            0,
+            "FIONREAD on tracectl's output: {}",
+            std::io::Error::last_os_error()
+        );
+        n as usize
+    }
+
+    /// Moves the stderr lines that arrive within `limit` (or until the
+    /// stream ends) to `stderr_seen`.
+    fn drain_stderr(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => self.stderr_seen.push(l),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// poll(2) or ppoll(2), by syscall number.
+fn is_poll_syscall(nr: i64) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if nr == libc::SYS_poll {
+        return true;
+    }
+    nr == libc::SYS_ppoll
 }
 
 impl Drop for Tracer {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
+            // SIGKILL: the child exits (and is reaped) at once.
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
