@@ -261,13 +261,21 @@ pub fn lower(
                     span,
                 } => {
                     let i = operand(o, &mut slots)?;
-                    let slot_size = slots.caps[i].slot_size;
-                    if !prefix && text.len() as u32 >= slot_size {
+                    // Bytes the value can hold with its NUL: a string read
+                    // of at most `max` bytes holds `max - 1` characters, in
+                    // a slot rounded up to 8.
+                    let capacity = match slots.caps[i].read {
+                        Read::Str { max, .. } | Read::DataLocStr { max, .. } => max,
+                        _ => slots.caps[i].slot_size,
+                    };
+                    if text.len() as u32 >= capacity {
+                        let what = if *prefix { "prefix " } else { "string " };
                         return Err(Diagnostic::error(
                             *span,
                             format!(
-                                "the string \"{}\" is longer than the {slot_size}-byte value it is compared with",
-                                String::from_utf8_lossy(text)
+                                "the {what}\"{}\" is longer than the value it is compared with, which holds at most {} bytes",
+                                String::from_utf8_lossy(text),
+                                capacity.saturating_sub(1)
                             ),
                         )
                         .label(format!("{} bytes: this comparison can never be true", text.len()))
