@@ -50,6 +50,7 @@ for g in "${groups[@]}"; do
     *) echo "unknown group $g (compiler | runtime)" >&2; exit 2 ;;
     esac
     echo "==> cargo mutants: $g"
+    mkdir -p target/mutants
     cargo mutants --profile mutants --timeout 300 -o "target/mutants/$g" "${args[@]}" "$@" || status=$?
 done
 exit $status
