@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Mutation testing of the eBPF templates (issue 18): plants one bug at a time
+# in templates-ebpf/capture.h (a wrong comparison, a lost sign extension, a
+# missing byte swap, a hop offset off by 8, a string bound off by one, a
+# broken filter instruction, an unwritten header field, ...), rebuilds the
+# objects and the tests that load them, and expects those tests to FAIL. A
+# mutant the tests do not notice SURVIVES: a test is missing.
+#
+#   bash scripts/mutants-templates.sh              # every mutant
+#   bash scripts/mutants-templates.sh NAME...      # only these mutants
+#   bash scripts/mutants-templates.sh --list       # the mutants' names
+#
+# The main work tree is never touched: the repository (its working tree, as
+# it is, without target/ and .git/) is copied to target/mutants-templates/src,
+# mutated and built there with its own persistent CARGO_TARGET_DIR
+# (target/mutants-templates/target; release with LTO off and incremental, so
+# after the first build a mutant recompiles little more than the crate that
+# embeds the objects). The kernel-facing test binaries run per mutant, in
+# this order, stopping at the first that fails: semantics (when
+# tests/semantics.rs exists), kernel, e2e. The unmutated copy must pass them
+# first, so that a failure means the mutant was noticed.
+#
+# Prints a table (mutant, caught or SURVIVED, the failing tests of the first
+# binary that fails) and writes it to tests/mutants/templates.md
+# (MUTANTS_RESULTS overrides; written only by a full run). Exits non-zero if
+# any mutant survives, does not apply (its pattern no longer matches
+# capture.h: update the mutant), or does not build.
+#
+# Needs what scripts/test.sh needs (root, kernel BTF, clang-14, python3), and
+# a machine where nothing else loads BPF programs meanwhile: some tests count
+# every tracectl program in the kernel, so another run's programs would fail
+# them (a wrongly attributed catch, or a failed baseline).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+# --- the mutants -------------------------------------------------------------
+# Two lines per mutant: "NAME<tab>what the planted bug does", then
+# "<tab>[(OLD, NEW), ...]", a Python list of replacements; each OLD must occur
+# exactly once in capture.h.
+MUTANTS=$(cat <<'EOF'
+cmp-lt-computes-gt	`<` computes `>`
+	[("case TC_CMP_LT:\n\t\treturn tc_lt(a, b, is_signed);", "case TC_CMP_LT:\n\t\treturn tc_lt(b, a, is_signed);")]
+cmp-le-as-lt	`<=` computes `<`
+	[("case TC_CMP_LE:\n\t\treturn tc_lt(b, a, is_signed) ^ 1;", "case TC_CMP_LE:\n\t\treturn tc_lt(a, b, is_signed);")]
+cmp-lt-as-le	`<` computes `<=`
+	[("case TC_CMP_LT:\n\t\treturn tc_lt(a, b, is_signed);", "case TC_CMP_LT:\n\t\treturn tc_lt(b, a, is_signed) ^ 1;")]
+cmp-ge-as-gt	`>=` computes `>`
+	[("case TC_CMP_GE:\n\t\treturn tc_lt(a, b, is_signed) ^ 1;", "case TC_CMP_GE:\n\t\treturn tc_lt(b, a, is_signed);")]
+cmp-eq-as-ne	`==` computes `!=`
+	[("case TC_CMP_EQ:\n\t\treturn tc_is_zero(a ^ b);", "case TC_CMP_EQ:\n\t\treturn tc_is_zero(a ^ b) ^ 1;")]
+cmp-ne-as-eq	`!=` computes `==`
+	[("case TC_CMP_NE:\n\t\treturn tc_is_zero(a ^ b) ^ 1;", "case TC_CMP_NE:\n\t\treturn tc_is_zero(a ^ b);")]
+cmp-sign-flip-dropped	signed comparisons compare unsigned
+	[("\tif (is_signed) {\n\t\ta ^= 1ULL << 63;", "\tif (0 && is_signed) {\n\t\ta ^= 1ULL << 63;")]
+extend-sign-dropped	tc_extend zero-extends signed values
+	[("\tif (is_signed)\n\t\treturn (__u64)(((__s64)(v << sh)) >> sh);", "\tif (0 && is_signed)\n\t\treturn (__u64)(((__s64)(v << sh)) >> sh);")]
+bswap16-removed	ntohs does nothing
+	[("\t\tv = ((v & 0xff) << 8) | ((v >> 8) & 0xff);\n", "")]
+bswap32-removed	ntohl does nothing
+	[("\t\tv = ((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >> 8) & 0xff00) |\n\t\t    ((v >> 24) & 0xff);\n", "")]
+bswap32-misordered	ntohl swaps the two low bytes into the wrong places
+	[("((v & 0xff) << 24) | ((v & 0xff00) << 8)", "((v & 0xff) << 16) | ((v & 0xff00) << 16)")]
+hop-off-ignored	pointer hops ignore their offset
+	[("tc_read(&next, 8, v + op->hop_off[h], op->hop_mem[h])", "tc_read(&next, 8, v, op->hop_mem[h])")]
+hop-off-plus-8	pointer hops read 8 bytes too far
+	[("tc_read(&next, 8, v + op->hop_off[h], op->hop_mem[h])", "tc_read(&next, 8, v + op->hop_off[h] + 8, op->hop_mem[h])")]
+str-len-minus-1	strings are read one byte short
+	[("return tc_read_str(slot, op->read_len, ", "return tc_read_str(slot, op->read_len - 1, ")]
+dataloc-halves-swapped	__data_loc: the length taken as the offset
+	[("(const __u8 *)ctx + (loc & 0xffff)", "(const __u8 *)ctx + (loc >> 16)")]
+filter-and-as-or	AND computes OR
+	[("\t\t\tst >>= 1;\n\t\t\tst &= ~1ULL | top;", "\t\t\tst >>= 1;\n\t\t\tst |= top;")]
+filter-or-as-and	OR computes AND
+	[("\t\t\tst >>= 1;\n\t\t\tst |= top;", "\t\t\tst >>= 1;\n\t\t\tst &= ~1ULL | top;")]
+filter-not-ignored	`!` does nothing
+	[("case TC_F_NOT:\n\t\t\tst ^= 1;", "case TC_F_NOT:\n\t\t\tst ^= 0;")]
+filter-at-plus-1	the filter runs one op late (never, when it needs every op)
+	[("if (i == CFG.filter_at) {", "if (i == CFG.filter_at + 1) {")]
+filter-at-minus-1	the filter runs before its last operand is captured
+	[("if (i == CFG.filter_at) {", "if (i == CFG.filter_at - 1) {")]
+cmp-str-nul-check-removed	exact string match accepts a longer string
+	[("\tif (!(f->flags & TC_FF_PREFIX))\n\t\tdiff |= str[len];\n", "")]
+cmp-str-negate-ignored	string `!=` computes `==`
+	[("\t\t\tif (f->flags & TC_FF_NEGATE)\n\t\t\t\tbit ^= 1;\n", "")]
+header-probe-index-unwritten	records do not say which probe made them
+	[("hdr->probe_index = CFG.probe_index;", "hdr->probe_index = 0;")]
+record-zeroing-skipped	records keep stale bytes after short strings
+	[("for (i = TC_RECORD_HEADER / 8; i < TC_MAX_RECORD / 8; i++) {", "for (i = TC_MAX_RECORD / 8; i < TC_MAX_RECORD / 8; i++) {")]
+unknown-transform-kept	an unknown transform code stores the value as read
+	[("\t\t    ((v >> 24) & 0xff);\n\t\tbreak;\n\tdefault:\n\t\treturn TC_UNKNOWN;", "\t\t    ((v >> 24) & 0xff);\n\t\tbreak;\n\tdefault:\n\t\tbreak;")]
+unknown-filter-op-as-not	an unknown filter instruction acts as `!`
+	[("\t\tcase TC_F_NOT:\n\t\t\tst ^= 1;\n\t\t\tbreak;\n\t\tdefault:\n\t\t\tgoto unknown;", "\t\tcase TC_F_NOT:\n\t\tdefault:\n\t\t\tst ^= 1;\n\t\t\tbreak;")]
+EOF
+)
+
+names() { printf '%s\n' "$MUTANTS" | grep -v $'^\t' | cut -f1; }
+
+if [ "${1:-}" = --list ]; then
+    names
+    exit 0
+fi
+selected=("$@")
+for n in "${selected[@]}"; do
+    names | grep -qx -- "$n" || { echo "unknown mutant $n (see --list)" >&2; exit 2; }
+done
+
+scratch=$root/target/mutants-templates
+src=$scratch/src
+log=$scratch/logs
+export CARGO_TARGET_DIR=$scratch/target
+export CARGO_PROFILE_RELEASE_LTO=off
+export CARGO_PROFILE_RELEASE_INCREMENTAL=true
+export CI=${CI:-true}
+results=${MUTANTS_RESULTS:-$root/tests/mutants/templates.md}
+# One test binary must not hang the run: a mutant that makes one hang is
+# caught (the suite would fail), and the table says so.
+per_binary_timeout=${MUTANTS_TIMEOUT:-900}
+start=$(date +%s)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# --- the scratch copy --------------------------------------------------------
+step "copying the work tree to $src"
+mkdir -p "$log"
+# tar keeps the files' times, so cargo rebuilds only what changed since the
+# last run (a fresh copy each time: no stale file survives).
+rm -rf "$src"
+mkdir -p "$src"
+tar -C "$root" --exclude=./target --exclude=./.git --exclude=./fuzz/target -cf - . | tar -C "$src" -xf -
+cp "$src/templates-ebpf/capture.h" "$scratch/capture.h.orig"
+
+binaries=(kernel e2e)
+[ -f "$src/tests/semantics.rs" ] && binaries=(semantics kernel e2e)
+
+# Applies mutant $1 to the scratch capture.h (from the original); fails when a
+# pattern does not occur exactly once.
+apply() {
+    local name=$1 repl
+    repl=$(printf '%s\n' "$MUTANTS" | awk -F'\t' -v n="$name" '
+        found { print $2; exit } $1 == n { found = 1 }')
+    python3 - "$scratch/capture.h.orig" "$src/templates-ebpf/capture.h" "$repl" <<'PY'
+import sys
+orig, out, repl = sys.argv[1], sys.argv[2], eval(sys.argv[3])
+text = open(orig).read()
+for old, new in repl:
+    n = text.count(old)
+    if n != 1:
+        sys.exit(f"pattern occurs {n} times in capture.h: {old!r}")
+    text = text.replace(old, new)
+open(out, "w").write(text)
+PY
+}
+
+# Builds the objects and the test binaries; prints the executables, one
+# "name path" per line.
+build() {
+    (cd "$src" && bash templates-ebpf/build.sh >/dev/null)
+    local t=()
+    for b in "${binaries[@]}"; do t+=(--test "$b"); done
+    (cd "$src" && cargo test --release -p tracectl "${t[@]}" --no-run --message-format=json) |
+        python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and "test" in m["target"]["kind"]:
+        print(m["target"]["name"], m["executable"])
+'
+}
+
+# Runs the test binaries in order until one fails. Prints "pass", or
+# "fail BINARY: TEST, TEST" (every failing test of that binary), or
+# "timeout BINARY".
+run_tests() {
+    local exes=$1 tag=$2 b exe out rc failed
+    for b in "${binaries[@]}"; do
+        exe=$(printf '%s\n' "$exes" | awk -v b="$b" '$1 == b { print $2 }')
+        [ -n "$exe" ] || { echo "fail $b: (not built)"; return; }
+        out=$log/$tag.$b.log
+        rc=0
+        (cd "$src/runtime" && timeout "$per_binary_timeout" "$exe" --test-threads=1) >"$out" 2>&1 || rc=$?
+        if [ $rc -eq 124 ]; then
+            echo "timeout $b"
+            return
+        elif [ $rc -ne 0 ]; then
+            failed=$(grep -E '^test .* \.\.\. FAILED$' "$out" |
+                sed -E 's/^test (.*) \.\.\. FAILED$/\1/' | paste -sd, - | sed 's/,/, /g')
+            echo "fail $b: ${failed:-(exit $rc, see $out)}"
+            return
+        fi
+    done
+    echo pass
+}
+
+# --- baseline ----------------------------------------------------------------
+step "baseline: the unmutated templates must pass ${binaries[*]}"
+cp "$scratch/capture.h.orig" "$src/templates-ebpf/capture.h"
+exes=$(build 2>"$log/baseline.build.log") || {
+    tail -30 "$log/baseline.build.log" >&2
+    echo "error: the unmutated copy does not build" >&2
+    exit 1
+}
+verdict=$(run_tests "$exes" baseline)
+if [ "$verdict" != pass ]; then
+    echo "error: the unmutated copy fails its tests ($verdict; logs in $log): fix that first" >&2
+    exit 1
+fi
+echo "baseline passes ($(($(date +%s) - start)) s so far)"
+
+# --- the mutants -------------------------------------------------------------
+mapfile -t all < <(names)
+[ ${#selected[@]} -gt 0 ] && all=("${selected[@]}")
+rows=()
+caught=0
+bad=0
+for name in "${all[@]}"; do
+    desc=$(printf '%s\n' "$MUTANTS" | awk -F'\t' -v n="$name" '$1 == n { print $2 }')
+    t0=$(date +%s)
+    step "mutant $name: $desc"
+    if ! err=$(apply "$name" 2>&1); then
+        echo "DOES NOT APPLY: $err"
+        rows+=("| $name | $desc | **DOES NOT APPLY** | $err |")
+        bad=$((bad + 1))
+        continue
+    fi
+    if ! exes=$(build 2>"$log/$name.build.log"); then
+        echo "DOES NOT BUILD (see $log/$name.build.log)"
+        rows+=("| $name | $desc | **DOES NOT BUILD** | see the build log |")
+        bad=$((bad + 1))
+        continue
+    fi
+    verdict=$(run_tests "$exes" "$name")
+    secs=$(($(date +%s) - t0))
+    case "$verdict" in
+    pass)
+        echo "SURVIVED (${secs} s)"
+        rows+=("| $name | $desc | **SURVIVED** | every test passed |")
+        bad=$((bad + 1)) ;;
+    timeout*)
+        echo "caught: ${verdict#timeout } timed out (${secs} s)"
+        rows+=("| $name | $desc | caught | \`${verdict#timeout }\` timed out |")
+        caught=$((caught + 1)) ;;
+    *)
+        echo "caught by ${verdict#fail } (${secs} s)"
+        rows+=("| $name | $desc | caught | ${verdict#fail } |")
+        caught=$((caught + 1)) ;;
+    esac
+done
+cp "$scratch/capture.h.orig" "$src/templates-ebpf/capture.h"
+(cd "$src" && bash templates-ebpf/build.sh >/dev/null)
+
+# --- report ------------------------------------------------------------------
+total=${#all[@]}
+elapsed=$(($(date +%s) - start))
+table=$(
+    echo "| mutant | planted bug | result | failing tests (first binary that fails) |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${rows[@]}"
+)
+summary="$caught of $total template mutants caught; tests run: ${binaries[*]}; $((elapsed / 60)) min $((elapsed % 60)) s on $(nproc) CPUs, kernel $(uname -r)."
+step "results"
+printf '%s\n\n%s\n' "$table" "$summary"
+
+if [ ${#selected[@]} -eq 0 ]; then
+    mkdir -p "$(dirname "$results")"
+    {
+        echo "# Template mutants (scripts/mutants-templates.sh)"
+        echo
+        echo "Each row is one bug planted in \`templates-ebpf/capture.h\`; the"
+        echo "objects and tests are rebuilt and the kernel-facing tests must fail."
+        echo "Written by the last full run ($(date -u +%Y-%m-%d))."
+        echo
+        printf '%s\n\n%s\n' "$table" "$summary"
+    } >"$results"
+    echo "written to ${results#"$root"/}"
+fi
+[ $bad -eq 0 ]
