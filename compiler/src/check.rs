@@ -428,6 +428,11 @@ impl FilterChecker<'_, '_> {
                     cmp,
                     signed: false,
                 }),
+                (ValueClass::Ip4, ValueClass::Ip4) => Err(Diagnostic::error(
+                    span,
+                    "addresses compare with `==` and `!=` only",
+                )
+                .label("ordering comparison on an address")),
                 (ValueClass::Str, ValueClass::Str) => Err(Diagnostic::error(
                     span,
                     "comparing two captured strings is not supported in the kernel",
@@ -604,5 +609,294 @@ mod tests {
         assert!(bind(&[("p_u8", "x")], false).is_err());
         let d = bind(&[("nope", "1")], false).unwrap_err();
         assert!(d[0].message.contains("no parameter `nope`"), "{d:?}");
+    }
+
+    // ---- Filters, compiled against the committed mini BTF fixture. ----
+
+    use crate::compile::{compile_source, Compiled, Options};
+    use crate::plan::FilterOp;
+
+    fn fixture() -> &'static crate::btf::Btf {
+        static BTF: std::sync::OnceLock<crate::btf::Btf> = std::sync::OnceLock::new();
+        BTF.get_or_init(|| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/mini_vmlinux.btf.o");
+            crate::btf::Btf::from_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        })
+    }
+
+    /// Compiles a DSL spec against the fixture, with `--param` values.
+    fn try_compile(src: &str, params: &[(&str, &str)]) -> Result<Compiled, Vec<Diagnostic>> {
+        let env = crate::resolve::Env {
+            btf: fixture(),
+            tracepoints: crate::tracefs::TpSource::Btf(fixture()),
+        };
+        let opts = Options {
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            require_params: true,
+        };
+        compile_source("t.trace", src, &env, &opts)
+    }
+
+    /// `kfunc:tcp_connect { pid } where COND`, with parameters `a` (i64),
+    /// `s` (string) and `b` (bool).
+    fn probe(cond: &str) -> String {
+        format!(
+            "param a: i64 = 0\nparam s: string = \"\"\nparam b: bool = false\n\
+             kfunc:tcp_connect {{ pid }} where {cond}"
+        )
+    }
+
+    /// [`probe`]`(cond)`: the compiled filter program
+    /// (`pid` is in slot 16, the first value only the filter reads in 24),
+    /// and whether the always-false warning was given.
+    fn filter(cond: &str, params: &[(&str, &str)]) -> (Vec<FilterOp>, bool) {
+        let c = try_compile(&probe(cond), params).unwrap_or_else(|d| panic!("{cond}: {d:?}"));
+        let warned = match c.warnings.as_slice() {
+            [] => false,
+            [w] if w.message == "this filter is always false" => true,
+            w => panic!("{cond}: unexpected warnings {w:?}"),
+        };
+        (c.plan.probes[0].config.filter.clone(), warned)
+    }
+
+    /// The filter `cond` folds to the constant `value`: no filter program
+    /// when true; a constant false and the warning when false.
+    fn assert_folds(cond: &str, params: &[(&str, &str)], value: bool) {
+        let want = if value {
+            (vec![], false)
+        } else {
+            (vec![FilterOp::Const { value: false }], true)
+        };
+        assert_eq!(filter(cond, params), want, "{cond} with {params:?}");
+    }
+
+    /// The single error compiling [`probe`]`(cond)` gives, and the text its
+    /// span covers.
+    fn filter_error(cond: &str) -> (Diagnostic, String) {
+        let src = probe(cond);
+        let d = match try_compile(&src, &[]) {
+            Ok(c) => panic!("{cond} compiled: {:?}", c.plan.probes[0].config.filter),
+            Err(d) => d,
+        };
+        assert_eq!(d.len(), 1, "{cond}: {d:?}");
+        let text = src[d[0].span.range()].to_string();
+        (d[0].clone(), text)
+    }
+
+    fn imm(slot: u32, cmp: CmpOp, imm: u64, signed: bool) -> FilterOp {
+        FilterOp::CmpImm {
+            slot,
+            cmp,
+            imm,
+            signed,
+        }
+    }
+
+    /// Constant comparisons (parameters and literals) fold with the
+    /// operator's integer meaning, on either side, beyond 64 bits of sign.
+    #[test]
+    fn constant_comparisons_fold_like_integers() {
+        type Rel = fn(&i128, &i128) -> bool;
+        let ops: [(&str, Rel); 6] = [
+            ("==", i128::eq),
+            ("!=", i128::ne),
+            ("<", i128::lt),
+            ("<=", i128::le),
+            (">", i128::gt),
+            (">=", i128::ge),
+        ];
+        let pairs: [(i128, i128); 5] = [(1, 2), (2, 2), (3, 2), (-1, 1), (-5, -6)];
+        for (op, f) in ops {
+            for (a, b) in pairs {
+                let a_s = a.to_string();
+                assert_folds(&format!("$a {op} {b}"), &[("a", &a_s)], f(&a, &b));
+                assert_folds(&format!("{a} {op} {b}"), &[], f(&a, &b));
+            }
+            // u64::MAX is above -1, not its two's-complement twin.
+            assert_folds(
+                &format!("18446744073709551615 {op} -1"),
+                &[],
+                f(&(u64::MAX as i128), &-1),
+            );
+        }
+    }
+
+    /// `!` of a constant folds; a bare integer is `!= 0`, a constant one
+    /// folds and a captured one becomes a comparison with its own sign.
+    #[test]
+    fn negation_and_bare_integers() {
+        assert_folds("!(1 == 2)", &[], true);
+        assert_folds("!(1 == 1)", &[], false);
+        assert_folds("!!(1 == 1)", &[], true);
+        assert_eq!(
+            filter("!(pid == 7)", &[]).0,
+            [imm(16, CmpOp::Eq, 7, false), FilterOp::Not]
+        );
+        assert_folds("0", &[], false);
+        assert_folds("7", &[], true);
+        assert_folds("-1", &[], true);
+        assert_folds("$a", &[("a", "0")], false);
+        assert_folds("$a", &[("a", "3")], true);
+        assert_folds("!$a", &[("a", "3")], false);
+        assert_eq!(filter("pid", &[]).0, [imm(16, CmpOp::Ne, 0, false)]);
+        assert_eq!(
+            filter("sk->sk_rcvbuf", &[]).0,
+            [imm(24, CmpOp::Ne, 0, true)]
+        );
+        let (d, at) = filter_error("comm");
+        assert_eq!(d.message, "a filter needs a condition");
+        assert_eq!(at, "comm");
+    }
+
+    /// Two constant strings or booleans fold for `==` and `!=`; ordering
+    /// them is an error naming both sides, at the whole comparison.
+    #[test]
+    fn constant_strings_and_booleans_fold_for_equality_only() {
+        for (cond, value) in [
+            ("\"ab\" == \"ab\"", true),
+            ("\"ab\" == \"ac\"", false),
+            ("\"ab\" != \"ac\"", true),
+            ("\"ab\" != \"ab\"", false),
+            ("true == true", true),
+            ("false == false", true),
+            ("true == false", false),
+            ("false != true", true),
+            ("true != true", false),
+        ] {
+            assert_folds(cond, &[], value);
+        }
+        assert_folds("$s == \"x\"", &[("s", "x")], true);
+        assert_folds("$s != \"x\"", &[("s", "x")], false);
+        assert_folds("$b == true", &[("b", "yes")], true);
+        assert_folds("$b != true", &[("b", "yes")], false);
+        for (cond, name) in [
+            ("\"ab\" < \"ac\"", "a string"),
+            ("\"ab\" >= \"ab\"", "a string"),
+            ("false < true", "a boolean"),
+            ("true <= true", "a boolean"),
+        ] {
+            let (d, at) = filter_error(cond);
+            assert_eq!(d.message, "these values cannot be compared", "{cond}");
+            assert_eq!(d.label, format!("{name} against {name}"), "{cond}");
+            assert_eq!(at, cond);
+        }
+    }
+
+    /// Constants of different kinds cannot be compared: the error spans the
+    /// comparison and names each side's kind, in order.
+    #[test]
+    fn constants_of_different_kinds_are_located_errors() {
+        for (cond, label) in [
+            ("1 == \"a\"", "an integer against a string"),
+            ("\"a\" != 1", "a string against an integer"),
+            ("true == 1", "a boolean against an integer"),
+            ("$a < true", "an integer against a boolean"),
+            ("\"a\" == false", "a string against a boolean"),
+            ("$b == $s", "a boolean against a string"),
+        ] {
+            let (d, at) = filter_error(cond);
+            assert_eq!(d.message, "these values cannot be compared", "{cond}");
+            assert_eq!(d.label, label, "{cond}");
+            assert_eq!(at, cond);
+        }
+    }
+
+    /// A captured integer against a boolean is `== 1` / `!= 0` (unsigned);
+    /// ordering it against a boolean is refused.
+    #[test]
+    fn integers_against_booleans() {
+        assert_eq!(filter("pid == true", &[]).0, [imm(16, CmpOp::Eq, 1, false)]);
+        assert_eq!(
+            filter("false != pid", &[]).0,
+            [imm(16, CmpOp::Ne, 0, false)]
+        );
+        assert_eq!(
+            filter("sk->sk_rcvbuf == $b", &[("b", "1")]).0,
+            [imm(24, CmpOp::Eq, 1, false)]
+        );
+        for cond in ["pid < true", "true >= pid"] {
+            let (d, at) = filter_error(cond);
+            assert_eq!(d.message, "cannot compare an integer with a boolean");
+            assert_eq!(at, cond);
+            assert_eq!(
+                d.secondary
+                    .iter()
+                    .map(|(_, l)| l.as_str())
+                    .collect::<Vec<_>>(),
+                ["an integer", "a boolean"]
+            );
+            assert!(d.notes.is_empty(), "{d:?}");
+        }
+    }
+
+    /// Two captured integers compare signed only when both are signed.
+    #[test]
+    fn two_captured_integers_sign() {
+        let cmp = |cond: &str| match filter(cond, &[]).0.as_slice() {
+            [FilterOp::CmpSlots { cmp, signed, .. }] => (*cmp, *signed),
+            f => panic!("{cond}: {f:?}"),
+        };
+        assert_eq!(
+            cmp("sk->sk_rcvbuf < sk->__sk_common.skc_bound_dev_if"),
+            (CmpOp::Lt, true)
+        );
+        assert_eq!(cmp("sk->sk_rcvbuf >= pid"), (CmpOp::Ge, false));
+        assert_eq!(cmp("pid <= sk->sk_rcvbuf"), (CmpOp::Le, false));
+        assert_eq!(cmp("pid != sk->__sk_common.skc_family"), (CmpOp::Ne, false));
+    }
+
+    /// Two IPv4 addresses compare for equality (unsigned), and only that.
+    #[test]
+    fn two_addresses_compare_for_equality_only() {
+        let (a, b) = (
+            "ip4(sk->__sk_common.skc_daddr)",
+            "ip4(sk->__sk_common.skc_rcv_saddr)",
+        );
+        for (op, cmp) in [("==", CmpOp::Eq), ("!=", CmpOp::Ne)] {
+            assert_eq!(
+                filter(&format!("{a} {op} {b}"), &[]).0,
+                [FilterOp::CmpSlots {
+                    a: 24,
+                    b: 32,
+                    cmp,
+                    signed: false
+                }]
+            );
+        }
+        for op in ["<", "<=", ">", ">="] {
+            let cond = format!("{a} {op} {b}");
+            let (d, at) = filter_error(&cond);
+            assert_eq!(d.message, "addresses compare with `==` and `!=` only");
+            assert_eq!(at, cond);
+        }
+    }
+
+    /// Mismatched comparisons say what each side is, and a number compared
+    /// with a string (only that) gets the hint about `str()`.
+    #[test]
+    fn mismatches_name_both_sides_and_hint_only_at_strings() {
+        let (d, at) = filter_error("pid == \"x\"");
+        assert_eq!(d.message, "cannot compare an integer with a string");
+        assert_eq!(at, "pid == \"x\"");
+        assert_eq!(
+            d.notes,
+            ["compare a number with a number; `str()` reads a string through a pointer"]
+        );
+        let (d, _) = filter_error("pid == ip4(sk->__sk_common.skc_daddr)");
+        assert_eq!(d.message, "cannot compare an integer with an IPv4 address");
+        assert!(d.notes.is_empty(), "{d:?}");
+        let (d, _) = filter_error("pid > false");
+        assert_eq!(d.message, "cannot compare an integer with a boolean");
+        assert!(d.notes.is_empty(), "{d:?}");
+        let (d, _) = filter_error("comm == 3");
+        assert_eq!(d.message, "cannot compare a string with an integer");
+        assert_eq!(
+            d.notes,
+            ["compare a string with a string literal, e.g. `comm == \"bash\"`"]
+        );
     }
 }
