@@ -400,3 +400,329 @@ pub fn lower(
         fields: fields_out,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Decode, Hop, Mem, Transform};
+
+    /// A tracepoint record value at `ctx + off`, as the resolver makes it:
+    /// an integer of `size` bytes, or (with `ptr`) a pointer loaded there
+    /// and the string it points to.
+    fn record_value(off: u32, size: u32, ptr: bool) -> Capture {
+        let (hops, read, decode) = if ptr {
+            (
+                vec![Hop {
+                    off,
+                    mem: Mem::Kernel,
+                }],
+                Read::Str {
+                    off: 0,
+                    max: 16,
+                    mem: Mem::Kernel,
+                },
+                Decode::Str,
+            )
+        } else {
+            (
+                vec![],
+                Read::Int {
+                    off,
+                    size,
+                    signed: true,
+                    bit_off: 0,
+                    bit_size: 0,
+                },
+                Decode::Int { size, signed: true },
+            )
+        };
+        Capture {
+            base: Base::Ctx,
+            hops,
+            mem: Mem::Kernel,
+            read,
+            transform: Transform::None,
+            slot_size: if ptr { 16 } else { 8 },
+            decode,
+        }
+    }
+
+    /// Lowers one field `v` = `c`, with `cond` as the filter.
+    fn lower_with(attach: &Attach, c: &Capture, cond: Option<&Cond>) -> crate::plan::ProbeConfig {
+        let fields = [("v".to_string(), c.clone())];
+        let spans = ProbeSpans {
+            probe: Span::default(),
+            fields: &[],
+            filter: None,
+        };
+        lower(attach, 0, &fields, cond, &spans)
+            .unwrap_or_else(|d| panic!("{d:?}"))
+            .config
+    }
+
+    fn lower_one(attach: &Attach, c: &Capture) -> crate::plan::ProbeConfig {
+        lower_with(attach, c, None)
+    }
+
+    fn tracepoint() -> Attach {
+        Attach::Tracepoint {
+            category: "sched".into(),
+            name: "t".into(),
+        }
+    }
+
+    /// A tracepoint scalar that ends inside the copied args area becomes a
+    /// load from it; one that ends past it (by even a byte) stays a read of
+    /// the record.
+    #[test]
+    fn tracepoint_scalars_inside_the_args_area_are_copied() {
+        let end = ABI_ARGS_AREA;
+        for (off, size) in [(0, 8), (end - 8, 8), (end - 4, 4), (end - 1, 1)] {
+            let c = lower_one(&tracepoint(), &record_value(off, size, false));
+            let op = &c.ops[0];
+            assert_eq!(
+                (op.base, op.read),
+                (
+                    Base::Arg {
+                        off,
+                        size,
+                        signed: true
+                    },
+                    Read::Value
+                ),
+                "{off}+{size}"
+            );
+            assert_eq!(c.ctx_copy, (off + size).div_ceil(8) * 8);
+        }
+        for (off, size) in [(end - 3, 4), (end - 4, 8), (end, 1), (end, 4), (end + 4, 4)] {
+            let v = record_value(off, size, false);
+            let c = lower_one(&tracepoint(), &v);
+            assert_eq!(
+                (c.ops[0].base, c.ops[0].read),
+                (v.base, v.read),
+                "{off}+{size}"
+            );
+            assert_eq!(c.ctx_copy, 0, "{off}+{size}");
+        }
+    }
+
+    /// A pointer in the record is loaded from the args area when its 8 bytes
+    /// are inside it, and through a hop from the record otherwise.
+    #[test]
+    fn tracepoint_pointers_inside_the_args_area_are_copied() {
+        let end = ABI_ARGS_AREA;
+        for off in [8, end - 8] {
+            let c = lower_one(&tracepoint(), &record_value(off, 8, true));
+            let op = &c.ops[0];
+            assert_eq!(
+                op.base,
+                Base::Arg {
+                    off,
+                    size: 8,
+                    signed: false
+                }
+            );
+            assert!(op.hops.is_empty(), "{op:?}");
+            assert_eq!(c.ctx_copy, off + 8);
+        }
+        for off in [end - 4, end - 1, end] {
+            let v = record_value(off, 8, true);
+            let c = lower_one(&tracepoint(), &v);
+            assert_eq!((c.ops[0].base, &c.ops[0].hops), (v.base, &v.hops), "{off}");
+            assert_eq!(c.ctx_copy, 0);
+        }
+    }
+
+    /// A bitfield is extracted from the record, not copied.
+    #[test]
+    fn tracepoint_bitfields_are_not_copied() {
+        let mut v = record_value(8, 4, false);
+        v.read = Read::Int {
+            off: 8,
+            size: 4,
+            signed: false,
+            bit_off: 3,
+            bit_size: 2,
+        };
+        let c = lower_one(&tracepoint(), &v);
+        assert_eq!((c.ops[0].base, c.ops[0].read), (Base::Ctx, v.read));
+        assert_eq!(c.ctx_copy, 0);
+    }
+
+    /// `v > 0` on the value `c`, read only by the filter.
+    fn positive(c: &Capture) -> Cond {
+        Cond::CmpImm {
+            operand: Operand::Hidden(c.clone(), Span::new(1, 2)),
+            cmp: crate::plan::CmpOp::Gt,
+            imm: 0,
+            signed: true,
+        }
+    }
+
+    /// A value the filter reads that a field already captures (after both
+    /// are moved to the args area) is read once; one that differs in any
+    /// part of its value op gets a slot of its own, after the field's.
+    #[test]
+    fn filter_values_already_captured_are_not_read_twice() {
+        for v in [record_value(8, 4, false), record_value(300, 4, false)] {
+            let c = lower_with(&tracepoint(), &v, Some(&positive(&v)));
+            assert_eq!(c.ops.len(), 1, "{v:?}");
+            assert_eq!(c.record_size, RECORD_HEADER + 8);
+            assert_eq!(c.filter_at, 1);
+            assert!(
+                matches!(c.filter[..], [FilterOp::CmpImm { slot: 16, .. }]),
+                "{:?}",
+                c.filter
+            );
+        }
+        let v = record_value(300, 4, false);
+        let mut other_mem = v.clone();
+        other_mem.mem = crate::plan::Mem::User;
+        let mut other_size = v.clone();
+        other_size.slot_size = 16;
+        let mut other_transform = v.clone();
+        other_transform.transform = Transform::Bswap32;
+        let mut other_hops = v.clone();
+        other_hops.hops.push(Hop {
+            off: ABI_ARGS_AREA,
+            mem: Mem::Kernel,
+        });
+        let other_read = record_value(304, 4, false);
+        let mut other_base = v.clone();
+        other_base.base = Base::Builtin {
+            builtin: crate::plan::Builtin::Pid,
+        };
+        for h in [
+            other_mem,
+            other_size,
+            other_transform,
+            other_hops,
+            other_read,
+            other_base,
+        ] {
+            let c = lower_with(&tracepoint(), &v, Some(&positive(&h)));
+            assert_eq!(c.ops.len(), 2, "{h:?}");
+            assert_eq!(c.ops[0].slot, 16 + 8, "the filter's value first: {h:?}");
+            assert_eq!(c.ops[1].slot, 16);
+            assert!(
+                matches!(c.filter[..], [FilterOp::CmpImm { slot: 24, .. }]),
+                "{:?}",
+                c.filter
+            );
+        }
+    }
+
+    /// A tracepoint `char[512]` in the record: holds 511 characters.
+    fn record_string() -> Capture {
+        Capture {
+            base: Base::Ctx,
+            hops: vec![],
+            mem: Mem::Kernel,
+            read: Read::Str {
+                off: 8,
+                max: 512,
+                mem: Mem::Kernel,
+            },
+            transform: Transform::None,
+            slot_size: 512,
+            decode: Decode::Str,
+        }
+    }
+
+    /// The filter's string constants fill the pool up to [`STR_POOL`]
+    /// bytes exactly; one byte more is an error at that string.
+    #[test]
+    fn string_pool_holds_exactly_its_size() {
+        let span = Span::new(3, 9);
+        let cmp = |n: usize| Cond::CmpStr {
+            operand: Operand::Field(0),
+            text: vec![b'a'; n],
+            prefix: false,
+            negate: false,
+            span,
+        };
+        let c = lower_with(&tracepoint(), &record_string(), Some(&cmp(STR_POOL)));
+        assert_eq!(c.strings.len(), STR_POOL);
+        assert_eq!(
+            c.filter,
+            [FilterOp::CmpStr {
+                slot: 16,
+                str_off: 0,
+                len: STR_POOL as u32,
+                prefix: false,
+                negate: false
+            }]
+        );
+        let spans = ProbeSpans {
+            probe: Span::default(),
+            fields: &[],
+            filter: None,
+        };
+        let fields = [("s".to_string(), record_string())];
+        let d = lower(&tracepoint(), 0, &fields, Some(&cmp(STR_POOL + 1)), &spans)
+            .err()
+            .expect("a string past the pool accepted");
+        assert!(
+            d.message.starts_with(&format!(
+                "filter strings too long: {} bytes, and a probe's filter holds at most {STR_POOL} bytes",
+                STR_POOL + 1
+            )),
+            "{}",
+            d.message
+        );
+        assert_eq!(d.span, span);
+    }
+
+    /// `!(v == 0 || v == 1 || ...)`: `n` comparisons, `n - 1` ors, one not.
+    fn not_of_ors(n: u64) -> Cond {
+        let eq = |i| Cond::CmpImm {
+            operand: Operand::Field(0),
+            cmp: crate::plan::CmpOp::Eq,
+            imm: i,
+            signed: true,
+        };
+        let ors = (1..n).fold(eq(0), |acc, i| Cond::Or(Box::new(acc), Box::new(eq(i))));
+        Cond::Not(Box::new(ors))
+    }
+
+    /// A filter of exactly [`MAX_FILTER_OPS`] operations is accepted, in
+    /// postfix order with the `!` last; one more is an error at the filter.
+    #[test]
+    fn filter_holds_exactly_its_limit_of_operations() {
+        let n = (MAX_FILTER_OPS / 2) as u64; // 2n - 1 + 1 operations
+        let v = record_value(8, 4, false);
+        let c = lower_with(&tracepoint(), &v, Some(&not_of_ors(n)));
+        assert_eq!(c.filter.len(), MAX_FILTER_OPS);
+        let cmp = |i| FilterOp::CmpImm {
+            slot: 16,
+            cmp: crate::plan::CmpOp::Eq,
+            imm: i,
+            signed: true,
+        };
+        assert_eq!(c.filter[..3], [cmp(0), cmp(1), FilterOp::Or]);
+        assert_eq!(
+            c.filter[MAX_FILTER_OPS - 3..],
+            [cmp(n - 1), FilterOp::Or, FilterOp::Not]
+        );
+        let filter = Span::new(5, 50);
+        let spans = ProbeSpans {
+            probe: Span::default(),
+            fields: &[],
+            filter: Some(filter),
+        };
+        let fields = [("v".to_string(), v)];
+        let long = Cond::Not(Box::new(not_of_ors(n)));
+        let d = lower(&tracepoint(), 0, &fields, Some(&long), &spans)
+            .err()
+            .expect("a filter past the limit accepted");
+        assert!(
+            d.message.starts_with(&format!(
+                "filter too long: {} operations",
+                MAX_FILTER_OPS + 1
+            )),
+            "{}",
+            d.message
+        );
+        assert_eq!(d.span, filter);
+    }
+}
