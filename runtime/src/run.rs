@@ -190,6 +190,7 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
     }
     // Count what arrived after the last poll, then detach everything.
     let lost = pump.session.lost();
+    let unknown = pump.session.dropped_unknown();
     let Pump {
         session,
         decoder,
@@ -204,6 +205,12 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         if events == 1 { "" } else { "s" },
         elapsed.as_secs_f64()
     );
+    if unknown > 0 {
+        summary.push_str(&format!(
+            ", {unknown} dropped by a template that met a code it does not know \
+             (a tracectl bug: please report it)"
+        ));
+    }
     if decoder.errors() > 0 {
         summary.push_str(&format!(", {} undecodable", decoder.errors()));
     }

@@ -110,7 +110,19 @@ impl Session {
     /// Records the kernel could not write because the ring buffer was full,
     /// summed over CPUs.
     pub fn lost(&self) -> u64 {
-        match self.lost.get(&0, 0) {
+        self.lost_at(crate::abi::lost::RING)
+    }
+
+    /// Events the templates dropped because their configuration held a code
+    /// they do not know, summed over CPUs. The loader refuses such
+    /// configurations, so anything but 0 means the runtime and the templates
+    /// disagree (a tracectl bug), and `run` says so.
+    pub fn dropped_unknown(&self) -> u64 {
+        self.lost_at(crate::abi::lost::UNKNOWN)
+    }
+
+    fn lost_at(&self, key: u32) -> u64 {
+        match self.lost.get(&key, 0) {
             Ok(values) => values.iter().sum(),
             Err(_) => 0,
         }
