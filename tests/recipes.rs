@@ -549,7 +549,7 @@ fn every_recipe_passes_check_and_loads_here_or_needs_the_vm() {
     }
     let test = "every_recipe_passes_check_and_loads_here_or_needs_the_vm";
     if vm_only.is_empty() {
-        elsewhere::exercised(test, "every recipe loaded");
+        elsewhere::exercised(test, "all loaded");
     } else {
         elsewhere::not_run_here(
             test,
