@@ -1024,3 +1024,6 @@ mod tests {
         assert!(encode(&c, 0, 0, 0).unwrap_err().0.contains("slot of 8"));
     }
 }
+
+#[cfg(test)]
+mod boundaries;

@@ -327,3 +327,248 @@ fn objects_were_built_with_the_rust_limits() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Distinct, nonzero test values: each call returns the next one.
+struct Distinct(u32);
+
+impl Distinct {
+    fn u8(&mut self) -> u8 {
+        self.0 += 1;
+        (self.0 % 251) as u8 + 1
+    }
+    fn u32(&mut self) -> u32 {
+        self.0 += 1;
+        0xA100_0000 | (self.0 << 8) | (self.0 % 251 + 1)
+    }
+    fn u64(&mut self) -> u64 {
+        (u64::from(self.u32()) << 32) | u64::from(self.u32())
+    }
+}
+
+/// The bytes `to_bytes` must hold for each member of `struct tc_op`, by C
+/// name (padding: zero, whatever the mirror holds).
+fn op_bytes(o: &TcOp) -> Vec<(&'static str, Vec<u8>)> {
+    let hops: Vec<u8> = o.hop_off.iter().flat_map(|h| h.to_ne_bytes()).collect();
+    vec![
+        ("slot", o.slot.to_ne_bytes().to_vec()),
+        ("slot_size", o.slot_size.to_ne_bytes().to_vec()),
+        ("base_off", o.base_off.to_ne_bytes().to_vec()),
+        ("read_off", o.read_off.to_ne_bytes().to_vec()),
+        ("read_len", o.read_len.to_ne_bytes().to_vec()),
+        ("hop_off", hops),
+        ("hop_mem", o.hop_mem.to_vec()),
+        ("base", vec![o.base]),
+        ("base_size", vec![o.base_size]),
+        ("base_signed", vec![o.base_signed]),
+        ("builtin", vec![o.builtin]),
+        ("nhops", vec![o.nhops]),
+        ("read", vec![o.read]),
+        ("read_mem", vec![o.read_mem]),
+        ("read_signed", vec![o.read_signed]),
+        ("bit_off", vec![o.bit_off]),
+        ("bit_size", vec![o.bit_size]),
+        ("transform", vec![o.transform]),
+        ("_pad", vec![0; o._pad.len()]),
+    ]
+}
+
+/// Same for `struct tc_filter_op`.
+fn filter_bytes(f: &TcFilterOp) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        ("imm", f.imm.to_ne_bytes().to_vec()),
+        ("a", f.a.to_ne_bytes().to_vec()),
+        ("b", f.b.to_ne_bytes().to_vec()),
+        ("len", f.len.to_ne_bytes().to_vec()),
+        ("kind", vec![f.kind]),
+        ("cmp", vec![f.cmp]),
+        ("flags", vec![f.flags]),
+        ("_pad", vec![0]),
+    ]
+}
+
+/// A configuration whose every field of every op, filter instruction and
+/// pool byte holds its own value (padding too, which must not be copied).
+fn all_distinct() -> TcConfig {
+    let mut n = Distinct(0);
+    let mut c = TcConfig {
+        wakeup_bytes: n.u64(),
+        probe_index: n.u32(),
+        target_tgid: n.u32(),
+        nargs: n.u32(),
+        ctx_copy: n.u32(),
+        record_size: n.u32(),
+        nops: n.u32(),
+        filter_at: n.u32(),
+        nfilter: n.u32(),
+        flags: n.u32(),
+        _pad0: n.u32(),
+        ..TcConfig::default()
+    };
+    for o in c.ops.iter_mut() {
+        *o = TcOp {
+            slot: n.u32(),
+            slot_size: n.u32(),
+            base_off: n.u32(),
+            read_off: n.u32(),
+            read_len: n.u32(),
+            hop_off: [n.u32(), n.u32(), n.u32(), n.u32()],
+            hop_mem: [n.u8(), n.u8(), n.u8(), n.u8()],
+            base: n.u8(),
+            base_size: n.u8(),
+            base_signed: n.u8(),
+            builtin: n.u8(),
+            nhops: n.u8(),
+            read: n.u8(),
+            read_mem: n.u8(),
+            read_signed: n.u8(),
+            bit_off: n.u8(),
+            bit_size: n.u8(),
+            transform: n.u8(),
+            _pad: [0xEE; 5],
+        };
+    }
+    for f in c.filter.iter_mut() {
+        *f = TcFilterOp {
+            imm: n.u64(),
+            a: n.u32(),
+            b: n.u32(),
+            len: n.u32(),
+            kind: n.u8(),
+            cmp: n.u8(),
+            flags: n.u8(),
+            _pad: 0xEE,
+        };
+    }
+    for b in c.strings.iter_mut() {
+        *b = n.u8();
+    }
+    c
+}
+
+/// Compares `bytes[at..]` with the expected bytes of each member of the C
+/// struct `strukt`, at the offsets and sizes the object's BTF gives (an
+/// empty expectation: an array of structs the caller compares itself).
+fn compare_members(
+    btf: &Btf,
+    strukt: &str,
+    bytes: &[u8],
+    at: usize,
+    expected: &[(&str, Vec<u8>)],
+    label: &str,
+    problems: &mut Vec<String>,
+) {
+    let id = btf
+        .find_struct(strukt)
+        .unwrap_or_else(|| panic!("{label}: no struct {strukt}"));
+    let members = btf.members(id);
+    assert_eq!(
+        members.len(),
+        expected.len(),
+        "{label}: {strukt} has members {:?}",
+        members.iter().map(|m| m.name).collect::<Vec<_>>()
+    );
+    for m in &members {
+        let off = at + (m.bit_offset / 8) as usize;
+        let size = btf.size_of(m.ty).unwrap_or(0) as usize;
+        let Some((_, want)) = expected.iter().find(|(n, _)| *n == m.name) else {
+            problems.push(format!(
+                "{label}: {strukt}.{} has no expected value",
+                m.name
+            ));
+            continue;
+        };
+        if want.is_empty() {
+            continue; // an array of structs, compared element by element
+        }
+        let got = &bytes[off..off + size];
+        if got != want.as_slice() {
+            problems.push(format!(
+                "{label}.{}: bytes {off}..{} are {got:02x?}, expected {want:02x?}",
+                m.name,
+                off + size
+            ));
+        }
+    }
+}
+
+/// `TcConfig::to_bytes` puts every field of every op, filter instruction
+/// and the string pool at the byte offset (and width) the objects' BTF
+/// gives for it: any offset or width error in the writer fails by name.
+#[test]
+fn every_field_is_written_at_its_btf_offset() {
+    let cfg = all_distinct();
+    let bytes = cfg.to_bytes();
+    assert_eq!(bytes.len(), abi::CONFIG_SIZE);
+    let mut problems = Vec::new();
+    for obj in objects() {
+        let name = obj.file_name().unwrap().to_string_lossy().into_owned();
+        let btf = Btf::from_file(&obj).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let top = btf.find_struct("tc_config").expect("struct tc_config");
+        let member_off = |m: &str| {
+            let found = btf
+                .members(top)
+                .into_iter()
+                .find(|x| x.name == m)
+                .unwrap_or_else(|| panic!("{name}: no tc_config.{m}"));
+            (found.bit_offset / 8) as usize
+        };
+        let op_size = btf.size_of(btf.find_struct("tc_op").unwrap()).unwrap() as usize;
+        let f_size = btf
+            .size_of(btf.find_struct("tc_filter_op").unwrap())
+            .unwrap() as usize;
+        let strings: Vec<u8> = cfg.strings.to_vec();
+        let top_fields: Vec<(&str, Vec<u8>)> = vec![
+            ("wakeup_bytes", cfg.wakeup_bytes.to_ne_bytes().to_vec()),
+            ("probe_index", cfg.probe_index.to_ne_bytes().to_vec()),
+            ("target_tgid", cfg.target_tgid.to_ne_bytes().to_vec()),
+            ("nargs", cfg.nargs.to_ne_bytes().to_vec()),
+            ("ctx_copy", cfg.ctx_copy.to_ne_bytes().to_vec()),
+            ("record_size", cfg.record_size.to_ne_bytes().to_vec()),
+            ("nops", cfg.nops.to_ne_bytes().to_vec()),
+            ("filter_at", cfg.filter_at.to_ne_bytes().to_vec()),
+            ("nfilter", cfg.nfilter.to_ne_bytes().to_vec()),
+            ("flags", cfg.flags.to_ne_bytes().to_vec()),
+            ("_pad0", vec![0; 4]),
+            // (ops and filter: element by element below)
+            ("ops", vec![]),
+            ("filter", vec![]),
+            ("strings", strings),
+        ];
+        compare_members(
+            &btf,
+            "tc_config",
+            &bytes,
+            0,
+            &top_fields,
+            &name,
+            &mut problems,
+        );
+        for (i, op) in cfg.ops.iter().enumerate() {
+            let at = member_off("ops") + i * op_size;
+            let label = format!("{name}: ops[{i}]");
+            compare_members(
+                &btf,
+                "tc_op",
+                &bytes,
+                at,
+                &op_bytes(op),
+                &label,
+                &mut problems,
+            );
+        }
+        for (k, f) in cfg.filter.iter().enumerate() {
+            let at = member_off("filter") + k * f_size;
+            let label = format!("{name}: filter[{k}]");
+            compare_members(
+                &btf,
+                "tc_filter_op",
+                &bytes,
+                at,
+                &filter_bytes(f),
+                &label,
+                &mut problems,
+            );
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

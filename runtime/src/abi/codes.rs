@@ -300,6 +300,23 @@ mod tests {
         }
     }
 
+    /// More ops or filter instructions than the templates run are refused
+    /// (`build` refuses them first; this is the last line).
+    #[test]
+    fn counts_past_the_arrays_are_refused() {
+        let mut cfg = valid();
+        cfg.nops = MAX_OPS as u32 + 1;
+        let err = cfg.check_codes().expect_err("17 ops accepted");
+        assert_eq!(err.0, "nops is 17; the templates run at most 16");
+        let mut cfg = valid();
+        cfg.nfilter = MAX_FILTER_OPS as u32 + 1;
+        let err = cfg.check_codes().expect_err("33 instructions accepted");
+        assert_eq!(
+            err.0,
+            "nfilter is 33; the templates run at most 32 instructions"
+        );
+    }
+
     /// Fields an op or instruction does not use are not checked (the
     /// templates never look at them), nor are ops past `nops`.
     #[test]
