@@ -263,6 +263,7 @@ mod tests {
         assert_eq!(esc("a\u{1}b"), "a\\x01b");
         assert_eq!(esc("\u{1f}"), "\\x1f");
         assert_eq!(esc("a\u{7f}"), "a\\x7f");
+        assert_eq!(esc("\u{7f}"), "\\x7f");
         assert_eq!(esc("\u{85}z"), "\\x85z");
         assert_eq!(esc("\u{9f}"), "\\x9f");
         assert_eq!(esc(" ~\u{a0}"), " ~\u{a0}");
