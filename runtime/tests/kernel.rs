@@ -116,6 +116,25 @@ fn arg(slot: u32, off: u32, size: u32, signed: bool) -> ValueOp {
     op(slot, 8, Base::Arg { off, size, signed }, Read::Value)
 }
 
+/// The user-memory string (at most `max` bytes with its NUL) that the
+/// pointer argument at args-area offset `off` points to, in a `max`-byte slot.
+fn user_str_arg(slot: u32, off: u32, max: u32) -> ValueOp {
+    op(
+        slot,
+        max,
+        Base::Arg {
+            off,
+            size: 8,
+            signed: false,
+        },
+        Read::Str {
+            off: 0,
+            max,
+            mem: Mem::User,
+        },
+    )
+}
+
 /// Offset and size of a tracepoint field, from tracefs.
 fn tp_field(category: &str, name: &str, field: &str) -> (u32, u32) {
     let root = tracectl_compiler::tracefs::tracefs_root().expect("tracefs is mounted");
@@ -251,20 +270,7 @@ fn execve_probe(name: &str) -> ProbePlan {
             vec![
                 builtin(PID, Builtin::Pid),
                 builtin(COMM, Builtin::Comm),
-                op(
-                    FILE,
-                    FILE_MAX,
-                    Base::Arg {
-                        off,
-                        size: 8,
-                        signed: false,
-                    },
-                    Read::Str {
-                        off: 0,
-                        max: FILE_MAX,
-                        mem: Mem::User,
-                    },
-                ),
+                user_str_arg(FILE, off, FILE_MAX),
             ],
         ),
     )
@@ -674,20 +680,7 @@ const KFUNC_NARGS: u32 = 3;
 fn limits_config() -> ProbeConfig {
     let mut ops = Vec::new();
     // op 0: a long string (filter operand)
-    ops.push(op(
-        16,
-        MAX_STR,
-        Base::Arg {
-            off: 0,
-            size: 8,
-            signed: false,
-        },
-        Read::Str {
-            off: 0,
-            max: MAX_STR,
-            mem: Mem::User,
-        },
-    ));
+    ops.push(user_str_arg(16, 0, MAX_STR));
     // ops 1..16: integers behind four hops, alternating address spaces/widths
     for i in 1..MAX_OPS as u32 {
         let mut o = op(
@@ -957,23 +950,7 @@ fn j_kernel_function_or_a_clear_error() {
                 KFUNC_NARGS,
                 0,
                 16 + 8 + FILE_MAX,
-                vec![
-                    builtin(16, Builtin::Tid),
-                    op(
-                        24,
-                        FILE_MAX,
-                        Base::Arg {
-                            off: 8,
-                            size: 8,
-                            signed: false,
-                        },
-                        Read::Str {
-                            off: 0,
-                            max: FILE_MAX,
-                            mem: Mem::User,
-                        },
-                    ),
-                ],
+                vec![builtin(16, Builtin::Tid), user_str_arg(24, 8, FILE_MAX)],
             ),
         );
         let exit = probe(
@@ -1365,20 +1342,7 @@ fn n_records_hold_no_stale_bytes() {
             symbol: "tracectl_test_str".into(),
             ret: false,
         };
-        let text = op(
-            STR,
-            STR_MAX,
-            Base::Arg {
-                off: 0,
-                size: 8,
-                signed: false,
-            },
-            Read::Str {
-                off: 0,
-                max: STR_MAX,
-                mem: Mem::User,
-            },
-        );
+        let text = user_str_arg(STR, 0, STR_MAX);
         let mut c = config(2, 0, KEEP + 8, vec![text, arg(KEEP, 8, 8, false)]);
         if filtered {
             c.filter = vec![FilterOp::CmpImm {
