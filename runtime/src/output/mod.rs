@@ -44,7 +44,9 @@
 //! prints `-` (table) or an empty cell (CSV) there. The table also gains a
 //! `PROBE` column after the time (CSV always has its `probe` column).
 
+pub mod agg;
 mod csv;
+pub mod hist;
 mod json;
 pub mod table;
 
