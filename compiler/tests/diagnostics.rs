@@ -188,7 +188,7 @@ fn empty_inputs_are_whole_file_errors() {
 }
 
 /// Representative bad specs whose full rendered text is pinned.
-const SNAPSHOTS: [&str; 36] = [
+const SNAPSHOTS: [&str; 42] = [
     "yaml_tab_indent.yaml",
     "yaml_unclosed_flow_map.yaml",
     "yaml_multiple_documents.yaml",
@@ -225,6 +225,12 @@ const SNAPSHOTS: [&str; 36] = [
     "limit_too_many_values_filter.yaml",
     "limit_path_too_deep.trace",
     "target_tracepoint_extra_part.trace",
+    "by_list_expression.yaml",
+    "dup_key_yaml.yaml",
+    "output_interval_zero.yaml",
+    "version_1_by.yaml",
+    "dsl_by_after_where.trace",
+    "dsl_by_without_keys.trace",
 ];
 
 #[test]

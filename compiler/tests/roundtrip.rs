@@ -11,8 +11,9 @@ mod common;
 
 use common::{manifest_dir, spec_files, with_host_env};
 use tracectl_compiler::compile::{compile, Options};
-use tracectl_compiler::diag::render;
-use tracectl_compiler::syntax::{self, ast::Spec, print};
+use tracectl_compiler::diag::{render, Span};
+use tracectl_compiler::syntax::ast::{Expr, ExprKind, KeyDecl, Spec};
+use tracectl_compiler::syntax::{self, print};
 
 /// The recipe catalogue in `specs/`, which is not a spec.
 const CATALOGUE: &str = "index.yaml";
@@ -155,4 +156,277 @@ fn every_form_compiles_to_the_same_plan() {
         }
         assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     });
+}
+
+/// `e` with every span zeroed.
+fn strip_expr(e: &mut Expr) {
+    e.span = Span::default();
+    match &mut e.kind {
+        ExprKind::Call { func, args } => {
+            func.span = Span::default();
+            args.iter_mut().for_each(strip_expr);
+        }
+        ExprKind::Member { base, member, .. } => {
+            member.span = Span::default();
+            strip_expr(base);
+        }
+        ExprKind::Index { base, index } => {
+            index.span = Span::default();
+            strip_expr(base);
+        }
+        ExprKind::Not(x) | ExprKind::Unary { expr: x, .. } => strip_expr(x),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            strip_expr(lhs);
+            strip_expr(rhs);
+        }
+        ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Ident(_) | ExprKind::Param(_) => {}
+    }
+}
+
+/// `spec` with every span zeroed, so two parses of one spec compare equal.
+fn strip(mut spec: Spec) -> Spec {
+    let z = Span::default();
+    spec.span = z;
+    spec.name.span = z;
+    for s in [&mut spec.description].into_iter().flatten() {
+        s.span = z;
+    }
+    if let Some(v) = &mut spec.version {
+        v.span = z;
+    }
+    for p in &mut spec.params {
+        p.name.span = z;
+        p.ty.span = z;
+        for d in [&mut p.default].into_iter().flatten() {
+            d.span = z;
+        }
+        for d in [&mut p.description].into_iter().flatten() {
+            d.span = z;
+        }
+    }
+    for p in &mut spec.probes {
+        p.span = z;
+        p.probe.span = z;
+        for n in [&mut p.name].into_iter().flatten() {
+            n.span = z;
+        }
+        for f in &mut p.fields {
+            f.name.span = z;
+            strip_expr(&mut f.expr);
+        }
+        for f in [&mut p.filter].into_iter().flatten() {
+            strip_expr(f);
+        }
+        for KeyDecl { name, expr, .. } in &mut p.by {
+            name.span = z;
+            strip_expr(expr);
+        }
+    }
+    let o = &mut spec.output;
+    for s in [&mut o.format].into_iter().flatten() {
+        s.span = z;
+    }
+    for s in [&mut o.time].into_iter().flatten() {
+        s.span = z;
+    }
+    for s in [&mut o.interval].into_iter().flatten() {
+        s.span = z;
+    }
+    for s in [&mut o.cumulative].into_iter().flatten() {
+        s.span = z;
+    }
+    for s in [&mut o.sort].into_iter().flatten() {
+        s.span = z;
+    }
+    for s in [&mut o.top, &mut o.max_keys].into_iter().flatten() {
+        s.span = z;
+    }
+    spec
+}
+
+/// Specs written for the round trips of version 2 syntax: arithmetic at
+/// every precedence level, unary operators, keys in both forms, and every
+/// output setting. Parsing only: nothing here needs a kernel.
+const V2_SPECS: [(&str, &str); 5] = [
+    (
+        "syscount.yaml",
+        "version: 2
+name: syscount
+probes:
+  - probe: tracepoint:raw_syscalls:sys_enter
+    by: [comm]
+    fields:
+      calls: count()
+output:
+  interval: 1s
+  sort: calls
+  top: 10
+",
+    ),
+    (
+        "keys.yaml",
+        "name: keys
+probes:
+  - probe: kfunc:tcp_sendmsg
+    name: send
+    by: { comm: comm, dport: ntohs(sk->__sk_common.skc_dport), bucket: size / 4096 % 16 }
+    fields: { bytes: sum(size), h: hist(size), l: 'lhist(size, 0, 65536, 4096)', a: avg(size), lo: min(size), hi: max(size) }
+    filter: size > 0
+  - probe: tracepoint:syscalls:sys_enter_read
+    by: fd
+    fields:
+      n: count()
+output: { format: csv, time: none, interval: 250ms, cumulative: true, sort: bytes, top: 3, max_keys: 1048576 }
+",
+    ),
+    (
+        "interval.yaml",
+        "name: interval
+probes:
+  - probe: tracepoint:raw_syscalls:sys_enter
+    fields:
+      n: count()
+output:
+  interval: 5
+  cumulative: false
+",
+    ),
+    (
+        "precedence.trace",
+        "version 2
+spec precedence
+probe tracepoint:syscalls:sys_enter_read {
+    add = count + fd - 1 - 2,
+    right = count - (fd - 1),
+    mul = count + fd * 2,
+    grouped = (count + fd) * 2,
+    divmod = count / 3 % 2 * 5,
+    divmod2 = count / (3 % 2),
+    shift = count << 2 + 1,
+    shift2 = (count << 2) + 1,
+    shr = count >> 1 >> 2,
+    shr2 = count >> (1 >> 2),
+    bits = fd | count ^ fd & 7,
+    bits2 = ((fd | count) ^ fd) & 7,
+    neg = -count * ~fd,
+    neg2 = -(count * fd),
+    not2 = ~(count | fd),
+    twice = - -count,
+    lit = -5 + -(5) - ~5,
+    call = ntohs(fd + 1) * 2
+} where count & 1 == 0 || (count & 1) == 0 && !(count + 1 > fd << 2) && -fd < 0
+",
+    ),
+    (
+        "agg.trace",
+        "probe kfunc:tcp_sendmsg as send { bytes = sum(size), calls = count() }
+    by comm, dport = ntohs(sk->__sk_common.skc_dport), pid = pid where size > 0
+tracepoint:syscalls:sys_exit_read { size = hist(ret) } by comm
+output interval 2m, sort calls, top 1, max_keys 7
+",
+    ),
+];
+
+#[test]
+fn version_2_syntax_round_trips() {
+    let mut problems = Vec::new();
+    for (name, text) in V2_SPECS {
+        let original = match parse(name, text) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{name} does not parse:\n{e}"));
+                continue;
+            }
+        };
+        // Both directions, whichever syntax the spec is written in.
+        let via_dsl = print::to_dsl(&original);
+        let via_yaml = print::to_yaml(&original);
+        let round = [
+            ("YAML → DSL → YAML", {
+                let dsl = parse("a.trace", &via_dsl);
+                dsl.map(|d| print::to_yaml(&d))
+                    .and_then(|y| parse("b.yaml", &y).map(|s| (y, s)))
+            }),
+            ("DSL → YAML → DSL", {
+                let yaml = parse("a.yaml", &via_yaml);
+                yaml.map(|y| print::to_dsl(&y))
+                    .and_then(|d| parse("b.trace", &d).map(|s| (d, s)))
+            }),
+        ];
+        let want = strip(original.clone());
+        for (what, r) in round {
+            match r {
+                Ok((_, spec)) if strip(spec.clone()) == want => {}
+                Ok((printed, spec)) => problems.push(format!(
+                    "{name}: {what} changed the spec:\n{printed}\n{:#?}\n---\n{want:#?}",
+                    strip(spec)
+                )),
+                Err(e) => problems.push(format!("{name}: {what} does not parse:\n{e}")),
+            }
+        }
+        // The other syntax's form, parsed, is the same spec too.
+        for (form, printed) in [("a.trace", &via_dsl), ("a.yaml", &via_yaml)] {
+            match parse(form, printed) {
+                Ok(s) if strip(s.clone()) == want => {}
+                Ok(_) => problems.push(format!("{name}: its {form} form differs:\n{printed}")),
+                Err(e) => problems.push(format!(
+                    "{name}: its {form} form does not parse:\n{printed}\n{e}"
+                )),
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+#[test]
+fn version_2_printed_forms() {
+    // Minimal parentheses, C precedence; keys as written (bare or named).
+    let (_, text) = V2_SPECS[3];
+    let dsl = print::to_dsl(&parse("p.trace", text).unwrap());
+    for line in [
+        "    add = count + fd - 1 - 2,",
+        "    right = count - (fd - 1),",
+        "    mul = count + fd * 2,",
+        "    grouped = (count + fd) * 2,",
+        "    divmod = count / 3 % 2 * 5,",
+        "    divmod2 = count / (3 % 2),",
+        "    shift = count << 2 + 1,",
+        "    shift2 = (count << 2) + 1,",
+        "    shr = count >> 1 >> 2,",
+        "    shr2 = count >> (1 >> 2),",
+        "    bits = fd | count ^ fd & 7,",
+        "    bits2 = ((fd | count) ^ fd) & 7,",
+        "    neg = -count * ~fd,",
+        "    neg2 = -(count * fd),",
+        "    not2 = ~(count | fd),",
+        "    twice = --count,",
+        "    lit = -5 + -5 - ~(5),",
+        "    call = ntohs(fd + 1) * 2",
+        "} where count & 1 == 0 || (count & 1) == 0 && !(count + 1 > fd << 2) && -fd < 0",
+    ] {
+        assert!(dsl.lines().any(|l| l == line), "no line {line:?} in\n{dsl}");
+    }
+    let (_, text) = V2_SPECS[4];
+    let spec = parse("agg.trace", text).unwrap();
+    let yaml = print::to_yaml(&spec);
+    assert!(
+        yaml.contains(
+            "    by:\n      comm: comm\n      dport: ntohs(sk->__sk_common.skc_dport)\n      pid: pid\n"
+        ),
+        "{yaml}"
+    );
+    assert!(yaml.contains("    by: [comm]\n"), "{yaml}");
+    assert!(
+        yaml.ends_with("output:\n  interval: 2m\n  sort: calls\n  top: 1\n  max_keys: 7\n"),
+        "{yaml}"
+    );
+    let dsl = print::to_dsl(&spec);
+    assert!(
+        dsl.contains("} by comm, dport = ntohs(sk->__sk_common.skc_dport), pid where size > 0\n"),
+        "{dsl}"
+    );
+    assert!(
+        dsl.ends_with("\noutput interval 2m, sort calls, top 1, max_keys 7\n"),
+        "{dsl}"
+    );
 }

@@ -9,10 +9,11 @@ pub mod dsl;
 pub mod expr;
 pub mod print;
 pub mod spec_yaml;
+pub mod version;
 pub mod yaml;
 
 use crate::diag::{Diagnostic, Span, Spanned};
-use ast::Spec;
+use ast::{Expr, ExprKind, Spec};
 use std::collections::HashMap;
 
 /// Largest spec file accepted.
@@ -57,7 +58,9 @@ pub fn detect(file_name: &str, src: &str) -> Syntax {
     }
 }
 
-/// Parses a spec in either syntax and checks its names.
+/// Parses a spec in either syntax, checks its names ([`validate`]) and
+/// that it uses only features of the version it declares
+/// ([`version::check_version`]).
 pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
     if src.len() > MAX_SOURCE {
         return Err(vec![Diagnostic::error(
@@ -65,11 +68,13 @@ pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
             format!("spec file larger than {} KiB", MAX_SOURCE >> 10),
         )]);
     }
-    let spec = match detect(file_name, src) {
+    let syntax = detect(file_name, src);
+    let spec = match syntax {
         Syntax::Yaml => spec_yaml::parse(src)?,
         Syntax::Dsl => dsl::parse(src)?,
     };
-    let diags = validate(&spec);
+    let mut diags = validate(&spec);
+    diags.extend(version::check_version_in(&spec, syntax));
     if diags.is_empty() {
         Ok(spec)
     } else {
@@ -110,6 +115,28 @@ fn ident_like(n: &str) -> String {
     out
 }
 
+/// A name for a key or field computed by `e`, for examples in notes: the
+/// name of the value it is computed from (`ntohs(sk->skc_dport)` →
+/// `skc_dport`, `a + b` → `a`), else `key`.
+pub(crate) fn name_for(e: &Expr) -> String {
+    let mut e = e;
+    // Each step goes one level down a tree of bounded depth.
+    loop {
+        e = match &e.kind {
+            ExprKind::Ident(n) | ExprKind::Param(n) => return n.clone(),
+            ExprKind::Member { member, .. } => return member.value.clone(),
+            ExprKind::Call { func, args } => match args.first() {
+                Some(a) => a,
+                None => return func.value.clone(),
+            },
+            ExprKind::Index { base, .. } => base,
+            ExprKind::Not(x) | ExprKind::Unary { expr: x, .. } => x,
+            ExprKind::Binary { lhs, .. } => lhs,
+            ExprKind::Int(_) | ExprKind::Str(_) => return "key".to_string(),
+        };
+    }
+}
+
 fn is_ident(s: &str) -> bool {
     let mut c = s.chars();
     c.next()
@@ -134,8 +161,9 @@ fn too_long(d: &mut Vec<Diagnostic>, what: &str, name: &Spanned<String>) {
     }
 }
 
-/// Checks the names a spec declares: the spec name, probe labels, field and
-/// parameter names, and duplicates among them.
+/// Checks the names a spec declares: the spec name, probe labels, field,
+/// key and parameter names, and duplicates among them (a field may not
+/// have a key's name either: both are columns of the output).
 pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
     let mut d = Vec::new();
     too_long(&mut d, "spec", &spec.name);
@@ -201,6 +229,40 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
                 labels.insert(&l.value, l.span);
             }
         }
+        let mut keys: HashMap<&str, Span> = HashMap::new();
+        for k in &p.by {
+            too_long(&mut d, "key", &k.name);
+            if !is_ident(&k.name.value) {
+                d.push(
+                    Diagnostic::error(k.name.span, format!("invalid key name `{}`", k.name.value))
+                        .label("key names are identifiers ([A-Za-z_][A-Za-z0-9_]*)")
+                        .note(format!("try `{}`", ident_like(&k.name.value))),
+                );
+            }
+            if matches!(k.name.value.as_str(), "time" | "probe") {
+                d.push(
+                    Diagnostic::error(
+                        k.name.span,
+                        format!("key name `{}` is reserved", k.name.value),
+                    )
+                    .label("reserved for the output's own column")
+                    .note("`time` and `probe` lead every row of the output: give the key another name"),
+                );
+            }
+            if let Some(prev) = keys.get(k.name.value.as_str()) {
+                d.push(
+                    Diagnostic::error(
+                        k.name.span,
+                        format!("duplicate key name `{}`", k.name.value),
+                    )
+                    .label("second key with this name")
+                    .also(*prev, "first key")
+                    .note("key names are the output's key columns: rename or remove one of them"),
+                );
+            } else {
+                keys.insert(&k.name.value, k.name.span);
+            }
+        }
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for f in &p.fields {
             too_long(&mut d, "field", &f.name);
@@ -237,7 +299,136 @@ pub fn validate(spec: &Spec) -> Vec<Diagnostic> {
             } else {
                 seen.insert(&f.name.value, f.name.span);
             }
+            if let Some(key) = keys.get(f.name.value.as_str()) {
+                d.push(
+                    Diagnostic::error(
+                        f.name.span,
+                        format!("field `{}` has the name of a key", f.name.value),
+                    )
+                    .label("field named like a key")
+                    .also(*key, "the key")
+                    .note("keys and fields are the output's columns: give the field another name"),
+                );
+            }
         }
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// (message, text under the span, texts under the secondary spans).
+    fn errors(name: &str, src: &str) -> Vec<(String, String, Vec<String>)> {
+        parse(name, src)
+            .expect_err(src)
+            .iter()
+            .map(|d| {
+                (
+                    d.message.clone(),
+                    src[d.span.range()].to_string(),
+                    d.secondary
+                        .iter()
+                        .map(|(s, _)| src[s.range()].to_string())
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn key_names() {
+        let yaml = "name: x
+probes:
+  - probe: kfunc:f
+    by: { comm: comm, my-key: pid, time: tid, comm: cpu }
+    fields:
+      n: count()
+      my-key: sum(1)
+";
+        let got = errors("x.yaml", yaml);
+        assert_eq!(
+            got,
+            [
+                (
+                    "invalid key name `my-key`".to_string(),
+                    "my-key".to_string(),
+                    vec![]
+                ),
+                (
+                    "key name `time` is reserved".to_string(),
+                    "time".to_string(),
+                    vec![]
+                ),
+                (
+                    "duplicate key name `comm`".to_string(),
+                    "comm".to_string(),
+                    vec!["comm".to_string()]
+                ),
+                (
+                    "invalid field name `my-key`".to_string(),
+                    "my-key".to_string(),
+                    vec![]
+                ),
+                (
+                    "field `my-key` has the name of a key".to_string(),
+                    "my-key".to_string(),
+                    vec!["my-key".to_string()]
+                ),
+            ]
+        );
+        // The duplicate points at both: the second, then the first.
+        let d = parse("x.yaml", yaml).unwrap_err();
+        let dup = &d[2];
+        assert_eq!(dup.span.start as usize, yaml.find("comm: cpu").unwrap());
+        assert_eq!(
+            dup.secondary[0].0.start as usize,
+            yaml.find("comm: comm").unwrap()
+        );
+
+        let dsl = "kfunc:f { comm = count() } by comm, pid, pid = tid";
+        assert_eq!(
+            errors("x.trace", dsl),
+            [
+                (
+                    "duplicate key name `pid`".to_string(),
+                    "pid".to_string(),
+                    vec!["pid".to_string()]
+                ),
+                (
+                    "field `comm` has the name of a key".to_string(),
+                    "comm".to_string(),
+                    vec!["comm".to_string()]
+                ),
+            ]
+        );
+        let d = parse("x.trace", dsl).unwrap_err();
+        assert_eq!(d[0].span.start as usize, dsl.rfind("pid").unwrap());
+        assert_eq!(d[0].secondary[0].0.start as usize, dsl.find("pid").unwrap());
+    }
+
+    #[test]
+    fn made_up_names() {
+        let name = |s: &str| {
+            let e = expr::parse_expr(s, &expr::SpanMap::verbatim(0, s.len()), "t").unwrap();
+            name_for(&e)
+        };
+        assert_eq!(name("ntohs(sk->__sk_common.skc_dport)"), "skc_dport");
+        assert_eq!(name("(a + b) * 2"), "a");
+        assert_eq!(name("-x[3]"), "x");
+        assert_eq!(name("count()"), "count");
+        assert_eq!(name("$port"), "port");
+        assert_eq!(name("\"s\""), "key");
+        assert_eq!(name("7"), "key");
+    }
+
+    #[test]
+    fn detect_dsl_with_keys() {
+        assert_eq!(detect("-e", "kfunc:f { n = count() } by comm"), Syntax::Dsl);
+        assert_eq!(
+            detect("-e", "version 2\nkfunc:f { n = count() }"),
+            Syntax::Dsl
+        );
+    }
 }

@@ -95,6 +95,21 @@ pub fn to_yaml(spec: &Spec) -> String {
         if let Some(n) = &p.name {
             o.push_str(&format!("    name: {}\n", yaml_str(&n.value)));
         }
+        if !p.by.is_empty() {
+            if p.by.iter().all(|k| k.bare) {
+                let names: Vec<String> = p.by.iter().map(|k| flow_str(&k.name.value)).collect();
+                o.push_str(&format!("    by: [{}]\n", names.join(", ")));
+            } else {
+                o.push_str("    by:\n");
+                for k in &p.by {
+                    o.push_str(&format!(
+                        "      {}: {}\n",
+                        k.name.value,
+                        yaml_str(&print_expr(&k.expr))
+                    ));
+                }
+            }
+        }
         o.push_str("    fields:\n");
         for f in &p.fields {
             o.push_str(&format!(
@@ -107,20 +122,48 @@ pub fn to_yaml(spec: &Spec) -> String {
             o.push_str(&format!("    filter: {}\n", yaml_str(&print_expr(f))));
         }
     }
-    if spec.output.format.is_some() || spec.output.time.is_some() {
+    let settings = output_settings(&spec.output);
+    if !settings.is_empty() {
         o.push_str("output:\n");
-        if let Some(f) = &spec.output.format {
-            o.push_str(&format!("  format: {}\n", format_name(f.value)));
-        }
-        if let Some(t) = &spec.output.time {
-            o.push_str(&format!("  time: {}\n", time_name(t.value)));
+        for (k, v) in settings {
+            // A `sort` name such as `null` or `true` is quoted in YAML.
+            let v = if k == "sort" { yaml_str(&v) } else { v };
+            o.push_str(&format!("  {k}: {v}\n"));
         }
     }
     o
 }
 
+/// The `output` settings written, in order, as (name, value); values are
+/// the same in YAML and the DSL (a duration as written: `1s`).
+fn output_settings(out: &OutputDecl) -> Vec<(&'static str, String)> {
+    let mut v = Vec::new();
+    if let Some(f) = &out.format {
+        v.push(("format", format_name(f.value).to_string()));
+    }
+    if let Some(t) = &out.time {
+        v.push(("time", time_name(t.value).to_string()));
+    }
+    if let Some(i) = &out.interval {
+        v.push(("interval", i.value.text.clone()));
+    }
+    if let Some(c) = &out.cumulative {
+        v.push(("cumulative", c.value.to_string()));
+    }
+    if let Some(s) = &out.sort {
+        v.push(("sort", s.value.clone()));
+    }
+    if let Some(t) = &out.top {
+        v.push(("top", t.value.to_string()));
+    }
+    if let Some(m) = &out.max_keys {
+        v.push(("max_keys", m.value.to_string()));
+    }
+    v
+}
+
 /// A string inside a flow mapping: `,` `{` `}` need quoting there.
-fn flow_str(s: &str) -> String {
+pub(crate) fn flow_str(s: &str) -> String {
     let y = yaml_str(s);
     if y.contains([',', '[', ']', '{', '}']) && !y.starts_with(['\'', '"']) {
         format!("'{}'", s.replace('\'', "''"))
@@ -184,20 +227,106 @@ pub fn to_dsl(spec: &Spec) -> String {
             }
         }
         o.push('}');
+        if !p.by.is_empty() {
+            let keys: Vec<String> = p.by.iter().map(super::dsl::print_key).collect();
+            o.push_str(&format!(" by {}", keys.join(", ")));
+        }
         if let Some(f) = &p.filter {
             o.push_str(&format!(" where {}", print_expr(f)));
         }
         o.push('\n');
     }
-    let mut opts = Vec::new();
-    if let Some(f) = &spec.output.format {
-        opts.push(format!("format {}", format_name(f.value)));
-    }
-    if let Some(t) = &spec.output.time {
-        opts.push(format!("time {}", time_name(t.value)));
-    }
+    let opts: Vec<String> = output_settings(&spec.output)
+        .into_iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if !opts.is_empty() {
         o.push_str(&format!("\noutput {}\n", opts.join(", ")));
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse;
+
+    fn spec(name: &str, src: &str) -> Spec {
+        parse(name, src).unwrap_or_else(|d| panic!("{src}\n{d:?}"))
+    }
+
+    #[test]
+    fn keys_and_settings_in_both_syntaxes() {
+        let dsl = "version 2
+spec syscount
+probe tracepoint:raw_syscalls:sys_enter { calls = count() } by comm, pid
+probe kfunc:tcp_sendmsg as send { bytes = sum(size), h = lhist(size, 0, 1000, 100) } by comm, dport = ntohs(sk->__sk_common.skc_dport) where size > 0
+output format json, interval 500ms, cumulative true, sort calls, top 10, max_keys 1000
+";
+        let s = spec("x.trace", dsl);
+        let yaml = to_yaml(&s);
+        assert_eq!(
+            yaml,
+            "version: 2
+name: syscount
+probes:
+  - probe: 'tracepoint:raw_syscalls:sys_enter'
+    by: [comm, pid]
+    fields:
+      calls: count()
+  - probe: 'kfunc:tcp_sendmsg'
+    name: send
+    by:
+      comm: comm
+      dport: ntohs(sk->__sk_common.skc_dport)
+    fields:
+      bytes: sum(size)
+      h: lhist(size, 0, 1000, 100)
+    filter: size > 0
+output:
+  format: json
+  interval: 500ms
+  cumulative: true
+  sort: calls
+  top: 10
+  max_keys: 1000
+"
+        );
+        let again = to_dsl(&spec("x.yaml", &yaml));
+        assert_eq!(
+            again,
+            "version 2
+spec syscount
+
+probe tracepoint:raw_syscalls:sys_enter {
+    calls = count()
+} by comm, pid
+
+probe kfunc:tcp_sendmsg as send {
+    bytes = sum(size),
+    h = lhist(size, 0, 1000, 100)
+} by comm, dport = ntohs(sk->__sk_common.skc_dport) where size > 0
+
+output format json, interval 500ms, cumulative true, sort calls, top 10, max_keys 1000
+"
+        );
+        assert_eq!(to_dsl(&s), again);
+    }
+
+    #[test]
+    fn names_yaml_would_misread_are_quoted() {
+        let s = spec(
+            "x.trace",
+            "kfunc:f { n = count() } by null, yes = pid\noutput sort true",
+        );
+        let yaml = to_yaml(&s);
+        assert!(yaml.contains("      null: 'null'\n"), "{yaml}");
+        assert!(yaml.contains("  sort: 'true'\n"), "{yaml}");
+        let back = spec("x.yaml", &yaml);
+        assert_eq!(to_dsl(&back), to_dsl(&s));
+        let s = spec("x.trace", "kfunc:f { n = count() } by null, true");
+        let yaml = to_yaml(&s);
+        assert!(yaml.contains("    by: ['null', 'true']\n"), "{yaml}");
+        assert_eq!(to_dsl(&spec("x.yaml", &yaml)), to_dsl(&s));
+    }
 }

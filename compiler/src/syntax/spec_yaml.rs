@@ -1,5 +1,10 @@
 //! YAML spec → [`Spec`]: key checking ("did you mean"), scalar typing, and
 //! expression parsing with spans mapped back into the YAML file.
+//!
+//! Version 2 adds a probe's `by:` keys (a list of names, one name, or a
+//! mapping of name → expression) and the `output:` settings of aggregating
+//! probes: `interval` (a duration such as `1s`, `250ms`, `2m`; a bare
+//! integer is seconds), `cumulative`, `sort`, `top` and `max_keys`.
 
 use super::ast::*;
 use super::expr::{parse_expr, SpanMap};
@@ -7,7 +12,8 @@ use super::yaml::{self, Node, Scalar};
 use crate::diag::{Diagnostic, Span, Spanned};
 use crate::plan::{Format, TimeMode};
 
-const TOP_KEYS: [&str; 6] = [
+/// The keys of a spec (`schema.rs` lists the same for editors).
+pub const TOP_KEYS: [&str; 6] = [
     "version",
     "name",
     "description",
@@ -15,11 +21,22 @@ const TOP_KEYS: [&str; 6] = [
     "probes",
     "output",
 ];
-const PARAM_KEYS: [&str; 3] = ["type", "default", "description"];
-const PROBE_KEYS: [&str; 4] = ["probe", "name", "fields", "filter"];
-const OUTPUT_KEYS: [&str; 2] = ["format", "time"];
+/// The keys of a parameter.
+pub const PARAM_KEYS: [&str; 3] = ["type", "default", "description"];
+/// The keys of a probe.
+pub const PROBE_KEYS: [&str; 5] = ["probe", "name", "by", "fields", "filter"];
+/// The settings of `output:` (and of the DSL's `output` statement).
+pub const OUTPUT_KEYS: [&str; 7] = [
+    "format",
+    "time",
+    "interval",
+    "cumulative",
+    "sort",
+    "top",
+    "max_keys",
+];
 /// Keys other tools (and the DSL) use for ours: (written, meant).
-const KEY_ALIASES: [(&str, &str); 7] = [
+const KEY_ALIASES: [(&str, &str); 12] = [
     ("where", "filter"),
     ("label", "name"),
     ("as", "name"),
@@ -27,7 +44,17 @@ const KEY_ALIASES: [(&str, &str); 7] = [
     ("args", "fields"),
     ("param", "params"),
     ("target", "probe"),
+    ("group_by", "by"),
+    ("key", "by"),
+    ("keys", "by"),
+    ("sort_by", "sort"),
+    ("limit", "top"),
 ];
+/// Largest `max_keys`: distinct keys one aggregating probe may hold.
+pub const MAX_KEYS: u64 = 1 << 20;
+/// An example of both forms of `by:`, for notes.
+const BY_EXAMPLE: &str =
+    "e.g. `by: [comm, pid]`, or named expressions: `by: { comm: comm, dport: ntohs(sk->__sk_common.skc_dport) }`";
 /// Output format names.
 pub const FORMATS: [&str; 3] = ["table", "json", "csv"];
 /// Time mode names.
@@ -202,13 +229,13 @@ impl Reader {
         let entries = self.mapping(root, &TOP_KEYS, "a spec")?;
         let version = Self::get(entries, "version").and_then(|(_, v)| {
             let n = self.int(v, "`version`")?;
-            if n.value != 1 {
-                self.err(
-                    Diagnostic::error(n.span, format!("unsupported spec version {}", n.value))
-                        .label("only version 1 exists"),
-                );
+            match super::version::check_number(n.value, n.span) {
+                Ok(v) => Some(Spanned::new(v, n.span)),
+                Err(d) => {
+                    self.err(d);
+                    None
+                }
             }
-            Some(Spanned::new(n.value as u64, n.span))
         });
         let name = match Self::get(entries, "name") {
             Some((_, v)) => self.string(v, "`name`"),
@@ -391,6 +418,10 @@ impl Reader {
             }
         };
         let name = Self::get(entries, "name").and_then(|(_, v)| self.string(v, "`name`"));
+        let by = match Self::get(entries, "by") {
+            Some((k, v)) => self.by(k, v),
+            None => Vec::new(),
+        };
         let fields = match Self::get(entries, "fields") {
             Some((_, v)) => self.fields(v),
             None => {
@@ -424,12 +455,119 @@ impl Reader {
             }
         });
         Some(ProbeDecl {
+            by,
             probe: probe?,
             name,
             fields,
             filter,
             span: node.span(),
         })
+    }
+
+    /// `by:`: a list of names, one name, or a mapping of name → expression.
+    /// `key` is the `by` key, where an empty value is reported.
+    fn by(&mut self, key: &Scalar, node: &Node) -> Vec<KeyDecl> {
+        let empty = match node {
+            Node::Scalar(s) => s.is_null(),
+            Node::Seq(items, _) => items.is_empty(),
+            Node::Map(entries, _) => entries.is_empty(),
+        };
+        if empty {
+            let span = if node.span().start < node.span().end {
+                node.span()
+            } else {
+                key.span
+            };
+            self.err(
+                Diagnostic::error(span, "`by` is empty")
+                    .label("no key here")
+                    .note(format!(
+                        "{BY_EXAMPLE}; without `by:` an aggregating probe has one row"
+                    )),
+            );
+            return Vec::new();
+        }
+        match node {
+            Node::Scalar(s) => self
+                .bare_key(s, std::slice::from_ref(node))
+                .into_iter()
+                .collect(),
+            Node::Seq(items, _) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Node::Scalar(s) if !s.is_null() => self.bare_key(s, items),
+                    other => {
+                        self.err(
+                            Diagnostic::error(other.span(), "a key in a `by:` list must be a name")
+                                .label(found(other))
+                                .note(BY_EXAMPLE),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            Node::Map(entries, _) => {
+                let mut out = Vec::new();
+                for (k, v) in entries {
+                    let expr = match v {
+                        Node::Scalar(s) if !s.is_null() => scalar_expr(s, "key expression"),
+                        other => Err(Diagnostic::error(
+                            other.span(),
+                            format!("key `{}` must be an expression", k.value),
+                        )
+                        .label(found(other))
+                        .note(format!(
+                            "write what to group by after the colon, e.g. `{}: comm`",
+                            k.value
+                        ))),
+                    };
+                    match expr {
+                        Ok(expr) => out.push(KeyDecl {
+                            bare: matches!(&expr.kind, ExprKind::Ident(n) if *n == k.value),
+                            name: Spanned::new(k.value.clone(), k.span),
+                            expr,
+                        }),
+                        Err(d) => self.err(d),
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// A key written as a name (`by: comm`, or an item of `by: [...]`,
+    /// whose `items` show the mapping form in the error when it is not).
+    fn bare_key(&mut self, s: &Scalar, items: &[Node]) -> Option<KeyDecl> {
+        let span = s
+            .verbatim
+            .filter(|_| !s.value.is_empty())
+            .map(|b| Span::new(b, b + s.value.len()))
+            .unwrap_or(s.span);
+        if super::is_ident(&s.value) {
+            return Some(KeyDecl {
+                name: Spanned::new(s.value.clone(), span),
+                expr: Expr {
+                    kind: ExprKind::Ident(s.value.clone()),
+                    span,
+                },
+                bare: true,
+            });
+        }
+        let parsed = scalar_expr(s, "key").ok();
+        let label = if parsed.is_some() {
+            "an expression, not a name"
+        } else {
+            "not a name"
+        };
+        self.err(
+            Diagnostic::error(span, "a key in a `by:` list must be a name")
+                .label(label)
+                .note(match mapping_form(items) {
+                    Some(m) => format!("name each key in the mapping form: `by: {{ {m} }}`"),
+                    None => BY_EXAMPLE.to_string(),
+                }),
+        );
+        None
     }
 
     fn fields(&mut self, node: &Node) -> Vec<FieldDecl> {
@@ -545,8 +683,141 @@ impl Reader {
                 }
             }
         }
+        for key in ["interval", "cumulative", "sort", "top", "max_keys"] {
+            let Some((_, v)) = Self::get(entries, key) else {
+                continue;
+            };
+            let value = match v {
+                Node::Scalar(s) if !s.is_null() => Some(s),
+                _ => None,
+            };
+            let text = value.map(|s| s.value.as_str());
+            // Integers and booleans are plain scalars; quoted, they are strings.
+            let plain = value.is_some_and(|s| s.plain);
+            let span = v.span();
+            let ok = match (key, text) {
+                ("interval", Some(t)) => parse_interval(t)
+                    .map(|d| out.interval = Some(Spanned::new(d, span)))
+                    .is_some(),
+                ("cumulative", Some(t)) if plain => parse_bool(t)
+                    .map(|b| out.cumulative = Some(Spanned::new(b, span)))
+                    .is_some(),
+                ("sort", Some(t)) if super::is_ident(t) => {
+                    out.sort = Some(Spanned::new(t.to_string(), span));
+                    true
+                }
+                ("top", Some(t)) if plain => parse_top(t)
+                    .map(|n| out.top = Some(Spanned::new(n, span)))
+                    .is_some(),
+                ("max_keys", Some(t)) if plain => parse_max_keys(t)
+                    .map(|n| out.max_keys = Some(Spanned::new(n, span)))
+                    .is_some(),
+                _ => false,
+            };
+            if !ok {
+                // An empty value has no span of its own: point at the key.
+                let at = if span.start < span.end {
+                    span
+                } else {
+                    Self::get(entries, key).map_or(span, |(k, _)| k.span)
+                };
+                self.err(setting_error(key, at, &found(v)));
+            }
+        }
         out
     }
+}
+
+/// The mapping form of a `by:` list (`comm: comm, skc_dport:
+/// ntohs(skc_dport)`), each expression named after what it reads
+/// ([`super::name_for`]); `None` when an item is not a scalar.
+fn mapping_form(items: &[Node]) -> Option<String> {
+    let mut used: Vec<String> = Vec::new();
+    let mut pairs = Vec::new();
+    for i in items.iter().take(4) {
+        let Node::Scalar(s) = i else { return None };
+        if s.is_null() || s.value.contains('\n') {
+            return None;
+        }
+        let base = match scalar_expr(s, "key") {
+            Ok(e) => super::name_for(&e),
+            Err(_) => "key".to_string(),
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while used.contains(&name) {
+            name = format!("{base}{n}");
+            n += 1;
+        }
+        pairs.push(format!("{name}: {}", super::print::flow_str(&s.value)));
+        used.push(name);
+    }
+    let more = if items.len() > 4 { ", …" } else { "" };
+    Some(format!("{}{more}", pairs.join(", ")))
+}
+
+/// The error for a wrong value of an `output` setting (`interval`,
+/// `cumulative`, `sort`, `top`, `max_keys`), saying what is expected;
+/// `found` labels the value.
+pub fn setting_error(key: &str, span: Span, found: &str) -> Diagnostic {
+    let (message, note) = match key {
+        "interval" => (
+            "interval must be a positive duration such as `1s`".to_string(),
+            "a number and a unit: ns, us, ms, s, m or h (`250ms`, `2m`), at most a year; a bare integer is seconds",
+        ),
+        "cumulative" => (
+            "`cumulative` must be true or false".to_string(),
+            "true: values add up across intervals; false (the default): they restart after each print",
+        ),
+        "sort" => (
+            "`sort` must be the name of a value or key".to_string(),
+            "rows are sorted by that column, largest first; the default is the first value",
+        ),
+        "top" => (
+            "`top` must be an integer of at least 1".to_string(),
+            "the most rows printed each time (at most 4294967295); the default is all",
+        ),
+        _ => (
+            format!("`{key}` must be an integer from 1 to {MAX_KEYS}"),
+            "distinct keys each aggregating probe holds; events with a new key beyond it are counted as lost",
+        ),
+    };
+    Diagnostic::error(span, message)
+        .label(found.to_string())
+        .note(note)
+}
+
+/// Parses an `interval`: a positive [`Duration`] (`1s`, `250ms`, `2m`), or
+/// a bare integer of seconds (`5` is `5s`, and is kept as `5s`).
+pub fn parse_interval(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let d = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::parse(&format!("{}s", t.trim_start_matches('0')))
+    } else {
+        Duration::parse(t)
+    }?;
+    (d.ns > 0).then_some(d)
+}
+
+/// Parses `true` / `false`.
+pub fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses `top`: an integer from 1 to `u32::MAX`.
+pub fn parse_top(text: &str) -> Option<u64> {
+    let v = super::expr::parse_int(text)?;
+    (1..=u32::MAX as i128).contains(&v).then_some(v as u64)
+}
+
+/// Parses `max_keys`: an integer from 1 to [`MAX_KEYS`].
+pub fn parse_max_keys(text: &str) -> Option<u64> {
+    let v = super::expr::parse_int(text)?;
+    (1..=MAX_KEYS as i128).contains(&v).then_some(v as u64)
 }
 
 /// A YAML scalar read as a literal: plain integers and booleans are typed,
@@ -583,4 +854,286 @@ pub fn parse_time(s: &str) -> Option<TimeMode> {
         "none" => TimeMode::None,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::expr::print_expr;
+
+    const HEAD: &str = "name: x\nprobes:\n  - probe: kfunc:tcp_sendmsg\n";
+
+    fn probe(by: &str) -> Result<Spec, Vec<Diagnostic>> {
+        parse(&format!(
+            "{HEAD}    by: {by}\n    fields:\n      n: count()\n"
+        ))
+    }
+
+    /// (name, expression printed, bare) of each key.
+    fn keys(spec: &Spec) -> Vec<(String, String, bool)> {
+        spec.probes[0]
+            .by
+            .iter()
+            .map(|k| (k.name.value.clone(), print_expr(&k.expr), k.bare))
+            .collect()
+    }
+
+    fn key(n: &str, e: &str, bare: bool) -> (String, String, bool) {
+        (n.to_string(), e.to_string(), bare)
+    }
+
+    /// The single error of `src`, and the text under its span.
+    fn error(src: &str) -> (Diagnostic, String) {
+        let d = parse(src).expect_err(src);
+        assert_eq!(d.len(), 1, "{d:?}");
+        let text = src[d[0].span.range()].to_string();
+        (d.into_iter().next().unwrap(), text)
+    }
+
+    #[test]
+    fn by_forms() {
+        let spec = probe("[comm, pid]").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            keys(&spec),
+            [key("comm", "comm", true), key("pid", "pid", true)]
+        );
+        let spec = probe("comm").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(keys(&spec), [key("comm", "comm", true)]);
+        let spec = probe("{ comm: comm, dport: ntohs(sk->__sk_common.skc_dport) }")
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            keys(&spec),
+            [
+                key("comm", "comm", true),
+                key("dport", "ntohs(sk->__sk_common.skc_dport)", false)
+            ]
+        );
+        // Block mapping, order kept; a key may be named unlike its value.
+        let src = format!(
+            "{HEAD}    by:\n      z: pid\n      a: tid % 4\n    fields:\n      n: count()\n"
+        );
+        let spec = parse(&src).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            keys(&spec),
+            [key("z", "pid", false), key("a", "tid % 4", false)]
+        );
+        let k = &spec.probes[0].by[1];
+        assert_eq!(&src[k.name.span.range()], "a");
+        assert_eq!(&src[k.expr.span.range()], "tid % 4");
+        // A quoted name is a name.
+        let src = format!("{HEAD}    by: ['comm']\n    fields:\n      n: count()\n");
+        let spec = parse(&src).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(keys(&spec), [key("comm", "comm", true)]);
+        assert_eq!(&src[spec.probes[0].by[0].name.span.range()], "comm");
+    }
+
+    #[test]
+    fn by_errors() {
+        let (d, at) = error(&format!(
+            "{HEAD}    by: [comm, ntohs(dport)]\n    fields:\n      n: count()\n"
+        ));
+        assert_eq!(d.message, "a key in a `by:` list must be a name");
+        assert_eq!(at, "ntohs(dport)");
+        assert_eq!(d.label, "an expression, not a name");
+        assert_eq!(
+            d.notes,
+            ["name each key in the mapping form: `by: { comm: comm, dport: ntohs(dport) }`"]
+        );
+        // One error per item; made-up names do not repeat; flow
+        // characters are quoted.
+        let src = format!(
+            "{HEAD}    by: [a + 1, a, \"lhist(a, 0, 10, 1)\"]\n    fields:\n      n: count()\n"
+        );
+        let d = parse(&src).unwrap_err();
+        let at: Vec<&str> = d.iter().map(|d| &src[d.span.range()]).collect();
+        assert_eq!(at, ["a + 1", "lhist(a, 0, 10, 1)"]);
+        assert_eq!(
+            d[0].notes,
+            ["name each key in the mapping form: `by: { a: 'a + 1', a2: a, a3: 'lhist(a, 0, 10, 1)' }`"]
+        );
+        let (d, at) = error(&format!(
+            "{HEAD}    by: pid + 1\n    fields:\n      n: count()\n"
+        ));
+        assert_eq!(at, "pid + 1");
+        assert_eq!(
+            d.notes,
+            ["name each key in the mapping form: `by: { pid: 'pid + 1' }`"]
+        );
+        let (d, at) = error(&format!(
+            "{HEAD}    by: [[comm]]\n    fields:\n      n: count()\n"
+        ));
+        assert_eq!(d.message, "a key in a `by:` list must be a name");
+        assert_eq!((at.as_str(), d.label.as_str()), ("[comm]", "found a list"));
+
+        for (by, at) in [("", "by"), ("[]", "[]"), ("{}", "{}"), ("~", "~")] {
+            let src = format!("{HEAD}    by: {by}\n    fields:\n      n: count()\n");
+            let (d, got) = error(&src);
+            assert_eq!(d.message, "`by` is empty", "{by:?}");
+            assert_eq!(got, at, "{by:?}");
+        }
+        let (d, at) = error(&format!(
+            "{HEAD}    by: {{ comm: }}\n    fields:\n      n: count()\n"
+        ));
+        assert_eq!(d.message, "key `comm` must be an expression");
+        assert_eq!(at, "comm");
+        let (d, at) = error(&format!(
+            "{HEAD}    by: {{ d: ntohs( }}\n    fields:\n      n: count()\n"
+        ));
+        assert!(
+            d.message.starts_with("syntax error in key expression"),
+            "{d:?}"
+        );
+        assert_eq!(at, "(");
+        for alias in ["group_by", "key", "keys"] {
+            let (d, at) = error(&format!(
+                "{HEAD}    {alias}: [comm]\n    fields:\n      n: count()\n"
+            ));
+            assert_eq!(at, alias);
+            assert_eq!(d.notes, ["did you mean `by`?"]);
+        }
+    }
+
+    fn output(settings: &str) -> Result<OutputDecl, Vec<Diagnostic>> {
+        parse(&format!(
+            "{HEAD}    fields:\n      n: count()\noutput: {{ {settings} }}\n"
+        ))
+        .map(|s| s.output)
+    }
+
+    #[test]
+    fn output_settings() {
+        let o = output("interval: 2m, cumulative: true, sort: n, top: 10, max_keys: 1000")
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            o.interval.map(|i| i.value),
+            Some(Duration {
+                ns: 120_000_000_000,
+                text: "2m".into()
+            })
+        );
+        assert_eq!(o.cumulative.map(|c| c.value), Some(true));
+        assert_eq!(o.sort.map(|s| s.value), Some("n".to_string()));
+        assert_eq!(o.top.map(|t| t.value), Some(10));
+        assert_eq!(o.max_keys.map(|m| m.value), Some(1000));
+        // A bare integer is seconds.
+        let o = output("interval: 3").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            o.interval.map(|i| i.value),
+            Some(Duration {
+                ns: 3_000_000_000,
+                text: "3s".into()
+            })
+        );
+        let o = output("interval: '500us', max_keys: 1048576, top: 4294967295")
+            .unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(o.interval.map(|i| i.value.ns), Some(500_000));
+        assert_eq!(o.max_keys.map(|m| m.value), Some(1 << 20));
+        assert_eq!(o.top.map(|m| m.value), Some(u32::MAX as u64));
+    }
+
+    #[test]
+    fn output_setting_errors() {
+        let interval = "interval must be a positive duration such as `1s`";
+        for (setting, at, message) in [
+            ("interval: 0", "0", interval),
+            ("interval: 0s", "0s", interval),
+            ("interval: -1s", "-1s", interval),
+            ("interval: 1.5s", "1.5s", interval),
+            ("interval: fast", "fast", interval),
+            ("interval: [1s]", "[1s]", interval),
+            ("interval: 400d", "400d", interval),
+            ("interval: 9000h", "9000h", interval),
+            ("interval:", "interval", interval),
+            (
+                "cumulative: yes",
+                "yes",
+                "`cumulative` must be true or false",
+            ),
+            (
+                "cumulative: 'true'",
+                "'true'",
+                "`cumulative` must be true or false",
+            ),
+            (
+                "sort: [a]",
+                "[a]",
+                "`sort` must be the name of a value or key",
+            ),
+            (
+                "sort: -n",
+                "-n",
+                "`sort` must be the name of a value or key",
+            ),
+            ("top: 0", "0", "`top` must be an integer of at least 1"),
+            ("top: -3", "-3", "`top` must be an integer of at least 1"),
+            (
+                "top: 4294967296",
+                "4294967296",
+                "`top` must be an integer of at least 1",
+            ),
+            ("top: '5'", "'5'", "`top` must be an integer of at least 1"),
+            (
+                "max_keys: -1",
+                "-1",
+                "`max_keys` must be an integer from 1 to 1048576",
+            ),
+            (
+                "max_keys: 0",
+                "0",
+                "`max_keys` must be an integer from 1 to 1048576",
+            ),
+            (
+                "max_keys: 1048577",
+                "1048577",
+                "`max_keys` must be an integer from 1 to 1048576",
+            ),
+        ] {
+            let d = output(setting).expect_err(setting);
+            assert_eq!(d.len(), 1, "{setting}: {d:?}");
+            let src = format!("{HEAD}    fields:\n      n: count()\noutput: {{ {setting} }}\n");
+            assert_eq!(d[0].message, message, "{setting}");
+            assert_eq!(&src[d[0].span.range()], at, "{setting}");
+        }
+        let d = output("limit: 3").unwrap_err();
+        assert_eq!(d[0].notes, ["did you mean `top`?"]);
+    }
+
+    #[test]
+    fn versions() {
+        for v in [1, 2] {
+            let spec = parse(&format!(
+                "version: {v}\n{HEAD}    fields:\n      pid: pid\n"
+            ))
+            .unwrap_or_else(|d| panic!("{d:?}"));
+            assert_eq!(spec.version.map(|s| s.value), Some(v));
+        }
+        let (d, at) = error(&format!("version: 3\n{HEAD}    fields:\n      pid: pid\n"));
+        assert_eq!(d.message, "unsupported spec version 3");
+        assert_eq!(d.label, "versions 1 and 2 exist");
+        assert_eq!(at, "3");
+    }
+
+    #[test]
+    fn interval_parsing() {
+        assert_eq!(parse_interval("1s").map(|d| d.ns), Some(1_000_000_000));
+        assert_eq!(
+            parse_interval("007").map(|d| d.text),
+            Some("7s".to_string())
+        );
+        assert_eq!(parse_interval("1ns").map(|d| d.ns), Some(1));
+        assert_eq!(parse_interval("1").map(|d| d.ns), Some(1_000_000_000));
+        for bad in [
+            "",
+            "0",
+            "000",
+            "0ms",
+            "s",
+            "1 s",
+            "1S",
+            "-1s",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_interval(bad), None, "{bad:?}");
+        }
+    }
 }
