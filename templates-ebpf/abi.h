@@ -25,6 +25,10 @@
 #define TC_MAX_FUNC_ARGS 12 /* abi::MAX_FUNC_ARGS */
 /* kprobe/uprobe: argument registers copied (rdi rsi rdx rcx r8 r9). */
 #define TC_MAX_REG_ARGS 6   /* abi::MAX_REG_ARGS */
+#define TC_MAX_CALC 24      /* MAX_CALC */
+#define TC_MAX_AGG 8        /* MAX_AGG */
+#define TC_HIST_BUCKETS 66  /* HIST_BUCKETS */
+#define TC_MAX_AGG_VALUE 32768 /* MAX_AGG_VALUE: bytes of one key's value (per CPU) */
 
 /* tc_op.base (abi::base) */
 #define TC_BASE_ARG 1
@@ -79,6 +83,39 @@
 #define TC_FF_PREFIX 2
 #define TC_FF_NEGATE 4
 #define TC_FF_VALUE 8
+
+/* tc_calc.op (abi::calc) */
+#define TC_OP_ADD 1
+#define TC_OP_SUB 2
+#define TC_OP_MUL 3
+#define TC_OP_DIV 4
+#define TC_OP_MOD 5
+#define TC_OP_AND 6
+#define TC_OP_OR 7
+#define TC_OP_XOR 8
+#define TC_OP_SHL 9
+#define TC_OP_SHR 10
+
+/* tc_calc.flags, bits (abi::calc::CF_*) */
+#define TC_CF_SIGNED 1
+#define TC_CF_IMM_A 2
+#define TC_CF_IMM_B 4
+
+/* tc_config.sink (abi::sink) */
+#define TC_SINK_RING 0
+#define TC_SINK_AGG 1
+
+/* tc_agg.func (abi::agg) */
+#define TC_AGG_COUNT 1
+#define TC_AGG_SUM 2
+#define TC_AGG_MIN 3
+#define TC_AGG_MAX 4
+#define TC_AGG_AVG 5
+#define TC_AGG_HIST 6
+#define TC_AGG_LHIST 7
+
+/* tc_agg.flags, bits (abi::agg::AF_*) */
+#define TC_AF_SIGNED 1
 
 /* tc_config.flags, bits (abi::CFG_*) */
 #define TC_CFG_NEED_RET 1 /* fexit: also copy the return value (ctx[nargs]) */

@@ -15,12 +15,13 @@
  *   3. The kind-specific program fills the args area (tracepoint: a copy of
  *      the raw record; function-like kinds: u64 argument i at 8*i, the return
  *      value at TC_RET_OFF).
- *   4. Without a filter: reserve the record in the shared `events` ring
- *      buffer, zero it after the 16-byte header, fill the header, run the
- *      value ops into it and submit it.
- *      With a filter: the same in the scratch record, but after the first
- *      CFG.filter_at ops ran, evaluate the filter and drop the event if it
- *      fails; then bpf_ringbuf_output() the record.
+ *   4. Build the record (tc_build): value ops, arithmetic (calc.h), and
+ *      after the first CFG.filter_at ops and CFG.calc_at instructions the
+ *      filter, which may drop the event; then the rest.
+ *      Ring sink without a filter: the record is built in place in the
+ *      shared `events` ring buffer and submitted. With a filter: built in
+ *      the scratch record, then bpf_ringbuf_output(). Aggregation sink:
+ *      built in the scratch record, then the probe's map is updated (agg.h).
  *   5. Records the ring buffer cannot take are counted in the per-CPU `lost`
  *      map (key TC_LOST_RING); events dropped because the configuration holds
  *      a code this template does not know, at key TC_LOST_UNKNOWN.
@@ -49,14 +50,12 @@
 
 /* Every code and limit (TC_*), shared with the runtime and the compiler. */
 #include "abi.h"
-
-/*
- * An unknown code in the configuration (one runtime/src/abi.rs would never
- * write): the event is dropped and counted in lost[TC_LOST_UNKNOWN]. Every
- * switch on a configuration code lists its known codes explicitly; with a
- * valid (frozen, known) configuration the verifier prunes these arms.
- */
-enum { TC_UNKNOWN = 2 };
+/* Branch-free helpers, TC_UNKNOWN. */
+#include "bits.h"
+/* Arithmetic instructions (struct tc_calc). */
+#include "calc.h"
+/* The aggregation sink (struct tc_agg, the agg maps). */
+#include "agg.h"
 
 /*
  * One value op: start from a base, follow nhops pointers, do one final read,
@@ -96,7 +95,7 @@ struct tc_filter_op {
 	__u8 _pad;
 };
 
-/* The whole configuration of one probe. 1968 bytes. */
+/* The whole configuration of one probe. 2816 bytes. */
 struct tc_config {
 	__u64 wakeup_bytes;      /* force a wakeup once this many bytes wait (0: every record) */
 	__u32 probe_index;       /* written into every record header */
@@ -112,6 +111,12 @@ struct tc_config {
 	struct tc_op ops[TC_MAX_OPS];
 	struct tc_filter_op filter[TC_MAX_FILTER_OPS];
 	__u8 strings[TC_STR_POOL];
+	__u32 ncalc;             /* arithmetic instructions used */
+	__u32 calc_at;           /* of which the filter needs the first calc_at */
+	__u32 sink;              /* TC_SINK_*: where a kept record goes */
+	__u32 nagg;              /* AGG: aggregate values */
+	struct tc_calc calc[TC_MAX_CALC];
+	struct tc_agg agg[TC_MAX_AGG];
 };
 
 /* Record header: TC_RECORD_HEADER (16) bytes. */
@@ -153,9 +158,6 @@ struct {
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Hide a value from the optimiser so it cannot turn arithmetic into branches. */
-#define tc_opaque(x) asm volatile("" : "+r"(x))
-
 /* lost[key] += 1 on this CPU (key: TC_LOST_*). */
 static __always_inline void tc_count(__u32 key)
 {
@@ -165,33 +167,7 @@ static __always_inline void tc_count(__u32 key)
 		*n += 1;
 }
 
-/* ---- branch-free comparisons (no verifier state forks in the filter) ---- */
-
-static __always_inline __u64 tc_is_zero(__u64 x)
-{
-	__u64 n = 0 - x;
-
-	tc_opaque(n);
-	return ((x | n) >> 63) ^ 1;
-}
-
-/* unsigned a < b: the borrow out of a - b */
-static __always_inline __u64 tc_ult(__u64 a, __u64 b)
-{
-	__u64 d = a - b;
-
-	tc_opaque(d);
-	return ((~a & b) | (~(a ^ b) & d)) >> 63;
-}
-
-static __always_inline __u64 tc_lt(__u64 a, __u64 b, int is_signed)
-{
-	if (is_signed) {
-		a ^= 1ULL << 63;
-		b ^= 1ULL << 63;
-	}
-	return tc_ult(a, b);
-}
+/* ---- comparisons (branch-free: no verifier state forks in the filter) ---- */
 
 /* 1 or 0; TC_UNKNOWN for an unknown operator. */
 static __always_inline __u64 tc_cmp(__u64 a, __u64 b, __u8 cmp, int is_signed)
@@ -522,55 +498,103 @@ static __always_inline __u64 tc_wakeup_flags(void)
 }
 
 /*
- * Runs the ops and the filter, then emits the record.
+ * Builds the record in `rec`: the value ops and the arithmetic the filter
+ * needs (the compiler orders them first: CFG.filter_at ops, CFG.calc_at
+ * instructions), the filter, then the rest. 1: keep the record; 0: the
+ * filter dropped it; TC_UNKNOWN: the configuration holds an unknown code.
+ */
+static __always_inline int tc_build(void *ctx, const __u8 *args, __u8 *rec)
+{
+	__u32 i;
+
+	for (i = 0; i < TC_MAX_OPS; i++) {
+		if (i >= CFG.filter_at)
+			break;
+		if (tc_run_op(ctx, args, rec, i))
+			return TC_UNKNOWN;
+	}
+	for (i = 0; i < TC_MAX_CALC; i++) {
+		if (i >= CFG.calc_at)
+			break;
+		if (tc_run_calc(rec, &CFG.calc[i]))
+			return TC_UNKNOWN;
+	}
+	if (CFG.nfilter && !tc_filter(rec))
+		return 0;
+	for (i = 0; i < TC_MAX_OPS; i++) {
+		if (i >= CFG.nops)
+			break;
+		if (i < CFG.filter_at)
+			continue;
+		if (tc_run_op(ctx, args, rec, i))
+			return TC_UNKNOWN;
+	}
+	for (i = 0; i < TC_MAX_CALC; i++) {
+		if (i >= CFG.ncalc)
+			break;
+		if (i < CFG.calc_at)
+			continue;
+		if (tc_run_calc(rec, &CFG.calc[i]))
+			return TC_UNKNOWN;
+	}
+	return 1;
+}
+
+/*
+ * Builds the record and hands it to the probe's sink.
  *
- * Without a filter every event becomes a record, so it is built in place in
- * the ring buffer (reserve, fill, submit: no copy). With a filter it is
- * built in the per-CPU scratch area and copied into the ring only if it
- * passes, so rejected events never take ring space.
+ * TC_SINK_RING: without a filter every event becomes a record, so it is
+ * built in place in the ring buffer (reserve, fill, submit: no copy). With
+ * one it is built in the per-CPU scratch area and copied into the ring only
+ * if it passes, so rejected events never take ring space.
+ * TC_SINK_AGG: built in the scratch area; if it passes, the probe's
+ * aggregation map is updated (agg.h). Nothing is sent.
  */
 static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 {
 	__u8 *rec;
-	__u32 i;
+	int r;
 
-	if (!CFG.nfilter) {
-		rec = bpf_ringbuf_reserve(&events, CFG.record_size, 0);
-		if (!rec) {
-			tc_count(TC_LOST_RING);
-			return 0;
-		}
-		tc_start_record(rec);
-		for (i = 0; i < TC_MAX_OPS; i++) {
-			if (i >= CFG.nops)
-				break;
-			if (tc_run_op(ctx, s->args, rec, i)) {
+	switch (CFG.sink) {
+	case TC_SINK_RING:
+		if (!CFG.nfilter) {
+			rec = bpf_ringbuf_reserve(&events, CFG.record_size, 0);
+			if (!rec) {
+				tc_count(TC_LOST_RING);
+				return 0;
+			}
+			tc_start_record(rec);
+			if (tc_build(ctx, s->args, rec) != 1) {
 				bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
 				tc_count(TC_LOST_UNKNOWN);
 				return 0;
 			}
-		}
-		bpf_ringbuf_submit(rec, tc_wakeup_flags());
-		return 0;
-	}
-
-	rec = s->rec;
-	tc_start_record(rec);
-	for (i = 0; i <= TC_MAX_OPS; i++) {
-		if (i == CFG.filter_at) {
-			if (!tc_filter(rec))
-				return 0;
-		}
-		if (i >= CFG.nops)
-			break;
-		if (tc_run_op(ctx, s->args, rec, i)) {
-			tc_count(TC_LOST_UNKNOWN);
+			bpf_ringbuf_submit(rec, tc_wakeup_flags());
 			return 0;
 		}
+		rec = s->rec;
+		tc_start_record(rec);
+		r = tc_build(ctx, s->args, rec);
+		if (r == 1) {
+			if (bpf_ringbuf_output(&events, rec, CFG.record_size, tc_wakeup_flags()))
+				tc_count(TC_LOST_RING);
+		} else if (r) {
+			tc_count(TC_LOST_UNKNOWN);
+		}
+		return 0;
+	case TC_SINK_AGG:
+		rec = s->rec;
+		tc_start_record(rec);
+		r = tc_build(ctx, s->args, rec);
+		if (r == 1)
+			r = tc_agg_sink(rec, CFG.nagg, CFG.agg) ? TC_UNKNOWN : 0;
+		if (r)
+			tc_count(TC_LOST_UNKNOWN);
+		return 0;
+	default:
+		tc_count(TC_LOST_UNKNOWN);
+		return 0;
 	}
-	if (bpf_ringbuf_output(&events, rec, CFG.record_size, tc_wakeup_flags()))
-		tc_count(TC_LOST_RING);
-	return 0;
 }
 
 /* ---- args-area fillers (the only thing that differs between kinds) ---- */

@@ -2,6 +2,7 @@
 //! defaults, checked against their types), and each filter becomes a typed
 //! condition over captured values, with constant parts folded away.
 
+use crate::arith::{is_arith, ArithChecker, Calc, Value};
 use crate::diag::{Diagnostic, Span};
 use crate::plan::CmpOp;
 use crate::resolve::{Capture, Resolver, ValueClass};
@@ -146,6 +147,8 @@ pub enum Operand {
     Field(usize),
     /// A value captured only for the filter, and where the filter names it.
     Hidden(Capture, Span),
+    /// Arithmetic computed only for the filter, and where it is written.
+    Computed(Calc, Span),
 }
 
 /// A typed, folded filter condition.
@@ -208,12 +211,14 @@ enum Side {
 pub struct FilterChecker<'r, 'a> {
     /// Resolves names that are not output fields.
     pub resolver: &'r mut Resolver<'a>,
-    /// The probe's output fields: name and capture.
-    pub fields: &'r [(String, Capture)],
+    /// The probe's output fields (an aggregating probe's keys): name and value.
+    pub fields: &'r [(String, Value)],
     /// Parameter values.
     pub params: &'r ParamValues,
     /// Declared parameter names (for suggestions).
     pub param_names: Vec<&'r str>,
+    /// An aggregating probe's aggregate names (a filter cannot read them).
+    pub aggregates: Vec<&'r str>,
 }
 
 fn flip(c: CmpOp) -> CmpOp {
@@ -295,6 +300,27 @@ impl FilterChecker<'_, '_> {
     }
 
     fn side(&mut self, e: &Expr) -> Result<Side, Diagnostic> {
+        if is_arith(e) {
+            let mut ac = ArithChecker {
+                resolver: self.resolver,
+                params: self.params,
+                names: self.fields,
+            };
+            if let Some(v) = ac.constant(e)? {
+                return Ok(Side::Int(v, e.span));
+            }
+            return match ac.value(e)? {
+                Value::Computed { calc, signed } => Ok(Side::Value(
+                    Operand::Computed(calc, e.span),
+                    ValueClass::Int { signed },
+                    e.span,
+                )),
+                Value::Capture(c) => {
+                    let class = c.class();
+                    Ok(Side::Value(Operand::Hidden(c, e.span), class, e.span))
+                }
+            };
+        }
         match &e.kind {
             ExprKind::Int(i) => Ok(Side::Int(*i, e.span)),
             ExprKind::Str(s) => Ok(Side::Str(s.clone(), e.span)),
@@ -320,6 +346,14 @@ impl FilterChecker<'_, '_> {
                 if let Some(i) = self.fields.iter().position(|(f, _)| f == n) {
                     let class = self.fields[i].1.class();
                     return Ok(Side::Value(Operand::Field(i), class, e.span));
+                }
+                if self.aggregates.contains(&n.as_str()) && !self.resolver.knows_name(n) {
+                    return Err(Diagnostic::error(
+                        e.span,
+                        format!("`{n}` is an aggregate, and a filter runs per event"),
+                    )
+                    .label("an aggregate of this probe")
+                    .note("a filter decides which events are counted; it compares values of the event, e.g. `filter: ret > 0`"));
                 }
                 if !self.resolver.knows_name(n) {
                     let fields: Vec<&str> = self.fields.iter().map(|(f, _)| f.as_str()).collect();

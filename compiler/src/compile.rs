@@ -1,10 +1,12 @@
 //! The pipeline: parse → resolve → check → lower → [`Plan`].
 
+use crate::aggregate;
+use crate::arith::{ArithChecker, Value};
 use crate::check::{bind_params, neutral_value, FilterChecker};
 use crate::diag::Span;
 use crate::diag::{has_errors, Diagnostic};
-use crate::lower::{lower, ProbeSpans};
-use crate::plan::{OutputPlan, Plan, ProbePlan, PLAN_FORMAT};
+use crate::lower::{lower, ProbeSpans, ProbeValues};
+use crate::plan::{OutputPlan, Plan, ProbePlan, StatsOutput, PLAN_FORMAT};
 use crate::resolve::{probe_ctx, Env, Resolver};
 use crate::syntax::{self, ast::Spec};
 use std::collections::HashMap;
@@ -95,14 +97,58 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         }
         labels.entry(label.clone()).or_insert(decl.probe.span);
         let mut resolver = Resolver::new(env.btf, &ctx);
-        let mut fields = Vec::new();
+        let aggregating = aggregate::is_aggregating(decl);
+        // An event probe's fields, or an aggregating probe's keys: the
+        // names its filter may use.
+        let mut fields: Vec<(String, Value)> = Vec::new();
+        let mut keys = Vec::new();
+        let mut aggs = Vec::new();
         let mut ok = true;
-        for f in &decl.fields {
-            match resolver.capture(&f.expr) {
-                Ok(c) => fields.push((f.name.value.clone(), c)),
-                Err(d) => {
-                    diags.push(d);
+        {
+            let mut ac = ArithChecker {
+                resolver: &mut resolver,
+                params: &params,
+                names: &[],
+            };
+            if aggregating {
+                match aggregate::keys(&mut ac, &decl.by) {
+                    Ok(k) => keys = k,
+                    Err(d) => {
+                        diags.extend(d);
+                        ok = false;
+                    }
+                }
+                match aggregate::fields(&mut ac, decl) {
+                    Ok(a) => aggs = a,
+                    Err(d) => {
+                        diags.extend(d);
+                        ok = false;
+                    }
+                }
+                fields = keys
+                    .iter()
+                    .map(|k| (k.name.clone(), k.value.clone()))
+                    .collect();
+            } else {
+                if let Some(k) = decl.by.first() {
+                    diags.push(
+                        Diagnostic::error(
+                            k.name.span.to(k.expr.span),
+                            "`by:` groups aggregates, and this probe has none",
+                        )
+                        .label("a key")
+                        .note("make the fields aggregates, e.g. `fields: { calls: count() }`, or remove `by:`"),
+                    );
                     ok = false;
+                }
+                for f in &decl.fields {
+                    match ac.value(&f.expr) {
+                        Ok(v) => fields.push((f.name.value.clone(), v)),
+                        Err(d) => {
+                            diags.push(d);
+                            ok = false;
+                        }
+                    }
                 }
             }
         }
@@ -113,6 +159,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                     fields: &fields,
                     params: &params,
                     param_names: param_names.clone(),
+                    aggregates: aggs.iter().map(|a| a.name.as_str()).collect(),
                 };
                 match fc.cond(e) {
                     Ok(c) => {
@@ -147,7 +194,15 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             fields: &field_spans,
             filter: decl.filter.as_ref().map(|f| f.span),
         };
-        match lower(&ctx.attach, ctx.arg_count(), &fields, cond.as_ref(), &spans) {
+        let values = if aggregating {
+            ProbeValues::Aggregate {
+                keys: &keys,
+                values: &aggs,
+            }
+        } else {
+            ProbeValues::Fields(&fields)
+        };
+        match lower(&ctx.attach, ctx.arg_count(), values, cond.as_ref(), &spans) {
             Ok(l) => probes.push(ProbePlan {
                 name: label,
                 probe: decl.probe.value.clone(),
@@ -158,6 +213,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             Err(d) => diags.push(d),
         }
     }
+    let stats = stats_output(&spec, &probes, &mut diags);
     if has_errors(&diags) {
         return Err(diags);
     }
@@ -179,6 +235,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                 .as_ref()
                 .map(|t| t.value)
                 .unwrap_or_default(),
+            stats,
         },
     };
     Ok(Compiled {
@@ -186,4 +243,67 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         plan,
         warnings: diags,
     })
+}
+
+/// The `output:` settings of aggregating probes, checked against the probes.
+fn stats_output(spec: &Spec, probes: &[ProbePlan], diags: &mut Vec<Diagnostic>) -> StatsOutput {
+    let o = &spec.output;
+    let any_agg = probes.iter().any(|p| p.config.agg.is_some());
+    let set: [(&str, Option<Span>); 5] = [
+        ("interval", o.interval.as_ref().map(|v| v.span)),
+        ("cumulative", o.cumulative.as_ref().map(|v| v.span)),
+        ("sort", o.sort.as_ref().map(|v| v.span)),
+        ("top", o.top.as_ref().map(|v| v.span)),
+        ("max_keys", o.max_keys.as_ref().map(|v| v.span)),
+    ];
+    // Only when every probe compiled: a failed aggregating probe is not a
+    // reason to say the spec has none.
+    if !any_agg && probes.len() == spec.probes.len() {
+        for (key, span) in set {
+            if let Some(span) = span {
+                diags.push(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                            "`output: {key}` applies to aggregating probes, and this spec has none"
+                        ),
+                    )
+                    .label("no probe aggregates")
+                    .note("aggregate in a probe's fields, e.g. `calls: count()` with `by: [comm]`"),
+                );
+            }
+        }
+    }
+    if let (Some(sort), true) = (&o.sort, any_agg) {
+        let names: Vec<&str> = probes
+            .iter()
+            .filter_map(|p| p.config.agg.as_ref())
+            .flat_map(|a| {
+                a.values
+                    .iter()
+                    .map(|v| v.name.as_str())
+                    .chain(a.keys.iter().map(|k| k.name.as_str()))
+            })
+            .collect();
+        if !names.contains(&sort.value.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    sort.span,
+                    format!("no aggregate or key named `{}` to sort by", sort.value),
+                )
+                .label("unknown column")
+                .suggest(&sort.value, names.iter().copied(), "columns"),
+            );
+        }
+    }
+    StatsOutput {
+        interval_ns: o.interval.as_ref().map(|d| d.value.ns),
+        cumulative: o.cumulative.as_ref().is_some_and(|c| c.value),
+        sort: o.sort.as_ref().map(|s| s.value.clone()),
+        top: o.top.as_ref().map(|t| t.value.min(u32::MAX as u64) as u32),
+        max_keys: o
+            .max_keys
+            .as_ref()
+            .map(|t| t.value.min(u32::MAX as u64) as u32),
+    }
 }

@@ -16,6 +16,8 @@
 
 #![warn(missing_docs)]
 
+pub mod aggregate;
+pub mod arith;
 pub mod btf;
 pub mod check;
 pub mod compile;

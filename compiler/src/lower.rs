@@ -3,11 +3,14 @@
 //! (filter operands first, so the filter can drop an event before the rest
 //! is read), the postfix filter program, and the field decoders.
 
+use crate::aggregate::{AggField, Key};
+use crate::arith::{Calc, Value};
 use crate::check::{Cond, Operand};
 use crate::diag::{Diagnostic, Span};
 use crate::plan::{
-    Attach, Base, FieldPlan, FilterOp, Read, ValueOp, ABI_ARGS_AREA, MAX_FILTER_OPS, MAX_OPS,
-    MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
+    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, FieldPlan, FilterOp, Read, ValueOp,
+    ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS, MAX_OPS, MAX_RECORD, RECORD_HEADER,
+    RET_OFF, STR_POOL,
 };
 use crate::resolve::Capture;
 
@@ -87,11 +90,20 @@ pub struct ProbeSpans<'s> {
     pub filter: Option<Span>,
 }
 
-/// The record being laid out: one slot per value op.
+/// The record being laid out: one slot per value op, plus the slots
+/// arithmetic writes.
 struct Slots {
     caps: Vec<Capture>,
     slot: Vec<u32>,
     next: u32,
+    /// Arithmetic the filter needs (runs before it).
+    filter_calcs: Vec<CalcOp>,
+    /// The rest.
+    calcs: Vec<CalcOp>,
+    /// Ops the filter reads, in first-use order.
+    used: Vec<usize>,
+    /// Lowering the filter: ops go to `used`, calcs to `filter_calcs`.
+    in_filter: bool,
 }
 
 impl Slots {
@@ -119,10 +131,18 @@ impl Slots {
             )
             .label(label)
             .also(probe, "in this probe")
-            .note("every field counts, and so does each value only the filter reads")
+            .note("every field counts, and so does each value only the filter reads (or only arithmetic uses)")
             .note("drop fields, or split them between two probes on the same target (each with its own `name:`)"));
         }
-        let size = c.slot_size.div_ceil(8) * 8;
+        let slot = self.alloc(c.slot_size, span, probe)?;
+        self.caps.push(c.clone());
+        self.slot.push(slot);
+        Ok(self.caps.len() - 1)
+    }
+
+    /// Reserves a slot of `size` bytes (rounded up to 8).
+    fn alloc(&mut self, size: u32, span: Span, probe: Span) -> Result<u32, Diagnostic> {
+        let size = size.div_ceil(8) * 8;
         let total = self.next.saturating_add(size);
         if total > MAX_RECORD {
             return Err(Diagnostic::error(
@@ -138,17 +158,134 @@ impl Slots {
             ))
             .note("lower the lengths given to `str()` and `bytes()`, e.g. `str(filename, 256)`"));
         }
-        self.caps.push(c.clone());
-        self.slot.push(self.next);
+        let at = self.next;
         self.next = total;
-        Ok(self.caps.len() - 1)
+        Ok(at)
+    }
+
+    /// The op capturing `c`: an existing identical one, or a new one.
+    fn shared(&mut self, c: &Capture, span: Span, probe: Span) -> Result<usize, Diagnostic> {
+        let i = match self.caps.iter().position(|x| same(x, c)) {
+            Some(i) => i,
+            None => self.push(c, span, probe, self.in_filter)?,
+        };
+        self.mark(i);
+        Ok(i)
+    }
+
+    /// Notes that the filter reads op `i`.
+    fn mark(&mut self, i: usize) {
+        if self.in_filter && !self.used.contains(&i) {
+            self.used.push(i);
+        }
+    }
+
+    /// Lowers arithmetic, writing the result into `dst` (a new slot when
+    /// `None`); returns the operand the result is.
+    fn calc(
+        &mut self,
+        c: &Calc,
+        dst: Option<u32>,
+        tracepoint: bool,
+        span: Span,
+        probe: Span,
+    ) -> Result<CalcArg, Diagnostic> {
+        match c {
+            Calc::Imm(v) if dst.is_none() => Ok(CalcArg::Imm { value: *v }),
+            Calc::Leaf(cap) if dst.is_none() => {
+                let cap = use_args_area(cap, tracepoint);
+                let i = self.shared(&cap, span, probe)?;
+                Ok(CalcArg::Slot { slot: self.slot[i] })
+            }
+            // A bare constant or capture into a given slot: `x + 0`.
+            Calc::Imm(_) | Calc::Leaf(_) => {
+                let a = self.calc(c, None, tracepoint, span, probe)?;
+                self.emit(
+                    ArithOp::Add,
+                    a,
+                    CalcArg::Imm { value: 0 },
+                    false,
+                    dst,
+                    span,
+                    probe,
+                )
+            }
+            Calc::Bin { op, a, b, signed } => {
+                let a = self.calc(a, None, tracepoint, span, probe)?;
+                let b = self.calc(b, None, tracepoint, span, probe)?;
+                self.emit(*op, a, b, *signed, dst, span, probe)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit(
+        &mut self,
+        op: ArithOp,
+        a: CalcArg,
+        b: CalcArg,
+        signed: bool,
+        dst: Option<u32>,
+        span: Span,
+        probe: Span,
+    ) -> Result<CalcArg, Diagnostic> {
+        let n = self.filter_calcs.len() + self.calcs.len() + 1;
+        if n > MAX_CALC {
+            return Err(Diagnostic::error(
+                span,
+                format!(
+                    "too much arithmetic: a probe runs at most {MAX_CALC} operators (a limit of the precompiled templates)"
+                ),
+            )
+            .label(format!("operator {n}"))
+            .also(probe, "in this probe")
+            .note("each operator counts; parts made of literals and parameters only are folded away"));
+        }
+        let dst = match dst {
+            Some(d) => d,
+            None => self.alloc(8, span, probe)?,
+        };
+        let op = CalcOp {
+            dst,
+            op,
+            a,
+            b,
+            signed,
+        };
+        if self.in_filter {
+            self.filter_calcs.push(op);
+        } else {
+            self.calcs.push(op);
+        }
+        Ok(CalcArg::Slot { slot: dst })
     }
 }
 
-/// Lowers one probe: `fields` are its resolved fields in order, `cond` its
-/// checked filter. Fails, at the offending part, when a limit of the
-/// templates ([`MAX_OPS`], [`MAX_RECORD`], [`MAX_FILTER_OPS`],
-/// [`STR_POOL`]) is crossed.
+/// What one probe captures: an event probe's fields, or an aggregating
+/// probe's keys and aggregates.
+pub enum ProbeValues<'v> {
+    /// Visible fields, in order.
+    Fields(&'v [(String, Value)]),
+    /// `by:` keys and aggregate fields.
+    Aggregate {
+        /// Keys, in order.
+        keys: &'v [Key],
+        /// Aggregates, in order.
+        values: &'v [AggField],
+    },
+}
+
+/// A value that takes a slot of its own at a fixed place in the record (a
+/// field or key): its capture op, or the arithmetic that writes it.
+enum Placed {
+    Op(usize),
+    Calc(Calc, u32, Span),
+}
+
+/// Lowers one probe: `values` are its resolved fields (or keys and
+/// aggregates), `cond` its checked filter. Fails, at the offending part,
+/// when a limit of the templates ([`MAX_OPS`], [`MAX_CALC`], [`MAX_RECORD`],
+/// [`MAX_FILTER_OPS`], [`STR_POOL`]) is crossed.
 ///
 /// `fn_args` is the probed function's (or raw tracepoint's) argument count:
 /// a kernel-function return probe that reads the return value copies all
@@ -156,61 +293,163 @@ impl Slots {
 pub fn lower(
     attach: &Attach,
     fn_args: u32,
-    fields: &[(String, Capture)],
+    values: ProbeValues,
     cond: Option<&Cond>,
     spans: &ProbeSpans,
 ) -> Result<Lowered, Diagnostic> {
     let tracepoint = matches!(attach, Attach::Tracepoint { .. });
-    let fields: Vec<(String, Capture)> = fields
-        .iter()
-        .map(|(n, c)| (n.clone(), use_args_area(c, tracepoint)))
-        .collect();
     let mut slots = Slots {
         caps: Vec::new(),
         slot: Vec::new(),
         next: RECORD_HEADER,
+        filter_calcs: Vec::new(),
+        calcs: Vec::new(),
+        used: Vec::new(),
+        in_filter: false,
     };
-    // Every field has its own slot, even one written twice: the limits
-    // count what the spec says.
-    let field_idx: Vec<usize> = fields
-        .iter()
-        .enumerate()
-        .map(|(i, (_, c))| {
-            let span = spans.fields.get(i).copied().unwrap_or(spans.probe);
-            slots.push(c, span, spans.probe, false)
-        })
-        .collect::<Result<_, _>>()?;
+    // Every field (key) has its own slot, in order, even one written twice:
+    // the limits count what the spec says, and an aggregating probe's keys
+    // are the contiguous bytes after the header.
+    let placed_values: Vec<(String, Value, Span)> = match &values {
+        ProbeValues::Fields(fields) => fields
+            .iter()
+            .enumerate()
+            .map(|(i, (n, v))| {
+                let span = spans.fields.get(i).copied().unwrap_or(spans.probe);
+                (n.clone(), v.clone(), span)
+            })
+            .collect(),
+        ProbeValues::Aggregate { keys, .. } => keys
+            .iter()
+            .map(|k| (k.name.clone(), k.value.clone(), k.span))
+            .collect(),
+    };
+    let mut placed = Vec::with_capacity(placed_values.len());
+    for (_, v, span) in &placed_values {
+        placed.push(match v {
+            Value::Capture(c) => {
+                Placed::Op(slots.push(&use_args_area(c, tracepoint), *span, spans.probe, false)?)
+            }
+            Value::Computed { calc, .. } => {
+                Placed::Calc(calc.clone(), slots.alloc(8, *span, spans.probe)?, *span)
+            }
+        });
+    }
+    let placed_slot = |p: &Placed, slots: &Slots| match p {
+        Placed::Op(i) => slots.slot[*i],
+        Placed::Calc(_, s, _) => *s,
+    };
+    let mut agg = None;
+    if let ProbeValues::Aggregate { values: aggs, .. } = &values {
+        // A probe without keys has one all-zero 8-byte key.
+        if placed.is_empty() {
+            slots.alloc(8, spans.probe, spans.probe)?;
+        }
+        let key_size = slots.next - RECORD_HEADER;
+        if key_size > MAX_AGG_KEY {
+            let last = placed_values.last().map_or(spans.probe, |(_, _, s)| *s);
+            return Err(Diagnostic::error(
+                last,
+                format!(
+                    "the keys take {key_size} bytes, and the kernel's hash maps take keys of at most {MAX_AGG_KEY}"
+                ),
+            )
+            .label(format!("brings the key to {key_size} bytes"))
+            .also(spans.probe, "in this probe")
+            .note("a key is 8 bytes per integer plus the length of each string: lower `str(e, N)`, e.g. `str(filename, 128)`"));
+        }
+        let mut off = 0;
+        let mut out = Vec::with_capacity(aggs.len());
+        for a in aggs.iter() {
+            let (arg, signed) = match &a.arg {
+                None => (None, false),
+                Some(v) => {
+                    let slot = match v {
+                        Value::Capture(c) => {
+                            let i =
+                                slots.shared(&use_args_area(c, tracepoint), a.span, spans.probe)?;
+                            slots.slot[i]
+                        }
+                        Value::Computed { calc, .. } => {
+                            match slots.calc(calc, None, tracepoint, a.span, spans.probe)? {
+                                CalcArg::Slot { slot } => slot,
+                                CalcArg::Imm { .. } => {
+                                    return Err(Diagnostic::error(
+                                        a.span,
+                                        "internal error: a constant aggregate argument",
+                                    ))
+                                }
+                            }
+                        }
+                    };
+                    let signed =
+                        matches!(v.class(), crate::resolve::ValueClass::Int { signed: true });
+                    (Some(slot), signed)
+                }
+            };
+            out.push(AggValue {
+                name: a.name.clone(),
+                func: a.func,
+                off,
+                arg,
+                signed,
+            });
+            off += a.func.value_bytes();
+        }
+        agg = Some(AggPlan {
+            key_size,
+            keys: Vec::new(),
+            value_size: off,
+            values: out,
+        });
+    }
 
     // Filter operands, in first-use order; a value the filter reads that is
     // already captured is not captured again.
     let mut filter_ops = Vec::new();
     let mut strings: Vec<u8> = Vec::new();
-    let mut used: Vec<usize> = Vec::new();
-    let mut operand = |o: &Operand, slots: &mut Slots| -> Result<usize, Diagnostic> {
-        let i = match o {
-            Operand::Field(f) => field_idx.get(*f).copied().ok_or_else(|| {
-                Diagnostic::error(
+    let mut in_filter_calc: Vec<bool> = vec![false; placed.len()];
+    let mut operand = |o: &Operand, slots: &mut Slots| -> Result<u32, Diagnostic> {
+        match o {
+            Operand::Field(f) => match placed.get(*f) {
+                Some(Placed::Op(i)) => {
+                    slots.mark(*i);
+                    Ok(slots.slot[*i])
+                }
+                // A computed field the filter reads is computed before it.
+                Some(Placed::Calc(calc, dst, span)) => {
+                    if !in_filter_calc[*f] {
+                        in_filter_calc[*f] = true;
+                        slots.calc(calc, Some(*dst), tracepoint, *span, spans.probe)?;
+                    }
+                    Ok(*dst)
+                }
+                None => Err(Diagnostic::error(
                     spans.probe,
                     "internal error: filter refers to a missing field",
-                )
-            })?,
+                )),
+            },
             Operand::Hidden(c, span) => {
                 let c = use_args_area(c, tracepoint);
-                match slots.caps.iter().position(|x| same(x, &c)) {
-                    Some(i) => i,
-                    None => slots.push(&c, *span, spans.probe, true)?,
+                let i = slots.shared(&c, *span, spans.probe)?;
+                Ok(slots.slot[i])
+            }
+            Operand::Computed(calc, span) => {
+                match slots.calc(calc, None, tracepoint, *span, spans.probe)? {
+                    CalcArg::Slot { slot } => Ok(slot),
+                    CalcArg::Imm { .. } => Err(Diagnostic::error(
+                        *span,
+                        "internal error: a constant filter operand",
+                    )),
                 }
             }
-        };
-        if !used.contains(&i) {
-            used.push(i);
         }
-        Ok(i)
     };
     let cond = match cond {
         Some(Cond::Const(true)) | None => None,
         Some(c) => Some(c),
     };
+    slots.in_filter = true;
     if let Some(c) = cond {
         let mut stack: Vec<(&Cond, bool)> = vec![(c, false)];
         // Iterative post-order walk.
@@ -235,20 +474,20 @@ pub fn lower(
                     imm,
                     signed,
                 } => {
-                    let i = operand(o, &mut slots)?;
+                    let slot = operand(o, &mut slots)?;
                     filter_ops.push(FilterOp::CmpImm {
-                        slot: slots.slot[i],
+                        slot,
                         cmp: *cmp,
                         imm: *imm,
                         signed: *signed,
                     });
                 }
                 Cond::CmpOperands { a, b, cmp, signed } => {
-                    let ia = operand(a, &mut slots)?;
-                    let ib = operand(b, &mut slots)?;
+                    let a = operand(a, &mut slots)?;
+                    let b = operand(b, &mut slots)?;
                     filter_ops.push(FilterOp::CmpSlots {
-                        a: slots.slot[ia],
-                        b: slots.slot[ib],
+                        a,
+                        b,
                         cmp: *cmp,
                         signed: *signed,
                     });
@@ -260,10 +499,14 @@ pub fn lower(
                     negate,
                     span,
                 } => {
-                    let i = operand(o, &mut slots)?;
+                    let slot = operand(o, &mut slots)?;
                     // Bytes the value can hold with its NUL: a string read
                     // of at most `max` bytes holds `max - 1` characters, in
                     // a slot rounded up to 8.
+                    let i =
+                        slots.slot.iter().position(|&s| s == slot).ok_or_else(|| {
+                            Diagnostic::error(*span, "internal error: string slot")
+                        })?;
                     let capacity = match slots.caps[i].read {
                         Read::Str { max, .. } | Read::DataLocStr { max, .. } => max,
                         _ => slots.caps[i].slot_size,
@@ -308,7 +551,7 @@ pub fn lower(
                         }
                     };
                     filter_ops.push(FilterOp::CmpStr {
-                        slot: slots.slot[i],
+                        slot,
                         str_off,
                         len: text.len() as u32,
                         prefix: *prefix,
@@ -318,6 +561,7 @@ pub fn lower(
             }
         }
     }
+    slots.in_filter = false;
     if filter_ops.len() > MAX_FILTER_OPS {
         return Err(Diagnostic::error(
             spans.filter.unwrap_or(spans.probe),
@@ -330,8 +574,17 @@ pub fn lower(
         .note("each comparison, `&&`, `||` and `!` is one operation; parts made of parameters and literals only are folded away")
         .note("split the condition between two probes on the same target, or compare fewer values"));
     }
+    // Computed fields the filter did not need: after it.
+    for (f, p) in placed.iter().enumerate() {
+        if let Placed::Calc(calc, dst, span) = p {
+            if !in_filter_calc[f] {
+                slots.calc(calc, Some(*dst), tracepoint, *span, spans.probe)?;
+            }
+        }
+    }
 
     // Execution order: filter operands first.
+    let used = slots.used.clone();
     let mut order: Vec<usize> = used.clone();
     order.extend((0..slots.caps.len()).filter(|i| !used.contains(i)));
     let ops: Vec<ValueOp> = order
@@ -373,16 +626,29 @@ pub fn lower(
     } else {
         0
     };
-    let fields_out = fields
+    let field_plans: Vec<FieldPlan> = placed_values
         .iter()
-        .zip(&field_idx)
-        .map(|((name, c), &i)| FieldPlan {
+        .zip(&placed)
+        .map(|((name, v, _), p)| FieldPlan {
             name: name.clone(),
-            slot: slots.slot[i],
-            size: c.slot_size,
-            decode: c.decode,
+            slot: placed_slot(p, &slots),
+            size: match v {
+                Value::Capture(c) => c.slot_size,
+                Value::Computed { .. } => 8,
+            },
+            decode: v.decode(),
         })
         .collect();
+    let (fields_out, agg) = match agg {
+        Some(mut a) => {
+            a.keys = field_plans;
+            (Vec::new(), Some(a))
+        }
+        None => (field_plans, None),
+    };
+    let calc_at = slots.filter_calcs.len() as u32;
+    let mut calcs = std::mem::take(&mut slots.filter_calcs);
+    calcs.append(&mut slots.calcs);
     Ok(Lowered {
         config: crate::plan::ProbeConfig {
             nargs,
@@ -396,6 +662,9 @@ pub fn lower(
             ops,
             filter: filter_ops,
             strings,
+            calcs,
+            calc_at,
+            agg,
         },
         fields: fields_out,
     })
@@ -449,13 +718,13 @@ mod tests {
 
     /// Lowers one field `v` = `c`, with `cond` as the filter.
     fn lower_with(attach: &Attach, c: &Capture, cond: Option<&Cond>) -> crate::plan::ProbeConfig {
-        let fields = [("v".to_string(), c.clone())];
+        let fields = [("v".to_string(), Value::Capture(c.clone()))];
         let spans = ProbeSpans {
             probe: Span::default(),
             fields: &[],
             filter: None,
         };
-        lower(attach, 0, &fields, cond, &spans)
+        lower(attach, 0, ProbeValues::Fields(&fields), cond, &spans)
             .unwrap_or_else(|d| panic!("{d:?}"))
             .config
     }
@@ -658,10 +927,16 @@ mod tests {
             fields: &[],
             filter: None,
         };
-        let fields = [("s".to_string(), record_string())];
-        let d = lower(&tracepoint(), 0, &fields, Some(&cmp(STR_POOL + 1)), &spans)
-            .err()
-            .expect("a string past the pool accepted");
+        let fields = [("s".to_string(), Value::Capture(record_string()))];
+        let d = lower(
+            &tracepoint(),
+            0,
+            ProbeValues::Fields(&fields),
+            Some(&cmp(STR_POOL + 1)),
+            &spans,
+        )
+        .err()
+        .expect("a string past the pool accepted");
         assert!(
             d.message.starts_with(&format!(
                 "filter strings too long: {} bytes, and a probe's filter holds at most {STR_POOL} bytes",
@@ -710,11 +985,17 @@ mod tests {
             fields: &[],
             filter: Some(filter),
         };
-        let fields = [("v".to_string(), v)];
+        let fields = [("v".to_string(), Value::Capture(v))];
         let long = Cond::Not(Box::new(not_of_ors(n)));
-        let d = lower(&tracepoint(), 0, &fields, Some(&long), &spans)
-            .err()
-            .expect("a filter past the limit accepted");
+        let d = lower(
+            &tracepoint(),
+            0,
+            ProbeValues::Fields(&fields),
+            Some(&long),
+            &spans,
+        )
+        .err()
+        .expect("a filter past the limit accepted");
         assert!(
             d.message.starts_with(&format!(
                 "filter too long: {} operations",

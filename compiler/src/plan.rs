@@ -23,10 +23,23 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the plan format; bumped on any incompatible change.
-pub const PLAN_FORMAT: u32 = 1;
+pub const PLAN_FORMAT: u32 = 2;
 
 /// Size of the record header: `u64 ts; u32 probe index; u32 cpu`.
 pub const RECORD_HEADER: u32 = 16;
+/// Most arithmetic instructions in one probe.
+pub const MAX_CALC: usize = 24;
+/// Most aggregate values in one probe.
+pub const MAX_AGG: usize = 8;
+/// Buckets of `hist()`: negative, 0, then `[2^k, 2^(k+1))` for k in 0..64.
+pub const HIST_BUCKETS: u32 = 66;
+/// Largest value one key may hold, per CPU (the kernel's per-CPU limit).
+pub const MAX_AGG_VALUE: u32 = 32768;
+/// Largest aggregation key (bytes): the kernel's limit for hash map keys
+/// (`MAX_BPF_STACK`).
+pub const MAX_AGG_KEY: u32 = 512;
+/// Default `max_keys` of an aggregating probe.
+pub const DEFAULT_MAX_KEYS: u32 = 10240;
 /// Largest record a template can emit (header included).
 pub const MAX_RECORD: u32 = 4096;
 /// Most value ops (fields plus hidden filter operands) in one probe.
@@ -64,12 +77,30 @@ pub struct Plan {
 }
 
 /// Output settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutputPlan {
     /// table, json or csv.
     pub format: Format,
     /// Which time column, if any, leads each record.
     pub time: TimeMode,
+    /// How aggregating probes print.
+    #[serde(default)]
+    pub stats: StatsOutput,
+}
+
+/// Printing of aggregating probes (spec-v2 section 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatsOutput {
+    /// Print every this many nanoseconds; `None`: once, at exit.
+    pub interval_ns: Option<u64>,
+    /// Keep totals across prints instead of resetting after each.
+    pub cumulative: bool,
+    /// Sort rows by this value or key, descending; `None`: the first value.
+    pub sort: Option<String>,
+    /// At most this many rows per print.
+    pub top: Option<u32>,
+    /// Distinct keys per aggregating probe; `None`: [`DEFAULT_MAX_KEYS`].
+    pub max_keys: Option<u32>,
 }
 
 /// Output format.
@@ -179,6 +210,96 @@ pub struct ProbeConfig {
     pub filter: Vec<FilterOp>,
     /// String constants referenced by the filter.
     pub strings: Vec<u8>,
+    /// Arithmetic instructions, in execution order (those the filter needs
+    /// first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calcs: Vec<CalcOp>,
+    /// The filter has all it needs once this many calcs ran (after the
+    /// first `filter_at` ops).
+    #[serde(default)]
+    pub calc_at: u32,
+    /// An aggregating probe's map; `None` for a probe that emits records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agg: Option<AggPlan>,
+}
+
+/// Aggregate functions (spec-v2 section 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "func", rename_all = "snake_case")]
+pub enum AggFunc {
+    /// `count()`
+    Count,
+    /// `sum(e)`
+    Sum,
+    /// `min(e)`
+    Min,
+    /// `max(e)`
+    Max,
+    /// `avg(e)`: sum / count, truncated.
+    Avg,
+    /// `hist(e)`: [`HIST_BUCKETS`] power-of-two buckets.
+    Hist,
+    /// `lhist(e, lo, hi, step)`: `(hi - lo) / step` linear buckets plus one
+    /// below `lo` and one at or above `hi`.
+    Lhist {
+        /// Lowest bound.
+        lo: i64,
+        /// Highest bound.
+        hi: i64,
+        /// Bucket width.
+        step: i64,
+    },
+}
+
+impl AggFunc {
+    /// Buckets (u64 words) a histogram value takes; 0 for the others.
+    pub fn buckets(self) -> u32 {
+        match self {
+            AggFunc::Hist => HIST_BUCKETS,
+            AggFunc::Lhist { lo, hi, step } => ((hi - lo) / step) as u32 + 2,
+            _ => 0,
+        }
+    }
+
+    /// Bytes of the value in the map (per CPU).
+    pub fn value_bytes(self) -> u32 {
+        match self {
+            AggFunc::Avg => 16,
+            AggFunc::Hist | AggFunc::Lhist { .. } => 8 * self.buckets(),
+            _ => 8,
+        }
+    }
+}
+
+/// One aggregate value of an aggregating probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggValue {
+    /// Output name.
+    pub name: String,
+    /// Function.
+    #[serde(flatten)]
+    pub func: AggFunc,
+    /// Byte offset of the value in the map value.
+    pub off: u32,
+    /// Record slot of the argument (`count()` has none).
+    pub arg: Option<u32>,
+    /// The argument is signed (min, max, sum, avg and the buckets follow it).
+    pub signed: bool,
+}
+
+/// An aggregating probe's map: the key is the record's bytes
+/// `[RECORD_HEADER, RECORD_HEADER + key_size)`, where the compiler lays out
+/// the `by:` values; the value holds every [`AggValue`], per CPU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AggPlan {
+    /// Key bytes (at least 8: a probe without `by:` has one zero key).
+    pub key_size: u32,
+    /// Key columns, decoded from the record slots they were captured in.
+    pub keys: Vec<FieldPlan>,
+    /// Bytes of one key's value (per CPU).
+    pub value_size: u32,
+    /// The values, in spec order.
+    pub values: Vec<AggValue>,
 }
 
 /// Where a value starts.
@@ -341,6 +462,122 @@ pub enum CmpOp {
     Gt,
     /// `>=`
     Ge,
+}
+
+/// Integer operators (spec-v2 section 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (0 when dividing by 0)
+    Div,
+    /// `%` (0 when dividing by 0)
+    Mod,
+    /// `&`
+    BitAnd,
+    /// `|`
+    BitOr,
+    /// `^`
+    BitXor,
+    /// `<<` (count modulo 64)
+    Shl,
+    /// `>>` (arithmetic when signed; count modulo 64)
+    Shr,
+}
+
+impl ArithOp {
+    /// The operator's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Mod => "%",
+            ArithOp::BitAnd => "&",
+            ArithOp::BitOr => "|",
+            ArithOp::BitXor => "^",
+            ArithOp::Shl => "<<",
+            ArithOp::Shr => ">>",
+        }
+    }
+
+    /// The operator written `s`.
+    pub fn parse(s: &str) -> Option<ArithOp> {
+        Some(match s {
+            "+" => ArithOp::Add,
+            "-" => ArithOp::Sub,
+            "*" => ArithOp::Mul,
+            "/" => ArithOp::Div,
+            "%" => ArithOp::Mod,
+            "&" => ArithOp::BitAnd,
+            "|" => ArithOp::BitOr,
+            "^" => ArithOp::BitXor,
+            "<<" => ArithOp::Shl,
+            ">>" => ArithOp::Shr,
+            _ => return None,
+        })
+    }
+
+    /// Applies the operator to 64-bit values as the templates do
+    /// (`templates-ebpf/calc.h`): wrapping, division by zero gives 0, shift
+    /// counts modulo 64, `/ % >>` signed when `signed`.
+    pub fn eval(self, a: u64, b: u64, signed: bool) -> u64 {
+        let (sa, sb) = (a as i64, b as i64);
+        match self {
+            ArithOp::Add => a.wrapping_add(b),
+            ArithOp::Sub => a.wrapping_sub(b),
+            ArithOp::Mul => a.wrapping_mul(b),
+            ArithOp::Div if b == 0 => 0,
+            ArithOp::Mod if b == 0 => 0,
+            ArithOp::Div if signed => sa.wrapping_div(sb) as u64,
+            ArithOp::Mod if signed => sa.wrapping_rem(sb) as u64,
+            ArithOp::Div => a / b,
+            ArithOp::Mod => a % b,
+            ArithOp::BitAnd => a & b,
+            ArithOp::BitOr => a | b,
+            ArithOp::BitXor => a ^ b,
+            ArithOp::Shl => a << (b & 63),
+            ArithOp::Shr if signed => (sa >> (b & 63)) as u64,
+            ArithOp::Shr => a >> (b & 63),
+        }
+    }
+}
+
+/// An operand of a [`CalcOp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CalcArg {
+    /// The 8-byte integer in this record slot.
+    Slot {
+        /// Slot offset in the record.
+        slot: u32,
+    },
+    /// A constant (two's complement bits).
+    Imm {
+        /// The value.
+        value: u64,
+    },
+}
+
+/// One arithmetic instruction run in the kernel: `dst = a op b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalcOp {
+    /// Slot receiving the result.
+    pub dst: u32,
+    /// Operator.
+    pub op: ArithOp,
+    /// Left operand.
+    pub a: CalcArg,
+    /// Right operand (at most one of the two is an immediate).
+    pub b: CalcArg,
+    /// Signed `/`, `%`, `>>`.
+    pub signed: bool,
 }
 
 /// One instruction of the in-kernel filter (postfix, over a boolean stack).

@@ -623,6 +623,13 @@ impl<'a> Resolver<'a> {
                 .note("parameters can be compared with values in `filter:`")),
             ExprKind::Int(_) | ExprKind::Str(_) => Err(err(e.span, "a literal captures nothing")
                 .label("expected a name or a member path")),
+            ExprKind::Unary { .. }
+            | ExprKind::Binary {
+                op: crate::syntax::ast::BinOp::Arith(_),
+                ..
+            } => Err(err(e.span, "arithmetic has no address")
+                .label("expected a name or a member path")
+                .note("`->`, `.` and `[]` apply to names and member paths, not to computed values")),
             ExprKind::Not(_) | ExprKind::Binary { .. } => Err(err(
                 e.span,
                 "a condition cannot be captured",

@@ -23,8 +23,14 @@ use std::mem::{offset_of, size_of};
 
 use tracectl_compiler::plan::{
     Base, Builtin, CmpOp, FilterOp, Mem, ProbeConfig, Read, Transform, ValueOp, ABI_ARGS_AREA,
-    MAX_FILTER_OPS, MAX_HOPS, MAX_OPS, MAX_RECORD, MAX_STR, RECORD_HEADER, RET_OFF, STR_POOL,
+    MAX_AGG, MAX_CALC, MAX_FILTER_OPS, MAX_HOPS, MAX_OPS, MAX_RECORD, MAX_STR, RECORD_HEADER,
+    RET_OFF, STR_POOL,
 };
+
+pub mod agg;
+pub mod calc;
+pub use agg::TcAgg;
+pub use calc::TcCalc;
 
 /// Name of the configuration global in every template.
 pub const CONFIG_SYMBOL: &str = "CFG";
@@ -245,7 +251,7 @@ pub struct TcFilterOp {
     pub _pad: u8,
 }
 
-/// Mirror of `struct tc_config` (1968 bytes), the `CFG` global.
+/// Mirror of `struct tc_config` (2816 bytes), the `CFG` global.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcConfig {
@@ -277,10 +283,22 @@ pub struct TcConfig {
     pub filter: [TcFilterOp; MAX_FILTER_OPS],
     /// Filter string constants.
     pub strings: [u8; STR_POOL],
+    /// Arithmetic instructions used.
+    pub ncalc: u32,
+    /// Of which the filter needs the first `calc_at`.
+    pub calc_at: u32,
+    /// Where kept records go (`agg::SINK_*`).
+    pub sink: u32,
+    /// Aggregates used.
+    pub nagg: u32,
+    /// Arithmetic instructions.
+    pub calc: [TcCalc; MAX_CALC],
+    /// Aggregates.
+    pub agg: [TcAgg; MAX_AGG],
 }
 
 /// Size of `struct tc_config` in bytes.
-pub const CONFIG_SIZE: usize = 1968;
+pub const CONFIG_SIZE: usize = 2816;
 
 const _: () = assert!(size_of::<TcOp>() == 56);
 const _: () = assert!(size_of::<TcFilterOp>() == 24);
@@ -303,6 +321,12 @@ impl Default for TcConfig {
             ops: [TcOp::default(); MAX_OPS],
             filter: [TcFilterOp::default(); MAX_FILTER_OPS],
             strings: [0; STR_POOL],
+            ncalc: 0,
+            calc_at: 0,
+            sink: agg::SINK_RING,
+            nagg: 0,
+            calc: [TcCalc::default(); MAX_CALC],
+            agg: [TcAgg::default(); MAX_AGG],
         }
     }
 }
@@ -385,6 +409,10 @@ impl TcConfig {
             (offset_of!(TcConfig, filter_at), self.filter_at),
             (offset_of!(TcConfig, nfilter), self.nfilter),
             (offset_of!(TcConfig, flags), self.flags),
+            (offset_of!(TcConfig, ncalc), self.ncalc),
+            (offset_of!(TcConfig, calc_at), self.calc_at),
+            (offset_of!(TcConfig, sink), self.sink),
+            (offset_of!(TcConfig, nagg), self.nagg),
         ] {
             w.put(off, &v.to_ne_bytes());
         }
@@ -398,6 +426,12 @@ impl TcConfig {
             );
         }
         w.put(offset_of!(TcConfig, strings), &self.strings);
+        for (i, c) in self.calc.iter().enumerate() {
+            c.write(&mut w, offset_of!(TcConfig, calc) + i * size_of::<TcCalc>());
+        }
+        for (i, a) in self.agg.iter().enumerate() {
+            a.write(&mut w, offset_of!(TcConfig, agg) + i * size_of::<TcAgg>());
+        }
         out
     }
 }
@@ -613,22 +647,30 @@ fn cmp_code(c: CmpOp) -> u8 {
     }
 }
 
-/// The filter may only read bytes that one of the first `filter_at` ops wrote.
+/// The filter may only read bytes that one of the first `filter_at` ops (or
+/// the first `calc_at` arithmetic instructions) wrote.
 fn check_filter_reads(
     k: usize,
     start: u32,
     len: u32,
-    ops: &[ValueOp],
-    filter_at: usize,
+    config: &ProbeConfig,
 ) -> Result<(), AbiError> {
+    let filter_at = config.filter_at as usize;
     let end = start as u64 + len as u64;
-    let covered = ops[..filter_at]
+    let covered = config.ops[..filter_at]
         .iter()
-        .any(|o| o.slot <= start && end <= o.slot as u64 + o.slot_size as u64);
+        .map(|o| (o.slot, o.slot_size))
+        .chain(
+            config.calcs[..(config.calc_at as usize).min(config.calcs.len())]
+                .iter()
+                .map(|c| (c.dst, 8)),
+        )
+        .any(|(slot, size)| slot <= start && end <= slot as u64 + size as u64);
     if !covered {
         bail!(
             "filter instruction {k} reads record bytes {start}..{end}, which none of the \
-             {filter_at} value op(s) run before the filter writes"
+             {filter_at} value op(s) and {} arithmetic instruction(s) run before the filter write",
+            config.calc_at
         );
     }
     Ok(())
@@ -636,7 +678,6 @@ fn check_filter_reads(
 
 fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], AbiError> {
     let mut out = [TcFilterOp::default(); MAX_FILTER_OPS];
-    let filter_at = config.filter_at as usize;
     let mut depth: usize = 0;
     for (k, f) in config.filter.iter().enumerate() {
         let t = &mut out[k];
@@ -654,7 +695,7 @@ fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], A
                 imm,
                 signed,
             } => {
-                check_filter_reads(k, slot, 8, &config.ops, filter_at)?;
+                check_filter_reads(k, slot, 8, config)?;
                 t.kind = filter::CMP_IMM;
                 t.a = slot;
                 t.imm = imm;
@@ -665,8 +706,8 @@ fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], A
                 (0, 1)
             }
             FilterOp::CmpSlots { a, b, cmp, signed } => {
-                check_filter_reads(k, a, 8, &config.ops, filter_at)?;
-                check_filter_reads(k, b, 8, &config.ops, filter_at)?;
+                check_filter_reads(k, a, 8, config)?;
+                check_filter_reads(k, b, 8, config)?;
                 t.kind = filter::CMP_SLOTS;
                 t.a = a;
                 t.b = b;
@@ -692,7 +733,7 @@ fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], A
                     );
                 }
                 // An exact match also reads the byte after the constant (its NUL).
-                check_filter_reads(k, slot, len + (!prefix) as u32, &config.ops, filter_at)?;
+                check_filter_reads(k, slot, len + (!prefix) as u32, config)?;
                 t.kind = filter::CMP_STR;
                 t.a = slot;
                 t.b = str_off;
@@ -817,8 +858,33 @@ pub fn build(
             }
         }
     }
+    if config.calcs.len() > MAX_CALC {
+        bail!(
+            "the probe has {} arithmetic instructions; at most {MAX_CALC} are supported",
+            config.calcs.len()
+        );
+    }
+    if config.calc_at as usize > config.calcs.len() {
+        bail!(
+            "the filter runs after {} arithmetic instructions but there are only {}",
+            config.calc_at,
+            config.calcs.len()
+        );
+    }
+    cfg.ncalc = config.calcs.len() as u32;
+    cfg.calc_at = config.calc_at;
+    for (k, c) in config.calcs.iter().enumerate() {
+        cfg.calc[k] = calc::encode(k, c, config.record_size)?;
+    }
     cfg.filter = encode_filter(config)?;
     cfg.strings[..config.strings.len()].copy_from_slice(&config.strings);
+    if let Some(a) = &config.agg {
+        cfg.sink = agg::SINK_AGG;
+        cfg.nagg = a.values.len() as u32;
+        cfg.agg = agg::encode(a, config.record_size)?;
+        // Nothing prints a time per event.
+        cfg.flags |= CFG_NO_TS;
+    }
     cfg.check_codes()?;
     Ok(cfg)
 }
@@ -849,6 +915,9 @@ mod tests {
             ops,
             filter,
             strings: strings.to_vec(),
+            calcs: vec![],
+            calc_at: 0,
+            agg: None,
         }
     }
 

@@ -96,6 +96,17 @@ pub struct RunArgs {
     /// Loading options.
     #[command(flatten)]
     pub load: LoadOpts,
+    /// Aggregating probes: print every this long (e.g. 1s), then reset
+    /// (unless the spec says `cumulative: true`); overrides `output: interval`.
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// Aggregating probes: at most this many rows per print (overrides `output: top`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top: Option<u32>,
+    /// Aggregating probes: distinct keys each probe keeps; events with a new
+    /// key beyond it are counted and reported (overrides `output: max_keys`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub max_keys: Option<u32>,
     /// Ring buffer size in KiB (a power of two, at most 2097152).
     #[arg(long, default_value_t = 4096, value_name = "KIB", value_parser = parse_buffer_kib)]
     pub buffer_kib: u32,

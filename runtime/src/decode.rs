@@ -561,12 +561,16 @@ mod tests {
                     filter_at: 0,
                     filter: vec![],
                     strings: vec![],
+                    calcs: vec![],
+                    calc_at: 0,
+                    agg: None,
                 },
                 fields,
             }],
             output: OutputPlan {
                 format: Format::Table,
                 time: TimeMode::Relative,
+                stats: Default::default(),
             },
         }
     }

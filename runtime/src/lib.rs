@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod abi;
+pub mod aggregate;
 pub mod cli;
 pub mod decode;
 pub mod error;
@@ -17,5 +18,6 @@ pub mod output;
 pub mod recipes;
 pub mod run;
 pub mod session;
+pub mod stats;
 pub mod targets;
 pub mod templates;

@@ -33,6 +33,7 @@ use tracectl_compiler::plan::{
 };
 
 use crate::abi::{self, MAX_REG_ARGS};
+use crate::aggregate;
 use crate::error::{verifier_summary, RuntimeError};
 use crate::session::Session;
 use crate::templates::{Kind, EVENTS_MAP, LOST_MAP};
@@ -220,15 +221,46 @@ impl Loader {
             .map_pin_path(LOST_MAP, lost_pin.as_path())
             .verifier_log_level(level);
 
+        let cpus = if plan.probes.iter().any(|p| p.config.agg.is_some()) {
+            aggregate::possible_cpus()
+                .map_err(|e| RuntimeError::io("reading the possible CPUs failed", e))?
+        } else {
+            1
+        };
         let mut objects: Vec<Ebpf> = Vec::with_capacity(plan.probes.len());
         let mut kinds = Vec::with_capacity(plan.probes.len());
         for (probe, per_kind) in plan.probes.iter().zip(&configs) {
+            // Each probe's private aggregation map: sized for its keys and
+            // values, or minimal when it sends records.
+            match &probe.config.agg {
+                Some(a) => {
+                    let keys = aggregate::max_keys(plan.output.stats.max_keys, a.value_size, cpus);
+                    el.map_sizes(aggregate::AGG_MAP, a.key_size, a.value_size)
+                        .map_max_entries(aggregate::AGG_MAP, keys)
+                        .map_sizes(aggregate::AGG_INIT_MAP, 4, a.value_size);
+                }
+                None => {
+                    el.map_sizes(aggregate::AGG_MAP, 8, 8)
+                        .map_max_entries(aggregate::AGG_MAP, 1)
+                        .map_sizes(aggregate::AGG_INIT_MAP, 4, 8);
+                }
+            }
             let (kind, ebpf) = self.load_probe(&mut el, probe, per_kind)?;
             objects.push(ebpf);
             kinds.push(kind);
         }
         drop(el);
         pins.remove()?;
+
+        let mut aggs = Vec::new();
+        for (i, probe) in plan.probes.iter().enumerate() {
+            if let Some(a) = &probe.config.agg {
+                aggs.push(
+                    aggregate::AggMap::take(i, &mut objects[i], a, cpus)
+                        .map_err(|e| internal(&e))?,
+                );
+            }
+        }
 
         let first = &mut objects[0];
         let ring = first
@@ -245,6 +277,7 @@ impl Loader {
             kinds,
             ring,
             lost,
+            aggs,
             ring_bytes,
             t0.elapsed(),
         ))

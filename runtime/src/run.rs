@@ -21,6 +21,7 @@ use crate::error::RuntimeError;
 use crate::load::{Loader, LoaderOptions};
 use crate::output::Writer;
 use crate::session::Session;
+use crate::stats::Stats;
 use tracectl_compiler::compile::Options;
 use tracectl_compiler::plan::{Format, Plan, TimeMode};
 use tracectl_compiler::resolve::Env;
@@ -105,6 +106,36 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             TimeArg::None => TimeMode::None,
         };
     }
+    let aggregating = plan.probes.iter().any(|p| p.config.agg.is_some());
+    let stats = &mut plan.output.stats;
+    for (flag, given) in [
+        ("--interval", args.interval.is_some()),
+        ("--top", args.top.is_some()),
+        ("--max-keys", args.max_keys.is_some()),
+    ] {
+        if given && !aggregating {
+            return Err(Failure::Message(format!(
+                "{flag} applies to aggregating probes (fields such as `count()` or `hist(size)`), \
+                 and this spec has none"
+            )));
+        }
+    }
+    if args.max_events.is_some() && plan.probes.iter().all(|p| p.config.agg.is_some()) {
+        return Err(Failure::Message(
+            "--max-events counts records, and every probe of this spec aggregates (no records): \
+             stop it with --duration or Ctrl-C"
+                .into(),
+        ));
+    }
+    if let Some(i) = args.interval {
+        stats.interval_ns = Some(i.as_nanos().min(u64::MAX as u128) as u64);
+    }
+    if let Some(t) = args.top {
+        stats.top = Some(t);
+    }
+    if let Some(k) = args.max_keys {
+        stats.max_keys = Some(k);
+    }
     drop(btf);
 
     let session = loader.start(&plan).map_err(runtime_failure)?;
@@ -140,6 +171,13 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
     let deadline = args.duration.map(|d| started + d);
     let poll_interval = args.poll_interval.unwrap_or(POLL_INTERVAL);
     let stdout: Box<dyn Write> = Box::new(io::stdout().lock());
+    let mut stats = Stats::new(plan);
+    // Event records are printed only when a probe sends them.
+    let has_events = plan.probes.iter().any(|p| p.config.agg.is_none());
+    let mut next_print = stats
+        .as_ref()
+        .and_then(|s| s.interval)
+        .map(|i| (started + i, i));
     let mut pump = Pump {
         session,
         decoder: Decoder::new(plan),
@@ -152,7 +190,11 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         write_error: None,
     };
 
-    let header = pump.writer.write_header().and_then(|_| pump.writer.flush());
+    let header = if has_events {
+        pump.writer.write_header().and_then(|_| pump.writer.flush())
+    } else {
+        Ok(())
+    };
     let mut end = match header {
         Ok(()) => None,
         Err(e) => Some(pump.output_error(e)),
@@ -171,6 +213,21 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
             }
             timeout = timeout.min(d - now);
         }
+        if let (Some((at, every)), Some(st)) = (next_print.as_mut(), stats.as_mut()) {
+            let now = Instant::now();
+            if now >= *at {
+                pump.status.clear();
+                if let Err(e) = st.print(&mut pump.session, plan, &mut pump.writer, false) {
+                    end = Some(pump.output_error(e));
+                    break;
+                }
+                // Skip the prints a stall (e.g. a stopped terminal) missed.
+                while *at <= now {
+                    *at += *every;
+                }
+            }
+            timeout = timeout.min(at.saturating_duration_since(now));
+        }
         end = pump.round(timeout)?;
         pump.status
             .tick(pump.events, pump.lost_seen, started.elapsed());
@@ -183,8 +240,23 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         pump.round(Duration::ZERO)?;
     }
     pump.status.clear();
-    if pump.write_error.is_none() {
+    // The print at exit, as bpftrace prints its maps when it ends.
+    let mut not_counted = Vec::new();
+    if let Some(st) = stats.as_mut() {
+        if pump.write_error.is_none() && end != Some(End::OutputClosed) {
+            if let Err(e) = st.print(&mut pump.session, plan, &mut pump.writer, true) {
+                pump.output_error(e);
+            }
+        }
+        not_counted = st.dropped(&mut pump.session);
+    }
+    if pump.write_error.is_none() && has_events {
         if let Err(e) = pump.writer.finish() {
+            pump.output_error(e);
+        }
+    }
+    if pump.write_error.is_none() && !has_events {
+        if let Err(e) = pump.writer.flush() {
             pump.output_error(e);
         }
     }
@@ -200,15 +272,30 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
     } = pump;
     drop(session);
     let elapsed = started.elapsed();
-    let mut summary = format!(
-        "tracectl: {events} event{} in {:.1} s, {lost} lost",
-        if events == 1 { "" } else { "s" },
-        elapsed.as_secs_f64()
-    );
+    let mut summary = if has_events {
+        format!(
+            "tracectl: {events} event{} in {:.1} s, {lost} lost",
+            if events == 1 { "" } else { "s" },
+            elapsed.as_secs_f64()
+        )
+    } else {
+        let prints = stats.as_ref().map_or(0, |s| s.prints);
+        format!(
+            "tracectl: aggregated for {:.1} s, {prints} print{}",
+            elapsed.as_secs_f64(),
+            if prints == 1 { "" } else { "s" }
+        )
+    };
     if unknown > 0 {
         summary.push_str(&format!(
             ", {unknown} dropped by a template that met a code it does not know \
              (a tracectl bug: please report it)"
+        ));
+    }
+    for (probe, n) in not_counted.iter().filter(|(_, n)| *n > 0) {
+        summary.push_str(&format!(
+            ", {n} event{} of {probe} not counted: its map was full (raise --max-keys)",
+            if *n == 1 { "" } else { "s" }
         ));
     }
     if decoder.errors() > 0 {

@@ -16,6 +16,7 @@ use std::time::Duration;
 use aya::maps::{MapData, PerCpuArray, RingBuf};
 use aya::Ebpf;
 
+use crate::aggregate::AggMap;
 use crate::error::RuntimeError;
 use crate::templates::Kind;
 
@@ -24,6 +25,7 @@ pub struct Session {
     // Drop unloads `objects` first (detaching their links), then the maps go.
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
+    aggs: Vec<AggMap>,
     objects: Vec<Ebpf>,
     kinds: Vec<Kind>,
     ring_bytes: u32,
@@ -46,12 +48,14 @@ impl Session {
         kinds: Vec<Kind>,
         ring: RingBuf<MapData>,
         lost: PerCpuArray<MapData, u64>,
+        aggs: Vec<AggMap>,
         ring_bytes: u32,
         startup: Duration,
     ) -> Session {
         Session {
             ring,
             lost,
+            aggs,
             objects,
             kinds,
             ring_bytes,
@@ -126,6 +130,11 @@ impl Session {
             Ok(values) => values.iter().sum(),
             Err(_) => 0,
         }
+    }
+
+    /// The aggregating probes' maps, in probe order.
+    pub fn aggs(&mut self) -> &mut [AggMap] {
+        &mut self.aggs
     }
 
     /// The template each probe uses, by probe index (shows whether a

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of, size_of_val};
 use std::path::PathBuf;
 
-use tracectl::abi::{self, TcConfig, TcFilterOp, TcOp};
+use tracectl::abi::{self, TcAgg, TcCalc, TcConfig, TcFilterOp, TcOp};
 use tracectl_compiler::btf::{Btf, Type};
 use tracectl_compiler::plan;
 
@@ -44,11 +44,23 @@ fn mirrors() -> Vec<(&'static str, usize, Layout)> {
                 imm, a, b, len, kind, cmp, flags, _pad),
         ),
         (
+            "tc_calc",
+            size_of::<TcCalc>(),
+            layout!(TcCalc, TcCalc::default(); imm, dst, a, b, op, flags, _pad),
+        ),
+        (
+            "tc_agg",
+            size_of::<TcAgg>(),
+            layout!(TcAgg, TcAgg::default();
+                lo, step, off, arg, nbuckets, func, flags, _pad),
+        ),
+        (
             "tc_config",
             size_of::<TcConfig>(),
             layout!(TcConfig, TcConfig::default();
                 wakeup_bytes, probe_index, target_tgid, nargs, ctx_copy, record_size,
-                nops, filter_at, nfilter, flags, _pad0, ops, filter, strings),
+                nops, filter_at, nfilter, flags, _pad0, ops, filter, strings,
+                ncalc, calc_at, sink, nagg, calc, agg),
         ),
     ]
 }
@@ -145,7 +157,7 @@ fn tc_defines(file: &str) -> BTreeMap<String, u64> {
 
 /// Every ABI constant of the Rust side, by the name of its C define.
 fn rust_abi() -> Vec<(&'static str, u64)> {
-    use abi::{base, builtin, cmp, filter, lost, mem, read, transform};
+    use abi::{agg, base, builtin, calc, cmp, filter, lost, mem, read, transform};
     vec![
         ("TC_RECORD_HEADER", plan::RECORD_HEADER as u64),
         ("TC_MAX_RECORD", plan::MAX_RECORD as u64),
@@ -200,6 +212,33 @@ fn rust_abi() -> Vec<(&'static str, u64)> {
         ("TC_LOST_RING", lost::RING as u64),
         ("TC_LOST_UNKNOWN", lost::UNKNOWN as u64),
         ("TC_LOST_SLOTS", lost::SLOTS as u64),
+        ("TC_MAX_CALC", plan::MAX_CALC as u64),
+        ("TC_MAX_AGG", plan::MAX_AGG as u64),
+        ("TC_HIST_BUCKETS", plan::HIST_BUCKETS as u64),
+        ("TC_MAX_AGG_VALUE", plan::MAX_AGG_VALUE as u64),
+        ("TC_OP_ADD", calc::ADD as u64),
+        ("TC_OP_SUB", calc::SUB as u64),
+        ("TC_OP_MUL", calc::MUL as u64),
+        ("TC_OP_DIV", calc::DIV as u64),
+        ("TC_OP_MOD", calc::MOD as u64),
+        ("TC_OP_AND", calc::AND as u64),
+        ("TC_OP_OR", calc::OR as u64),
+        ("TC_OP_XOR", calc::XOR as u64),
+        ("TC_OP_SHL", calc::SHL as u64),
+        ("TC_OP_SHR", calc::SHR as u64),
+        ("TC_CF_SIGNED", calc::CF_SIGNED as u64),
+        ("TC_CF_IMM_A", calc::CF_IMM_A as u64),
+        ("TC_CF_IMM_B", calc::CF_IMM_B as u64),
+        ("TC_SINK_RING", agg::SINK_RING as u64),
+        ("TC_SINK_AGG", agg::SINK_AGG as u64),
+        ("TC_AGG_COUNT", agg::COUNT as u64),
+        ("TC_AGG_SUM", agg::SUM as u64),
+        ("TC_AGG_MIN", agg::MIN as u64),
+        ("TC_AGG_MAX", agg::MAX as u64),
+        ("TC_AGG_AVG", agg::AVG as u64),
+        ("TC_AGG_HIST", agg::HIST as u64),
+        ("TC_AGG_LHIST", agg::LHIST as u64),
+        ("TC_AF_SIGNED", agg::AF_SIGNED as u64),
     ]
 }
 
@@ -244,6 +283,14 @@ fn known_code_lists_are_the_header_families() {
         ("TC_CMP_", widen(&cmp::ALL)),
         ("TC_FF_", widen(&filter::FF_ALL)),
         ("TC_CFG_", abi::CFG_ALL.iter().map(|&x| x as u64).collect()),
+        ("TC_OP_", widen(&abi::calc::ALL)),
+        ("TC_CF_", widen(&abi::calc::CF_ALL)),
+        (
+            "TC_SINK_",
+            abi::agg::SINK_ALL.iter().map(|&x| x as u64).collect(),
+        ),
+        ("TC_AGG_", widen(&abi::agg::ALL)),
+        ("TC_AF_", widen(&abi::agg::AF_ALL)),
     ];
     let mut problems = Vec::new();
     for (prefix, rust) in families {
@@ -289,7 +336,9 @@ fn array_len(btf: &Btf, strukt: &str, member: &str) -> Option<u32> {
 /// BTF; capture.h asserts `sizeof(struct tc_header) == TC_RECORD_HEADER`.)
 #[test]
 fn objects_were_built_with_the_rust_limits() {
-    let expected: [(&str, &str, u64); 7] = [
+    let expected: [(&str, &str, u64); 9] = [
+        ("tc_config", "calc", plan::MAX_CALC as u64),
+        ("tc_config", "agg", plan::MAX_AGG as u64),
         ("tc_op", "hop_off", plan::MAX_HOPS as u64),
         ("tc_op", "hop_mem", plan::MAX_HOPS as u64),
         ("tc_config", "ops", plan::MAX_OPS as u64),
@@ -402,8 +451,35 @@ fn all_distinct() -> TcConfig {
         nfilter: n.u32(),
         flags: n.u32(),
         _pad0: n.u32(),
+        ncalc: n.u32(),
+        calc_at: n.u32(),
+        sink: n.u32(),
+        nagg: n.u32(),
         ..TcConfig::default()
     };
+    for c in c.calc.iter_mut() {
+        *c = TcCalc {
+            imm: n.u64(),
+            dst: n.u32(),
+            a: n.u32(),
+            b: n.u32(),
+            op: n.u8(),
+            flags: n.u8(),
+            _pad: [0xEE; 2],
+        };
+    }
+    for a in c.agg.iter_mut() {
+        *a = TcAgg {
+            lo: n.u64(),
+            step: n.u64(),
+            off: n.u32(),
+            arg: n.u32(),
+            nbuckets: n.u32(),
+            func: n.u8(),
+            flags: n.u8(),
+            _pad: [0xEE; 2],
+        };
+    }
     for o in c.ops.iter_mut() {
         *o = TcOp {
             slot: n.u32(),
@@ -529,10 +605,16 @@ fn every_field_is_written_at_its_btf_offset() {
             ("nfilter", cfg.nfilter.to_ne_bytes().to_vec()),
             ("flags", cfg.flags.to_ne_bytes().to_vec()),
             ("_pad0", vec![0; 4]),
-            // (ops and filter: element by element below)
+            // (ops, filter, calc and agg: element by element below)
             ("ops", vec![]),
             ("filter", vec![]),
             ("strings", strings),
+            ("ncalc", cfg.ncalc.to_ne_bytes().to_vec()),
+            ("calc_at", cfg.calc_at.to_ne_bytes().to_vec()),
+            ("sink", cfg.sink.to_ne_bytes().to_vec()),
+            ("nagg", cfg.nagg.to_ne_bytes().to_vec()),
+            ("calc", vec![]),
+            ("agg", vec![]),
         ];
         compare_members(
             &btf,
@@ -555,6 +637,37 @@ fn every_field_is_written_at_its_btf_offset() {
                 &label,
                 &mut problems,
             );
+        }
+        let c_size = btf.size_of(btf.find_struct("tc_calc").unwrap()).unwrap() as usize;
+        for (k, c) in cfg.calc.iter().enumerate() {
+            let at = member_off("calc") + k * c_size;
+            let label = format!("{name}: calc[{k}]");
+            let want = vec![
+                ("imm", c.imm.to_ne_bytes().to_vec()),
+                ("dst", c.dst.to_ne_bytes().to_vec()),
+                ("a", c.a.to_ne_bytes().to_vec()),
+                ("b", c.b.to_ne_bytes().to_vec()),
+                ("op", vec![c.op]),
+                ("flags", vec![c.flags]),
+                ("_pad", vec![0; 2]),
+            ];
+            compare_members(&btf, "tc_calc", &bytes, at, &want, &label, &mut problems);
+        }
+        let a_size = btf.size_of(btf.find_struct("tc_agg").unwrap()).unwrap() as usize;
+        for (k, a) in cfg.agg.iter().enumerate() {
+            let at = member_off("agg") + k * a_size;
+            let label = format!("{name}: agg[{k}]");
+            let want = vec![
+                ("lo", a.lo.to_ne_bytes().to_vec()),
+                ("step", a.step.to_ne_bytes().to_vec()),
+                ("off", a.off.to_ne_bytes().to_vec()),
+                ("arg", a.arg.to_ne_bytes().to_vec()),
+                ("nbuckets", a.nbuckets.to_ne_bytes().to_vec()),
+                ("func", vec![a.func]),
+                ("flags", vec![a.flags]),
+                ("_pad", vec![0; 2]),
+            ];
+            compare_members(&btf, "tc_agg", &bytes, at, &want, &label, &mut problems);
         }
         for (k, f) in cfg.filter.iter().enumerate() {
             let at = member_off("filter") + k * f_size;

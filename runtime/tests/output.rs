@@ -58,6 +58,9 @@ fn probe(name: &str, fields: Vec<FieldPlan>) -> ProbePlan {
             filter_at: 0,
             filter: vec![],
             strings: vec![],
+            calcs: vec![],
+            calc_at: 0,
+            agg: None,
         },
         fields,
     }
@@ -72,6 +75,7 @@ fn plan(probes: Vec<ProbePlan>) -> Plan {
         output: OutputPlan {
             format: Format::Table,
             time: TimeMode::Relative,
+            stats: Default::default(),
         },
     }
 }

@@ -110,8 +110,22 @@ pub struct ProbeDecl {
     pub fields: Vec<FieldDecl>,
     /// In-kernel filter.
     pub filter: Option<Expr>,
+    /// `by:` keys of an aggregating probe, in order (empty: none written).
+    pub by: Vec<KeyDecl>,
     /// Span of the whole entry.
     pub span: Span,
+}
+
+/// One `by:` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyDecl {
+    /// Column name (for a bare name, the name itself).
+    pub name: Spanned<String>,
+    /// The expression.
+    pub expr: Expr,
+    /// The expression is its own name (`comm`, `comm: comm`, `comm = comm`):
+    /// printed back as a bare name.
+    pub bare: bool,
 }
 
 /// One `name: expression` field.
@@ -130,6 +144,51 @@ pub struct OutputDecl {
     pub format: Option<Spanned<crate::plan::Format>>,
     /// `time:`.
     pub time: Option<Spanned<crate::plan::TimeMode>>,
+    /// `interval:` in nanoseconds, as written (`1s`, `500ms`).
+    pub interval: Option<Spanned<Duration>>,
+    /// `cumulative:`.
+    pub cumulative: Option<Spanned<bool>>,
+    /// `sort:` a value (or key) name.
+    pub sort: Option<Spanned<String>>,
+    /// `top:` rows per print.
+    pub top: Option<Spanned<u64>>,
+    /// `max_keys:` distinct keys per aggregating probe.
+    pub max_keys: Option<Spanned<u64>>,
+}
+
+/// A duration as written: its value in nanoseconds and its text (`1s`),
+/// kept so `tracectl fmt` prints it back the same way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duration {
+    /// Nanoseconds.
+    pub ns: u64,
+    /// The text written.
+    pub text: String,
+}
+
+impl Duration {
+    /// Parses `N` followed by a unit: `ns`, `us`, `ms`, `s`, `m`, `h`.
+    /// `None` for anything else or more than a year.
+    pub fn parse(text: &str) -> Option<Duration> {
+        let t = text.trim();
+        let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+        let (n, unit) = t.split_at(digits);
+        let n: u64 = n.parse().ok()?;
+        let mul: u64 = match unit {
+            "ns" => 1,
+            "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            _ => return None,
+        };
+        let ns = n.checked_mul(mul)?;
+        (ns <= 366 * 24 * 3_600_000_000_000).then(|| Duration {
+            ns,
+            text: t.to_string(),
+        })
+    }
 }
 
 /// An expression with its span.
@@ -150,6 +209,8 @@ pub enum BinOp {
     And,
     /// A comparison.
     Cmp(crate::plan::CmpOp),
+    /// An integer operator.
+    Arith(crate::plan::ArithOp),
 }
 
 impl BinOp {
@@ -165,17 +226,36 @@ impl BinOp {
             BinOp::Cmp(Le) => "<=",
             BinOp::Cmp(Gt) => ">",
             BinOp::Cmp(Ge) => ">=",
+            BinOp::Arith(a) => a.as_str(),
         }
     }
 
-    /// Binding strength (higher binds tighter).
+    /// Binding strength (higher binds tighter), C's order: `||`, `&&`,
+    /// (v1's `!` binds here, around a comparison), `|`, `^`, `&`,
+    /// comparisons, shifts, `+ -`, `* / %`.
     pub fn precedence(self) -> u8 {
+        use crate::plan::ArithOp::*;
         match self {
             BinOp::Or => 1,
             BinOp::And => 2,
-            BinOp::Cmp(_) => 3,
+            BinOp::Arith(BitOr) => 4,
+            BinOp::Arith(BitXor) => 5,
+            BinOp::Arith(BitAnd) => 6,
+            BinOp::Cmp(_) => 7,
+            BinOp::Arith(Shl | Shr) => 8,
+            BinOp::Arith(Add | Sub) => 9,
+            BinOp::Arith(Mul | Div | Mod) => 10,
         }
     }
+}
+
+/// Prefix operators other than `!`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    /// `-e`
+    Neg,
+    /// `~e`
+    BitNot,
 }
 
 /// Expression forms.
@@ -214,6 +294,13 @@ pub enum ExprKind {
     },
     /// `!e`.
     Not(Box<Expr>),
+    /// `-e` or `~e`.
+    Unary {
+        /// Operator.
+        op: UnOp,
+        /// Operand.
+        expr: Box<Expr>,
+    },
     /// `l op r`.
     Binary {
         /// Operator.

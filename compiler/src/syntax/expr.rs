@@ -4,9 +4,9 @@
 //! filters), and inside DSL files. Both go through [`ExprBuilder`], which
 //! maps the grammar's byte offsets back to the user's file.
 
-use super::ast::{BinOp, Expr, ExprKind};
+use super::ast::{BinOp, Expr, ExprKind, UnOp};
 use crate::diag::{Diagnostic, Span, Spanned};
-use crate::plan::CmpOp;
+use crate::plan::{ArithOp, CmpOp};
 use pest::iterators::Pair;
 use pest::Parser as _;
 
@@ -56,7 +56,7 @@ impl SpanMap {
     }
 }
 
-/// Most operators (`&&`, `||`, `!`, `->`, `.`, `[`) in one expression; keeps
+/// Most operators (`&&`, `||`, `!`, `->`, `.`, `[`, arithmetic) in one expression; keeps
 /// every tree the compiler walks recursively shallow.
 pub const MAX_OPERATORS: usize = 128;
 
@@ -132,7 +132,22 @@ pub(crate) fn scan_nesting(text: &str, map: &SpanMap, dsl: bool) -> Result<(), D
             }
             _ => {}
         }
-        if matches!(c, b'&' | b'|' | b'!' | b'>' | b'.' | b'[') {
+        if matches!(
+            c,
+            b'&' | b'|'
+                | b'!'
+                | b'>'
+                | b'.'
+                | b'['
+                | b'+'
+                | b'-'
+                | b'*'
+                | b'/'
+                | b'%'
+                | b'^'
+                | b'~'
+                | b'<'
+        ) {
             ops += 1;
             if ops > 2 * MAX_OPERATORS {
                 return Err(Diagnostic::error(
@@ -343,8 +358,9 @@ fn alternatives(items: &[String]) -> String {
 const KEYWORDS: [&str; 7] = ["spec", "version", "param", "probe", "output", "as", "where"];
 
 /// Tokens that continue an expression already complete.
-const OPERATORS: [&str; 13] = [
-    "!=", "&&", "->", ".", "<", "<=", "==", ">", ">=", "[", "||", "(", "=",
+const OPERATORS: [&str; 23] = [
+    "!=", "&&", "->", ".", "<", "<=", "==", ">", ">=", "[", "||", "(", "=", "+", "*", "/", "%",
+    "&", "|", "^", "<<", ">>", "-",
 ];
 
 /// The statements of the DSL, as expected at the start of one.
@@ -362,8 +378,9 @@ fn wanted_from_tokens(tokens: &[String], after_word: bool) -> Vec<String> {
     let mut statement = false;
     for t in tokens {
         match t.as_str() {
-            " " | "\t" | "\n" | "\r" | "#" | "_" | "A..Z" | "a..z" | "0..9" | "0x" | "0X" | "-"
-            | "\"" | "$" | "!" | "\\" => {}
+            " " | "\t" | "\n" | "\r" | "#" | "_" | "A..Z" | "a..z" | "0..9" | "0x" | "0X"
+            | "\"" | "$" | "!" | "~" | "\\" => {}
+            "-" if expr_start => {}
             "(" if expr_start => {}
             "spec" | "param" | "probe" | "output" | "version" | ";" => statement = true,
             t if OPERATORS.contains(&t) => ops = true,
@@ -687,7 +704,25 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::int => "an integer",
         Rule::string => "a string",
         Rule::param => "a `$param`",
-        Rule::expr | Rule::primary | Rule::postfix | Rule::unary | Rule::cmp => "an expression",
+        Rule::expr
+        | Rule::primary
+        | Rule::postfix
+        | Rule::unary
+        | Rule::cmp
+        | Rule::bitor
+        | Rule::bitxor
+        | Rule::bitand
+        | Rule::shift
+        | Rule::additive
+        | Rule::term
+        | Rule::prefix => "an expression",
+        Rule::bitor_op
+        | Rule::bitxor_op
+        | Rule::bitand_op
+        | Rule::shift_op
+        | Rule::add_op
+        | Rule::mul_op
+        | Rule::prefix_op => "an operator",
         Rule::cmp_op => "a comparison",
         Rule::or_op => "`||`",
         Rule::and_op => "`&&`",
@@ -695,11 +730,14 @@ fn rule_name(r: &Rule) -> Option<&'static str> {
         Rule::EOI => "the end of the input",
         Rule::kw_as => "`as`",
         Rule::kw_where => "`where`",
+        Rule::kw_by => "`by`",
+        Rule::by_clause | Rule::key => "a key",
+        Rule::opt_value => "a value",
         Rule::probe_name | Rule::probe_tok => "a probe such as `kfunc:tcp_connect`",
         Rule::fields | Rule::field => "a field",
         Rule::spec_name => "a spec name",
         Rule::literal => "a value",
-        Rule::output_opt => "`format …` or `time …`",
+        Rule::output_opt => "an output setting (`format …`, `interval …`, …)",
         Rule::version_stmt
         | Rule::spec_stmt
         | Rule::param_stmt
@@ -755,7 +793,50 @@ impl ExprBuilder<'_> {
                 let e = self.expr(inner)?;
                 Ok(Expr { span, ..e })
             }
-            Rule::or_expr | Rule::and_expr => self.binary_chain(p),
+            Rule::or_expr
+            | Rule::and_expr
+            | Rule::bitor
+            | Rule::bitxor
+            | Rule::bitand
+            | Rule::shift
+            | Rule::additive
+            | Rule::term => self.binary_chain(p),
+            Rule::prefix => {
+                let mut ops = Vec::new();
+                let mut last = None;
+                for c in p.into_inner() {
+                    if c.as_rule() == Rule::prefix_op {
+                        ops.push(if c.as_str() == "-" {
+                            UnOp::Neg
+                        } else {
+                            UnOp::BitNot
+                        });
+                    } else {
+                        last = Some(c);
+                    }
+                }
+                let mut e = self.expr(last.ok_or_else(|| self.internal(span))?)?;
+                for op in ops.into_iter().rev() {
+                    e = match (op, e.kind) {
+                        // `-5` is the literal -5 (as in v1), so that printing
+                        // and re-parsing give the same tree.
+                        (UnOp::Neg, ExprKind::Int(v)) if parse_int(&(-v).to_string()).is_some() => {
+                            Expr {
+                                kind: ExprKind::Int(-v),
+                                span,
+                            }
+                        }
+                        (op, kind) => Expr {
+                            kind: ExprKind::Unary {
+                                op,
+                                expr: Box::new(Expr { kind, span: e.span }),
+                            },
+                            span,
+                        },
+                    };
+                }
+                Ok(e)
+            }
             Rule::unary => {
                 let mut nots = 0usize;
                 let mut last = None;
@@ -882,10 +963,12 @@ impl ExprBuilder<'_> {
         let mut it = p.into_inner();
         let mut lhs = self.expr(it.next().ok_or_else(|| self.internal(span))?)?;
         while let (Some(op), Some(rhs)) = (it.next(), it.next()) {
-            let op = if op.as_rule() == Rule::or_op {
-                BinOp::Or
-            } else {
-                BinOp::And
+            let op = match op.as_rule() {
+                Rule::or_op => BinOp::Or,
+                Rule::and_op => BinOp::And,
+                _ => BinOp::Arith(
+                    ArithOp::parse(op.as_str().trim()).ok_or_else(|| self.internal(span))?,
+                ),
             };
             let rhs = self.expr(rhs)?;
             let s = lhs.span.to(rhs.span);
@@ -1005,6 +1088,12 @@ pub fn print_expr(e: &Expr) -> String {
     s
 }
 
+/// Printing precedence of a prefix operator's operand: any binary
+/// expression under `!`, `-` or `~` is parenthesised.
+const UNARY: u8 = 11;
+/// Printing precedence of the base of `->`, `.` and `[]`.
+const POSTFIX: u8 = 12;
+
 fn print_into(e: &Expr, min_prec: u8, out: &mut String) {
     match &e.kind {
         ExprKind::Int(v) => out.push_str(&v.to_string()),
@@ -1030,17 +1119,32 @@ fn print_into(e: &Expr, min_prec: u8, out: &mut String) {
             member,
             arrow,
         } => {
-            print_into(base, 5, out);
+            print_into(base, POSTFIX, out);
             out.push_str(if *arrow { "->" } else { "." });
             out.push_str(&member.value);
         }
         ExprKind::Index { base, index } => {
-            print_into(base, 5, out);
+            print_into(base, POSTFIX, out);
             out.push_str(&format!("[{}]", index.value));
         }
         ExprKind::Not(inner) => {
             out.push('!');
-            print_into(inner, 4, out);
+            print_into(inner, UNARY, out);
+        }
+        ExprKind::Unary { op, expr } => {
+            out.push(match op {
+                UnOp::Neg => '-',
+                UnOp::BitNot => '~',
+            });
+            // `- -x`, not `--x`; `-(5)` stays an operator on a literal.
+            let literal = matches!(expr.kind, ExprKind::Int(_));
+            if literal {
+                out.push('(');
+            }
+            print_into(expr, UNARY, out);
+            if literal {
+                out.push(')');
+            }
         }
         ExprKind::Binary { op, lhs, rhs } => {
             let p = op.precedence();

@@ -31,6 +31,9 @@ fn one(op: ValueOp) -> ProbeConfig {
         ops: vec![op],
         filter: vec![],
         strings: vec![],
+        calcs: vec![],
+        calc_at: 0,
+        agg: None,
     }
 }
 
@@ -348,6 +351,9 @@ fn filtered(filter: Vec<FilterOp>, strings: &[u8]) -> ProbeConfig {
         filter_at: 1,
         filter,
         strings: strings.to_vec(),
+        calcs: vec![],
+        calc_at: 0,
+        agg: None,
     }
 }
 

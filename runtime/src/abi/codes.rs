@@ -7,13 +7,13 @@
 //! capture nothing. This check makes that an error naming the op, the field
 //! and the value instead.
 
-use tracectl_compiler::plan::{MAX_FILTER_OPS, MAX_HOPS, MAX_OPS};
+use tracectl_compiler::plan::{MAX_AGG, MAX_CALC, MAX_FILTER_OPS, MAX_HOPS, MAX_OPS};
 
 use super::{base, builtin, cmp, filter, mem, read, transform, AbiError, TcConfig, CFG_ALL};
 use super::{TcFilterOp, TcOp, INT_WIDTHS};
 
 /// `value` is one of `known`, else an error naming `what`.
-fn known<T: Copy + PartialEq + std::fmt::Display>(
+pub(super) fn known<T: Copy + PartialEq + std::fmt::Display>(
     what: &str,
     value: T,
     known: &[T],
@@ -29,7 +29,7 @@ fn known<T: Copy + PartialEq + std::fmt::Display>(
 }
 
 /// Every bit of `value` is one of `bits`.
-fn known_bits(what: &str, value: u32, bits: &[u32]) -> Result<(), AbiError> {
+pub(super) fn known_bits(what: &str, value: u32, bits: &[u32]) -> Result<(), AbiError> {
     let all = bits.iter().fold(0, |a, b| a | b);
     if value & !all != 0 {
         bail!(
@@ -126,6 +126,25 @@ impl TcConfig {
         for (k, f) in self.filter[..self.nfilter as usize].iter().enumerate() {
             f.check_codes(k)?;
         }
+        if self.ncalc as usize > MAX_CALC {
+            bail!(
+                "ncalc is {}; the templates run at most {MAX_CALC}",
+                self.ncalc
+            );
+        }
+        for (k, c) in self.calc[..self.ncalc as usize].iter().enumerate() {
+            c.check_codes(k)?;
+        }
+        known("the configuration's sink", self.sink, &super::agg::SINK_ALL)?;
+        if self.nagg as usize > MAX_AGG {
+            bail!(
+                "nagg is {}; the templates update at most {MAX_AGG}",
+                self.nagg
+            );
+        }
+        for (k, a) in self.agg[..self.nagg as usize].iter().enumerate() {
+            a.check_codes(k)?;
+        }
         Ok(())
     }
 }
@@ -209,6 +228,9 @@ mod tests {
                 FilterOp::And,
             ],
             strings: vec![],
+            calcs: vec![],
+            calc_at: 0,
+            agg: None,
         };
         let mut cfg = build(&config, 0, 0, 0).expect("a valid configuration");
         cfg.flags |= CFG_NO_TS;

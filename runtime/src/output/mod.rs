@@ -236,6 +236,11 @@ impl Writer {
         self.out.write_all(&self.line)
     }
 
+    /// Writes bytes as they are (an aggregation print, see [`agg`]).
+    pub fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.out.write_all(bytes)
+    }
+
     /// Flushes buffered lines to the output.
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()

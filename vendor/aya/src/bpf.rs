@@ -8,10 +8,10 @@ use std::{
 };
 
 use aya_obj::{
-    EbpfSectionKind, Features, Object, ParseError, ProgramSection,
     btf::{Btf, BtfError, BtfFeatures, BtfRelocationError},
-    generated::{BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, bpf_map_type},
+    generated::{bpf_map_type, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS},
     relocation::EbpfRelocationError,
+    EbpfSectionKind, Features, Object, ParseError, ProgramSection,
 };
 use log::{debug, warn};
 use thiserror::Error;
@@ -57,7 +57,7 @@ unsafe_impl_pod!(i8, u8, i16, u16, i32, u32, i64, u64, u128, i128);
 // It only makes sense that an array of POD types is itself POD
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
-pub use aya_obj::maps::{PinningType, bpf_map_def};
+pub use aya_obj::maps::{bpf_map_def, PinningType};
 
 pub(crate) static FEATURES: LazyLock<Features> = LazyLock::new(detect_features);
 
@@ -122,6 +122,8 @@ pub struct EbpfLoader<'a> {
     // Max entries overrides the max_entries field of the map that matches the provided name
     // before the map is created.
     max_entries: HashMap<&'a str, u32>,
+    // tracectl: key and value size overrides of legacy (`maps` section) maps.
+    map_sizes: HashMap<&'a str, (u32, u32)>,
     // Map pin path overrides the pin path of the map that matches the provided name before
     // it is created.
     map_pin_path_by_name: HashMap<&'a str, Cow<'a, Path>>,
@@ -168,6 +170,7 @@ impl<'a> EbpfLoader<'a> {
             default_map_pin_directory: None,
             globals: HashMap::new(),
             max_entries: HashMap::new(),
+            map_sizes: HashMap::new(),
             map_pin_path_by_name: HashMap::new(),
             extensions: HashSet::new(),
             verifier_log_level: VerifierLogLevel::default(),
@@ -313,6 +316,14 @@ impl<'a> EbpfLoader<'a> {
         self
     }
 
+    /// tracectl: sets the key and value sizes of the legacy (`maps`
+    /// section) map that matches `name`, before it is created. Maps defined
+    /// in `.maps` (BTF) keep the sizes of their BTF types.
+    pub fn map_sizes(&mut self, name: &'a str, key_size: u32, value_size: u32) -> &mut Self {
+        self.map_sizes.insert(name, (key_size, value_size));
+        self
+    }
+
     /// Set the `max_entries` for specified map.
     #[deprecated(since = "0.13.2", note = "please use `map_max_entries` instead")]
     pub fn set_max_entries(&mut self, name: &'a str, size: u32) -> &mut Self {
@@ -426,6 +437,7 @@ impl<'a> EbpfLoader<'a> {
             default_map_pin_directory,
             globals,
             max_entries,
+            map_sizes,
             extensions,
             verifier_log_level,
             allow_unsupported_maps,
@@ -552,6 +564,12 @@ impl<'a> EbpfLoader<'a> {
             }
             if let Some(value_size) = value_size_override(map_type) {
                 map_obj.set_value_size(value_size)
+            }
+            if let (Some(&(key_size, value_size)), aya_obj::Map::Legacy(m)) =
+                (map_sizes.get(name.as_str()), &mut map_obj)
+            {
+                m.def.key_size = key_size;
+                m.def.value_size = value_size;
             }
 
             let btf_fd = btf_fd.as_deref().map(|fd| fd.as_fd());
@@ -898,7 +916,11 @@ const fn adjust_to_page_size(byte_size: u32, page_size: u32) -> u32 {
     const fn div_ceil(n: u32, rhs: u32) -> u32 {
         let d = n / rhs;
         let r = n % rhs;
-        if r > 0 && rhs > 0 { d + 1 } else { d }
+        if r > 0 && rhs > 0 {
+            d + 1
+        } else {
+            d
+        }
     }
     let pages_needed = div_ceil(byte_size, page_size);
     page_size * pages_needed.next_power_of_two()
