@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the eBPF templates (issue 18): plants one bug at a time
-# in templates-ebpf/capture.h (a wrong comparison, a lost sign extension, a
+# in templates-ebpf/capture.h, calc.h, agg.h and bits.h (a wrong comparison, a lost sign extension, a
 # missing byte swap, a hop offset off by 8, a string bound off by one, a
 # broken filter instruction, an unwritten header field, ...), rebuilds the
 # objects and the tests that load them, and expects those tests to FAIL. A
@@ -36,8 +36,9 @@ root=$(pwd)
 
 # --- the mutants -------------------------------------------------------------
 # Two lines per mutant: "NAME<tab>what the planted bug does", then
-# "<tab>[(OLD, NEW), ...]", a Python list of replacements; each OLD must occur
-# exactly once in capture.h.
+# "<tab>[(OLD, NEW), ...]", a Python list of replacements in capture.h, or
+# of (FILE, OLD, NEW) for another header of templates-ebpf/; each OLD must
+# occur exactly once in its file.
 MUTANTS=$(cat <<'EOF'
 cmp-lt-computes-gt	`<` computes `>`
 	[("case TC_CMP_LT:\n\t\treturn tc_lt(a, b, is_signed);", "case TC_CMP_LT:\n\t\treturn tc_lt(b, a, is_signed);")]
@@ -52,7 +53,7 @@ cmp-eq-as-ne	`==` computes `!=`
 cmp-ne-as-eq	`!=` computes `==`
 	[("case TC_CMP_NE:\n\t\treturn tc_is_zero(a ^ b) ^ 1;", "case TC_CMP_NE:\n\t\treturn tc_is_zero(a ^ b);")]
 cmp-sign-flip-dropped	signed comparisons compare unsigned
-	[("\tif (is_signed) {\n\t\ta ^= 1ULL << 63;", "\tif (0 && is_signed) {\n\t\ta ^= 1ULL << 63;")]
+	[("bits.h", "\tif (is_signed) {\n\t\ta ^= 1ULL << 63;", "\tif (0 && is_signed) {\n\t\ta ^= 1ULL << 63;")]
 extend-sign-dropped	tc_extend zero-extends signed values
 	[("\tif (is_signed)\n\t\treturn (__u64)(((__s64)(v << sh)) >> sh);", "\tif (0 && is_signed)\n\t\treturn (__u64)(((__s64)(v << sh)) >> sh);")]
 bswap16-removed	ntohs does nothing
@@ -75,10 +76,10 @@ filter-or-as-and	OR computes AND
 	[("\t\t\tst >>= 1;\n\t\t\tst |= top;", "\t\t\tst >>= 1;\n\t\t\tst &= ~1ULL | top;")]
 filter-not-ignored	`!` does nothing
 	[("case TC_F_NOT:\n\t\t\tst ^= 1;", "case TC_F_NOT:\n\t\t\tst ^= 0;")]
-filter-at-plus-1	the filter runs one op late (never, when it needs every op)
-	[("if (i == CFG.filter_at) {", "if (i == CFG.filter_at + 1) {")]
+filter-skipped	the filter never runs: every event is kept
+	[("if (CFG.nfilter && !tc_filter(rec))", "if (0 && !tc_filter(rec))")]
 filter-at-minus-1	the filter runs before its last operand is captured
-	[("if (i == CFG.filter_at) {", "if (i == CFG.filter_at - 1) {")]
+	[("\t\tif (i >= CFG.filter_at)\n\t\t\tbreak;", "\t\tif (i + 1 >= CFG.filter_at)\n\t\t\tbreak;"), ("\t\tif (i < CFG.filter_at)\n\t\t\tcontinue;", "\t\tif (i + 1 < CFG.filter_at)\n\t\t\tcontinue;")]
 cmp-str-nul-check-removed	exact string match accepts a longer string
 	[("\tif (!(f->flags & TC_FF_PREFIX))\n\t\tdiff |= str[len];\n", "")]
 cmp-str-negate-ignored	string `!=` computes `==`
@@ -91,6 +92,32 @@ unknown-transform-kept	an unknown transform code stores the value as read
 	[("\t\t    ((v >> 24) & 0xff);\n\t\tbreak;\n\tdefault:\n\t\treturn TC_UNKNOWN;", "\t\t    ((v >> 24) & 0xff);\n\t\tbreak;\n\tdefault:\n\t\tbreak;")]
 unknown-filter-op-as-not	an unknown filter instruction acts as `!`
 	[("\t\tcase TC_F_NOT:\n\t\t\tst ^= 1;\n\t\t\tbreak;\n\t\tdefault:\n\t\t\tgoto unknown;", "\t\tcase TC_F_NOT:\n\t\tdefault:\n\t\t\tst ^= 1;\n\t\t\tbreak;")]
+calc-signed-div-sign-dropped	signed `/` returns the quotient of the magnitudes
+	[("calc.h", "\treturn (r ^ (ma ^ mb)) - (ma ^ mb);", "\treturn r;")]
+calc-mod-by-zero-kept	`x % 0` gives x (BPF's rule) instead of 0
+	[("calc.h", "r = (a % b) & nz;", "r = a % b;")]
+calc-shift-count-mod-32	shift counts are taken modulo 32
+	[("calc.h", "r = a << (b & 63);", "r = a << (b & 31);"), ("calc.h", "\t\t\tr = a >> (b & 63);", "\t\t\tr = a >> (b & 31);")]
+calc-sar-as-shr	`>>` of a signed value is logical
+	[("calc.h", "r = (__u64)((__s64)a >> (b & 63));", "r = a >> (b & 63);")]
+calc-imm-a-ignored	an immediate left operand (`-x`, `100 - x`) is read from a slot
+	[("calc.h", "a = (flags & TC_CF_IMM_A) ? c->imm : ", "a = ")]
+calc-filter-phase-skipped	arithmetic the filter needs runs after it
+	[("\t\tif (i >= CFG.calc_at)\n\t\t\tbreak;", "\t\tif (i >= 0)\n\t\t\tbreak;")]
+agg-hist-bucket-low	hist() puts a value one power-of-two bucket low
+	[("agg.h", "tc_select(tc_is_zero(x), 1, 2 + tc_log2(x))", "tc_select(tc_is_zero(x), 1, 1 + tc_log2(x))")]
+agg-min-unordered	min() compares signed values as unsigned
+	[("agg.h", "w[0] = tc_umax(w[0], ~tc_ord(x, sg));", "w[0] = tc_umax(w[0], ~x);")]
+agg-max-keeps-last	max() keeps the last value, not the largest
+	[("agg.h", "w[0] = tc_umax(w[0], tc_ord(x, sg));", "w[0] = tc_ord(x, sg);")]
+agg-lhist-top-edge	lhist() puts its maximum in the last linear bucket
+	[("agg.h", "__u64 above = tc_lt(x, hi, is_signed) ^ 1;", "__u64 above = tc_lt(hi, x, is_signed);")]
+agg-avg-count-doubled	avg() counts each event twice
+	[("agg.h", "\t\tw[1] += 1;", "\t\tw[1] += 2;")]
+agg-sum-counts	sum() adds 1 instead of the value
+	[("agg.h", "\tcase TC_AGG_SUM:\n\t\tw[0] += x;", "\tcase TC_AGG_SUM:\n\t\tw[0] += 1;")]
+agg-full-map-uncounted	events whose key does not fit are not counted
+	[("agg.h", "\t\t\tif (n)\n\t\t\t\t*n += 1;", "\t\t\tif (n)\n\t\t\t\t*n += 0;")]
 EOF
 )
 
@@ -128,27 +155,38 @@ mkdir -p "$log"
 rm -rf "$src"
 mkdir -p "$src"
 tar -C "$root" --exclude=./target --exclude=./.git --exclude=./fuzz/target -cf - . | tar -C "$src" -xf -
-cp "$src/templates-ebpf/capture.h" "$scratch/capture.h.orig"
+rm -rf "$scratch/orig"
+mkdir -p "$scratch/orig"
+cp "$src"/templates-ebpf/*.h "$scratch/orig/"
 
-binaries=(kernel e2e)
-[ -f "$src/tests/semantics.rs" ] && binaries=(semantics kernel e2e)
+# The fast, specific binaries first: a run stops at the first that fails.
+binaries=(arithmetic aggregate semantics kernel e2e)
 
-# Applies mutant $1 to the scratch capture.h (from the original); fails when a
-# pattern does not occur exactly once.
+# Restores every header of the scratch copy from the originals.
+restore() {
+    cp "$scratch"/orig/*.h "$src/templates-ebpf/"
+}
+
+# Applies mutant $1 to the scratch headers (from the originals); fails when a
+# pattern does not occur exactly once in its file.
 apply() {
     local name=$1 repl
+    restore
     repl=$(printf '%s\n' "$MUTANTS" | awk -F'\t' -v n="$name" '
         found { print $2; exit } $1 == n { found = 1 }')
-    python3 - "$scratch/capture.h.orig" "$src/templates-ebpf/capture.h" "$repl" <<'PY'
-import sys
+    python3 - "$scratch/orig" "$src/templates-ebpf" "$repl" <<'PY'
+import os, sys
 orig, out, repl = sys.argv[1], sys.argv[2], eval(sys.argv[3])
-text = open(orig).read()
-for old, new in repl:
+texts = {}
+for r in repl:
+    name, old, new = r if len(r) == 3 else ("capture.h",) + tuple(r)
+    text = texts.get(name) or open(os.path.join(orig, name)).read()
     n = text.count(old)
     if n != 1:
-        sys.exit(f"pattern occurs {n} times in capture.h: {old!r}")
-    text = text.replace(old, new)
-open(out, "w").write(text)
+        sys.exit(f"pattern occurs {n} times in {name}: {old!r}")
+    texts[name] = text.replace(old, new)
+for name, text in texts.items():
+    open(os.path.join(out, name), "w").write(text)
 PY
 }
 
@@ -194,7 +232,7 @@ run_tests() {
 
 # --- baseline ----------------------------------------------------------------
 step "baseline: the unmutated templates must pass ${binaries[*]}"
-cp "$scratch/capture.h.orig" "$src/templates-ebpf/capture.h"
+restore
 exes=$(build 2>"$log/baseline.build.log") || {
     tail -30 "$log/baseline.build.log" >&2
     echo "error: the unmutated copy does not build" >&2
@@ -246,7 +284,7 @@ for name in "${all[@]}"; do
         caught=$((caught + 1)) ;;
     esac
 done
-cp "$scratch/capture.h.orig" "$src/templates-ebpf/capture.h"
+restore
 (cd "$src" && bash templates-ebpf/build.sh >/dev/null)
 
 # --- report ------------------------------------------------------------------

@@ -62,6 +62,7 @@ fn plan(probes: Vec<ProbePlan>) -> Plan {
         output: OutputPlan {
             format: Format::Json,
             time: TimeMode::Relative,
+            stats: Default::default(),
         },
     }
 }
@@ -92,6 +93,9 @@ fn config(nargs: u32, ctx_copy: u32, record_size: u32, ops: Vec<ValueOp>) -> Pro
         ops,
         filter: vec![],
         strings: vec![],
+        calcs: vec![],
+        calc_at: 0,
+        agg: None,
     }
 }
 
@@ -756,6 +760,45 @@ fn limits_config() -> ProbeConfig {
     }
     filter.push(FilterOp::Not);
     assert_eq!(filter.len(), MAX_FILTER_OPS);
+    // Every arithmetic operator, signed and not, on op slots, immediates
+    // and earlier results; half of them before the filter.
+    let int_slot = |i: u32| 16 + MAX_STR + 8 * (1 + i % 15);
+    let calc_base = 16 + MAX_STR + 8 * MAX_OPS as u32;
+    let arith = [
+        ArithOp::Add,
+        ArithOp::Sub,
+        ArithOp::Mul,
+        ArithOp::Div,
+        ArithOp::Mod,
+        ArithOp::BitAnd,
+        ArithOp::BitOr,
+        ArithOp::BitXor,
+        ArithOp::Shl,
+        ArithOp::Shr,
+    ];
+    let calcs: Vec<CalcOp> = (0..MAX_CALC as u32)
+        .map(|k| CalcOp {
+            dst: calc_base + 8 * k,
+            op: arith[k as usize % arith.len()],
+            a: match k % 3 {
+                0 => CalcArg::Imm { value: k as u64 },
+                1 if k > 0 => CalcArg::Slot {
+                    slot: calc_base + 8 * (k - 1),
+                },
+                _ => CalcArg::Slot { slot: int_slot(k) },
+            },
+            b: match k % 3 {
+                0 => CalcArg::Slot {
+                    slot: int_slot(k + 1),
+                },
+                1 => CalcArg::Imm { value: 3 },
+                _ => CalcArg::Slot {
+                    slot: int_slot(k + 2),
+                },
+            },
+            signed: k % 2 == 1,
+        })
+        .collect();
     ProbeConfig {
         nargs: 1,
         ctx_copy: 0,
@@ -764,7 +807,60 @@ fn limits_config() -> ProbeConfig {
         ops,
         filter,
         strings,
+        calcs,
+        calc_at: MAX_CALC as u32 / 2,
+        agg: None,
     }
+}
+
+/// `c` as an aggregating probe at the limits: the largest key, every
+/// function (two histograms, the widest linear one that fits), arguments
+/// from ops and from arithmetic.
+fn limits_agg(c: &ProbeConfig) -> ProbeConfig {
+    let calc_base = 16 + MAX_STR + 8 * MAX_OPS as u32;
+    let funcs = [
+        AggFunc::Count,
+        AggFunc::Sum,
+        AggFunc::Min,
+        AggFunc::Max,
+        AggFunc::Avg,
+        AggFunc::Hist,
+        AggFunc::Lhist {
+            lo: -1000,
+            hi: 1000,
+            step: 1,
+        },
+        AggFunc::Hist,
+    ];
+    assert_eq!(funcs.len(), MAX_AGG);
+    let mut off = 0;
+    let values = funcs
+        .iter()
+        .enumerate()
+        .map(|(i, &func)| {
+            let v = AggValue {
+                name: format!("v{i}"),
+                func,
+                off,
+                arg: (func != AggFunc::Count).then_some(if i % 2 == 0 {
+                    calc_base + 8 * (MAX_CALC as u32 - 1 - i as u32)
+                } else {
+                    16 + MAX_STR + 8 * i as u32
+                }),
+                signed: i % 2 == 0,
+            };
+            off += func.value_bytes();
+            v
+        })
+        .collect();
+    let mut c = c.clone();
+    c.agg = Some(AggPlan {
+        key_size: MAX_AGG_KEY,
+        keys: vec![],
+        value_size: off,
+        values,
+    });
+    c
 }
 
 /// `c` with `nargs` arguments and the ops `which` selects reading the return
@@ -846,23 +942,35 @@ fn i_limits_pass_the_verifier() {
     let tpbtf = limits_variant(&c, 3, |_| false);
     let up = limits_variant(&c, MAX_ARGS, |_| false);
     let uret = limits_variant(&c, 0, |_| true);
+    let tpbtf_attach = Attach::TpBtf {
+        name: "sched_process_exec".into(),
+    };
+    let tp_attach = tracepoint("syscalls", "sys_enter_execve");
+    // Each kind twice: sending records, and aggregating.
     let s = l
         .start(&plan(vec![
-            probe("limits-tp", tracepoint("syscalls", "sys_enter_execve"), tp),
-            probe(
-                "limits-tpbtf",
-                Attach::TpBtf {
-                    name: "sched_process_exec".into(),
-                },
-                tpbtf,
-            ),
-            probe("limits-uprobe", uprobe(false), up),
-            probe("limits-uret", uprobe(true), uret),
+            probe("limits-tp", tp_attach.clone(), tp.clone()),
+            probe("limits-tpbtf", tpbtf_attach.clone(), tpbtf.clone()),
+            probe("limits-uprobe", uprobe(false), up.clone()),
+            probe("limits-uret", uprobe(true), uret.clone()),
+            probe("limits-tp-agg", tp_attach, limits_agg(&tp)),
+            probe("limits-tpbtf-agg", tpbtf_attach, limits_agg(&tpbtf)),
+            probe("limits-uprobe-agg", uprobe(false), limits_agg(&up)),
+            probe("limits-uret-agg", uprobe(true), limits_agg(&uret)),
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         s.kinds(),
-        [Kind::Tracepoint, Kind::TpBtf, Kind::Uprobe, Kind::Uretprobe]
+        [
+            Kind::Tracepoint,
+            Kind::TpBtf,
+            Kind::Uprobe,
+            Kind::Uretprobe,
+            Kind::Tracepoint,
+            Kind::TpBtf,
+            Kind::Uprobe,
+            Kind::Uretprobe
+        ]
     );
     let mut loaded: Vec<Kind> = s.kinds().to_vec();
     print_template_sizes();
@@ -893,12 +1001,14 @@ fn i_limits_pass_the_verifier() {
             mode,
         };
         let p = plan(vec![
-            probe("limits-entry", attach(false), entry),
-            probe("limits-exit", attach(true), exit),
+            probe("limits-entry", attach(false), entry.clone()),
+            probe("limits-exit", attach(true), exit.clone()),
+            probe("limits-entry-agg", attach(false), limits_agg(&entry)),
+            probe("limits-exit-agg", attach(true), limits_agg(&exit)),
         ]);
         match l.start(&p) {
             Ok(s) => {
-                assert_eq!(s.kinds(), kinds, "{mode:?}");
+                assert_eq!(s.kinds(), [kinds, kinds].concat(), "{mode:?}");
                 loaded.extend_from_slice(s.kinds());
                 print_template_sizes();
                 s.close();
