@@ -5,13 +5,13 @@
 /// The schema, as JSON text.
 pub const SCHEMA: &str = r##"{
   "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "$id": "https://tracectl.dev/schema/spec-v1.json",
-  "title": "tracectl spec, version 1",
+  "$id": "https://tracectl.dev/schema/spec-v2.json",
+  "title": "tracectl spec, versions 1 and 2",
   "type": "object",
   "additionalProperties": false,
   "required": ["name", "probes"],
   "properties": {
-    "version": { "const": 1, "description": "Spec language version; 1 is the only one." },
+    "version": { "enum": [1, 2], "description": "Spec language version: 2 for arithmetic and aggregations (optional)." },
     "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "The spec's name." },
     "description": { "type": "string", "description": "One line saying what the spec traces." },
     "params": {
@@ -49,7 +49,20 @@ pub const SCHEMA: &str = r##"{
             "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "not": { "enum": ["time", "probe"] } },
             "additionalProperties": { "type": ["string", "integer"], "description": "An expression: pid, comm, str(filename), ip4(sk->__sk_common.skc_daddr), ..." }
           },
-          "filter": { "type": "string", "description": "In-kernel condition, e.g. comm != \"sshd\" && dport == $port" }
+          "filter": { "type": "string", "description": "In-kernel condition, e.g. comm != \"sshd\" && dport == $port" },
+          "by": {
+            "description": "Keys of an aggregating probe (whose fields are count(), sum(e), min(e), max(e), avg(e), hist(e), lhist(e, min, max, step)): a name, a list of names, or a map of name: expression.",
+            "oneOf": [
+              { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+              { "type": "array", "minItems": 1, "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } },
+              {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": { "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "not": { "enum": ["time", "probe"] } },
+                "additionalProperties": { "type": ["string", "integer"] }
+              }
+            ]
+          }
         }
       }
     },
@@ -58,7 +71,12 @@ pub const SCHEMA: &str = r##"{
       "additionalProperties": false,
       "properties": {
         "format": { "enum": ["table", "json", "csv"] },
-        "time": { "enum": ["relative", "absolute", "none"] }
+        "time": { "enum": ["relative", "absolute", "none"] },
+        "interval": { "type": ["string", "integer"], "description": "Aggregations: print every interval (1s, 500ms, 2m; an integer is seconds), then reset." },
+        "cumulative": { "type": "boolean", "description": "Aggregations: keep totals across interval prints." },
+        "sort": { "type": "string", "description": "Aggregations: sort rows by this value or key, descending." },
+        "top": { "type": "integer", "minimum": 1, "description": "Aggregations: rows per print." },
+        "max_keys": { "type": "integer", "minimum": 1, "maximum": 1048576, "description": "Aggregations: distinct keys per probe; events of keys beyond are counted, not dropped silently." }
       }
     }
   }
@@ -85,8 +103,20 @@ mod tests {
         ] {
             assert!(top.contains(&k), "schema lacks `{k}`");
         }
-        assert_eq!(top.len(), 6);
+        use crate::syntax::spec_yaml::{OUTPUT_KEYS, PROBE_KEYS, TOP_KEYS};
+        assert_eq!(top.len(), TOP_KEYS.len());
+        let keys = |v: &serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let sorted = |k: &[&str]| -> Vec<String> {
+            let mut k: Vec<String> = k.iter().map(|s| s.to_string()).collect();
+            k.sort();
+            k
+        };
         let probe = &v["properties"]["probes"]["items"]["properties"];
-        assert_eq!(probe.as_object().unwrap().len(), 4);
+        assert_eq!(keys(probe), sorted(&PROBE_KEYS));
+        assert_eq!(keys(&v["properties"]["output"]["properties"]), sorted(&OUTPUT_KEYS));
     }
 }
