@@ -340,3 +340,31 @@ fn no_keys_mixed_specs_and_csv() {
         .unwrap_or_else(|| panic!("no aggregation row:\n{out}"));
     assert!(agg.ends_with(",3,2..3:2;8..15:1"), "{agg}");
 }
+
+/// Ctrl-C and SIGTERM end a run with the print at exit; `--top` keeps the
+/// largest rows, sorted by the `sort` column, descending.
+#[test]
+fn signals_print_at_exit_and_top_keeps_the_largest() {
+    if !bpf_available() {
+        return;
+    }
+    let _g = serial();
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let spec = "version 2\ntracepoint:syscalls:sys_enter_fadvise64 as ranked { n = count() } \
+                    by key = -fd where fd < -8000\noutput sort n";
+        let t = Tracer::start(&["-e", spec, "--pid", &me(), "--top", "2", "-o", "json"]);
+        // Key k (1..=5) is called k times.
+        for k in 1..=5i64 {
+            for _ in 0..k {
+                fadvise(-8000 - k, 0, 0, 0);
+            }
+        }
+        t.signal(sig);
+        let (out, err) = t.finish();
+        let rows: Vec<(i128, i128)> = json_lines(&out)
+            .iter()
+            .map(|r| (int(&r["key"]), int(&r["n"])))
+            .collect();
+        assert_eq!(rows, vec![(8005, 5), (8004, 4)], "signal {sig}:\n{err}");
+    }
+}

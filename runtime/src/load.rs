@@ -177,7 +177,13 @@ impl Loader {
         }
         let wakeup = self.options.effective_wakeup_bytes();
         let timestamps = plan.output.time != TimeMode::None;
-        let ring_bytes = self.options.effective_ring_bytes();
+        // A spec whose probes all aggregate sends no record: one page of
+        // ring buffer (the templates still reference the map).
+        let ring_bytes = if plan.probes.iter().all(|p| p.config.agg.is_some()) {
+            page_size()
+        } else {
+            self.options.effective_ring_bytes()
+        };
 
         // Encode every candidate configuration before the loader borrows them.
         let mut configs: Vec<Vec<(Kind, Vec<u8>)>> = Vec::with_capacity(plan.probes.len());
