@@ -84,6 +84,7 @@
 
 use std::ops::Range;
 
+use super::csv::quote_from;
 use super::hist::push_i128;
 use super::table::push_escaped;
 use super::{write_rfc3339, CSV_LINE_END};
@@ -420,40 +421,6 @@ pub fn write_csv(p: &AggPrint<'_>, header: bool, out: &mut Vec<u8>) {
         }
         out.extend_from_slice(CSV_LINE_END);
     }
-}
-
-/// Quotes the CSV cell `buf[start..]` in place when it contains `,`, `"`,
-/// CR or LF, or starts or ends with a space or tab (the event CSV's rule),
-/// doubling the quotes inside. No allocation.
-fn quote_from(buf: &mut Vec<u8>, start: usize) {
-    let cell = &buf[start..];
-    let edge_space = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    let needs = cell
-        .iter()
-        .any(|&b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-        || edge_space(cell.first())
-        || edge_space(cell.last());
-    if !needs {
-        return;
-    }
-    let quotes = cell.iter().filter(|&&b| b == b'"').count();
-    let end = buf.len();
-    buf.resize(end + quotes + 2, 0);
-    // Move the cell right, back to front, doubling quotes.
-    let mut w = buf.len() - 1;
-    buf[w] = b'"';
-    for r in (start..end).rev() {
-        let b = buf[r];
-        w -= 1;
-        buf[w] = b;
-        if b == b'"' {
-            w -= 1;
-            buf[w] = b'"';
-        }
-    }
-    w -= 1;
-    buf[w] = b'"';
-    debug_assert_eq!(w, start);
 }
 
 #[cfg(test)]

@@ -18,26 +18,22 @@ pub(crate) struct Csv {
     pub(crate) line_end: &'static [u8],
     /// Probe names, already quoted if needed.
     probe_names: Vec<Vec<u8>>,
-    /// Scratch space for quoting a cell.
-    scratch: Vec<u8>,
 }
 
 impl Csv {
     pub(crate) fn new(plan: &Plan, line_end: &'static [u8]) -> Csv {
-        let mut scratch = Vec::new();
         let probe_names = plan
             .probes
             .iter()
             .map(|p| {
                 let mut n = p.name.as_bytes().to_vec();
-                quote_from(&mut n, 0, &mut scratch);
+                quote_from(&mut n, 0);
                 n
             })
             .collect();
         Csv {
             line_end,
             probe_names,
-            scratch,
         }
     }
 
@@ -51,7 +47,7 @@ impl Csv {
             line.push(b',');
             let start = line.len();
             line.extend_from_slice(name.as_bytes());
-            quote_from(line, start, &mut self.scratch);
+            quote_from(line, start);
         }
         line.extend_from_slice(self.line_end);
     }
@@ -78,7 +74,7 @@ impl Csv {
             if let Some(v) = field.and_then(|f| rec.values.get(f)) {
                 let start = line.len();
                 v.write_text(line);
-                quote_from(line, start, &mut self.scratch);
+                quote_from(line, start);
             }
         }
         line.extend_from_slice(self.line_end);
@@ -86,9 +82,10 @@ impl Csv {
     }
 }
 
-/// Quotes the cell `buf[start..]` in place if RFC 4180 (or readability)
-/// requires it.
-fn quote_from(buf: &mut Vec<u8>, start: usize, scratch: &mut Vec<u8>) {
+/// Quotes the CSV cell `buf[start..]` in place when it contains `,`, `"`,
+/// CR or LF, or starts or ends with a space or tab (the event CSV's rule),
+/// doubling the quotes inside. No allocation.
+pub(super) fn quote_from(buf: &mut Vec<u8>, start: usize) {
     let cell = &buf[start..];
     let edge_space = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
     let needs = cell
@@ -99,17 +96,24 @@ fn quote_from(buf: &mut Vec<u8>, start: usize, scratch: &mut Vec<u8>) {
     if !needs {
         return;
     }
-    scratch.clear();
-    scratch.extend_from_slice(cell);
-    buf.truncate(start);
-    buf.push(b'"');
-    for &b in scratch.iter() {
+    let quotes = cell.iter().filter(|&&b| b == b'"').count();
+    let end = buf.len();
+    buf.resize(end + quotes + 2, 0);
+    // Move the cell right, back to front, doubling quotes.
+    let mut w = buf.len() - 1;
+    buf[w] = b'"';
+    for r in (start..end).rev() {
+        let b = buf[r];
+        w -= 1;
+        buf[w] = b;
         if b == b'"' {
-            buf.push(b'"');
+            w -= 1;
+            buf[w] = b'"';
         }
-        buf.push(b);
     }
-    buf.push(b'"');
+    w -= 1;
+    buf[w] = b'"';
+    debug_assert_eq!(w, start);
 }
 
 #[cfg(test)]
@@ -119,7 +123,7 @@ mod tests {
     fn q(s: &str) -> String {
         let mut b = b"x,".to_vec();
         b.extend_from_slice(s.as_bytes());
-        quote_from(&mut b, 2, &mut Vec::new());
+        quote_from(&mut b, 2);
         String::from_utf8(b).unwrap()
     }
 
