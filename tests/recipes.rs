@@ -11,6 +11,11 @@
 //! * One test per recipe that makes a uniquely identifiable event happen and
 //!   checks the captured values. Recipes on kernel functions run their event
 //!   test where the kernel allows, and otherwise say so loudly.
+//! * Recipes that aggregate (spec v2: counts and histograms) are checked
+//!   against a workload whose events are known exactly: a uniquely named
+//!   program ([`WORKLOAD_C`]) that waits on its stdin until the recipe is
+//!   attached, then makes exactly the calls, forks, writes and block I/O it
+//!   is told to; counts and every histogram bucket must equal what it did.
 //!
 //! The kernel tests need root and kernel BTF: without them they fail when
 //! `CI=true`, else they print SKIPPED. They run one at a time.
@@ -18,7 +23,8 @@
 //! With `TRACECTL_RECIPE_SAMPLES=DIR`, each event test also runs the recipe
 //! with its default table output, next to the JSON one, and saves the command
 //! line and what it printed in `DIR/NAME.txt`: scripts/gen-recipes-doc.sh
-//! builds docs/recipes.md from them.
+//! builds docs/recipes.md from them. Aggregating recipes whose test narrows
+//! the JSON run to its workload (`--pid`) run the sample system-wide.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -46,7 +52,9 @@ use tracectl::recipes::{self, Feature};
 /// `every_recipe_has_an_event_test`.
 const EVENT_TESTS: &[&str] = &[
     "bashreadline",
+    "bitesize",
     "capable",
+    "execcount",
     "execsnoop",
     "exitsnoop",
     "gethostsnoop",
@@ -55,19 +63,27 @@ const EVENT_TESTS: &[&str] = &[
     "naptime",
     "oomkill",
     "opensnoop",
+    "pidpersec",
+    "readsize",
+    "schedcount",
     "setuids",
     "sigsnoop",
     "solisten",
     "sslsniff",
     "statsnoop",
     "syncsnoop",
+    "syscount",
+    "syscount-id",
     "tcpaccept",
     "tcpaccept-tp",
     "tcpconnect",
+    "tcpconnect-count",
     "tcpconnect-tp",
     "tcpretrans",
     "tcpstates",
     "threadsnoop",
+    "vfsstat",
+    "writesize",
 ];
 
 /// How long a recipe traces in the event tests.
@@ -75,6 +91,12 @@ const SHORT: &str = "2s";
 
 /// Rows of table output kept in a sample.
 const SAMPLE_ROWS: usize = 12;
+
+/// Histograms (keys) per print kept in a sample of an aggregating recipe.
+const SAMPLE_KEYS: usize = 3;
+
+/// Prints (interval and exit) kept in a sample of an aggregating recipe.
+const SAMPLE_PRINTS: usize = 2;
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -125,10 +147,14 @@ fn samples_dir() -> Option<PathBuf> {
 /// sample mode, a second time with its own table output (the sample).
 struct Capture {
     recipe: String,
+    /// The arguments of the sample run (shown in the sample).
     args: Vec<String>,
     json: Tracer,
     table: Option<Tracer>,
     marker: Option<String>,
+    /// The recipe aggregates: its table output is prints of keyed rows and
+    /// histograms ([`save_aggregate_sample`]).
+    aggregate: bool,
 }
 
 impl Capture {
@@ -154,7 +180,31 @@ impl Capture {
             json,
             table,
             marker: None,
+            aggregate: false,
         })
+    }
+
+    /// Starts an aggregating recipe: `tracectl run RECIPE -o json ARGS`, and
+    /// in sample mode the table twin with `sample_args` instead (e.g. without
+    /// the `--pid` that makes the JSON counts exact, so that the sample shows
+    /// the whole system).
+    fn start_aggregate(recipe: &str, args: &[&str], sample_args: &[&str]) -> Capture {
+        let mut a = vec![recipe, "-o", "json"];
+        a.extend_from_slice(args);
+        let json = Tracer::start(&a);
+        let table = samples_dir().map(|_| {
+            let mut a = vec![recipe];
+            a.extend_from_slice(sample_args);
+            Tracer::start(&a)
+        });
+        Capture {
+            recipe: recipe.to_string(),
+            args: sample_args.iter().map(|s| s.to_string()).collect(),
+            json,
+            table,
+            marker: None,
+            aggregate: true,
+        }
     }
 
     /// In the sample, prefer rows containing this text (the test's own events).
@@ -168,7 +218,12 @@ impl Capture {
         let (out, _) = self.json.finish();
         if let (Some(t), Some(dir)) = (self.table, samples_dir()) {
             let (table, _) = t.finish();
-            save_sample(
+            let save = if self.aggregate {
+                save_aggregate_sample
+            } else {
+                save_sample
+            };
+            save(
                 &dir,
                 &self.recipe,
                 &self.args,
@@ -196,12 +251,7 @@ fn save_sample(dir: &Path, recipe: &str, args: &[String], table: &str, marker: O
         _ => rows.clone(),
     };
     keep.truncate(SAMPLE_ROWS);
-    let mut text = format!("$ tracectl run {recipe}");
-    for a in args {
-        text.push(' ');
-        text.push_str(a);
-    }
-    text.push('\n');
+    let mut text = sample_command(recipe, args);
     text.push_str(header);
     text.push('\n');
     for r in &keep {
@@ -214,6 +264,125 @@ fn save_sample(dir: &Path, recipe: &str, args: &[String], table: &str, marker: O
             rows.len() - keep.len()
         ));
     }
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{recipe}.txt")), text).unwrap();
+}
+
+/// The command line of a sample.
+fn sample_command(recipe: &str, args: &[String]) -> String {
+    let mut text = format!("$ tracectl run {recipe}");
+    for a in args {
+        text.push(' ');
+        text.push_str(a);
+    }
+    text.push('\n');
+    text
+}
+
+/// A table print's heading, `[TIME] PROBE` (histogram lines start with `[`
+/// too, but have bars).
+fn is_print_heading(l: &str) -> bool {
+    l.starts_with('[') && l.contains("] ") && !l.contains('|')
+}
+
+/// Saves the sample of an aggregating recipe. Its table output is a series
+/// of prints, each a heading `[TIME] PROBE` and then either a table (a
+/// header line and one row per key) or one histogram per key (`NAME[KEY]:`
+/// and its bucket lines), separated by empty lines. The sample keeps the
+/// first [`SAMPLE_PRINTS`] print times (every probe's print at those
+/// times), and in each print at most [`SAMPLE_ROWS`] rows or
+/// [`SAMPLE_KEYS`] histograms, those containing `marker` (the test's own
+/// events) first; it says how many it left out.
+fn save_aggregate_sample(
+    dir: &Path,
+    recipe: &str,
+    args: &[String],
+    table: &str,
+    marker: Option<&str>,
+) {
+    // (heading, body lines)
+    let mut prints: Vec<(&str, Vec<&str>)> = Vec::new();
+    for l in table.lines() {
+        if is_print_heading(l) {
+            prints.push((l, Vec::new()));
+        } else if let Some((_, body)) = prints.last_mut() {
+            body.push(l);
+        }
+    }
+    let time_of = |h: &str| h.split("] ").next().unwrap_or(h).to_string();
+    let mut times: Vec<String> = prints.iter().map(|(h, _)| time_of(h)).collect();
+    times.dedup();
+    let kept_times = &times[..times.len().min(SAMPLE_PRINTS)];
+    let mine = |block: &[&str]| marker.is_some_and(|m| block.iter().any(|l| l.contains(m)));
+    // Indices of at most `n` items, those with the marker first, in order.
+    let choose = |flags: &[bool], n: usize| -> Vec<usize> {
+        let mut pick: Vec<usize> = (0..flags.len()).filter(|&i| flags[i]).take(n).collect();
+        let rest = n.saturating_sub(pick.len());
+        pick.extend((0..flags.len()).filter(|&i| !flags[i]).take(rest));
+        pick.sort_unstable();
+        pick
+    };
+    let more = |n: usize, what: &str| {
+        let s = if n == 1 { "" } else { "s" };
+        format!("[{n} more {what}{s}]\n")
+    };
+    let mut text = sample_command(recipe, args);
+    for (heading, body) in prints
+        .iter()
+        .filter(|(h, _)| kept_times.contains(&time_of(h)))
+    {
+        text.push_str(heading);
+        text.push('\n');
+        let mut paragraphs: Vec<Vec<&str>> = body
+            .split(|l| l.trim().is_empty())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.to_vec())
+            .collect();
+        if !body.iter().any(|l| l.contains('|')) {
+            // A table: the header, then rows (nothing when no events came).
+            if let Some((header, rows)) = paragraphs.first().and_then(|p| p.split_first()) {
+                let flags: Vec<bool> = rows.iter().map(|r| mine(&[r])).collect();
+                let pick = choose(&flags, SAMPLE_ROWS);
+                text.push_str(header);
+                text.push('\n');
+                for &i in &pick {
+                    text.push_str(rows[i]);
+                    text.push('\n');
+                }
+                if rows.len() > pick.len() {
+                    text.push_str(&more(rows.len() - pick.len(), "row"));
+                }
+            }
+        } else {
+            // Histograms, one per key; a probe with plain values too has a
+            // header line first, and each histogram follows its key's row.
+            if let Some(first) = paragraphs.first_mut() {
+                if first.len() > 1 && !first[0].ends_with(':') && !first[0].contains('|') {
+                    text.push_str(first.remove(0));
+                    text.push('\n');
+                }
+            }
+            let flags: Vec<bool> = paragraphs.iter().map(|p| mine(p)).collect();
+            let pick = choose(&flags, SAMPLE_KEYS);
+            for (n, &i) in pick.iter().enumerate() {
+                if n > 0 {
+                    text.push('\n');
+                }
+                for l in &paragraphs[i] {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+            }
+            if paragraphs.len() > pick.len() {
+                text.push_str(&more(paragraphs.len() - pick.len(), "histogram"));
+            }
+        }
+        text.push('\n');
+    }
+    if times.len() > kept_times.len() {
+        text.push_str(&more(times.len() - kept_times.len(), "print"));
+    }
+    let text = text.trim_end().to_string() + "\n";
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(format!("{recipe}.txt")), text).unwrap();
 }
@@ -320,6 +489,217 @@ fn free_port() -> u16 {
 
 fn cstr(s: &str) -> std::ffi::CString {
     std::ffi::CString::new(s).unwrap()
+}
+
+// ---------------------------------------------------------------------------
+// Aggregating recipes: a workload with exactly known events, and their rows
+// ---------------------------------------------------------------------------
+
+/// The workload of the aggregating recipes' tests. It opens its files, then
+/// blocks reading one byte from stdin until the test, with the recipe
+/// attached, lets it go; then it does exactly what its arguments say and
+/// calls exit_group(2). Each action makes only the system calls named here
+/// (`W` also reads /proc and sleeps while it waits):
+///
+/// * `r:N` one read(2) of N bytes from /dev/zero;
+/// * `w:N` one write(2) of N bytes to /dev/null;
+/// * `s:N` N getppid(2) calls;
+/// * `f:N` N fsync(2) calls on the file `data`;
+/// * `o:N` N openat(2) of /dev/null, read-only, each closed;
+/// * `c:N` N openat(2) of `created` with O_CREAT, each closed;
+/// * `k:N` N forks, each child exiting at once, each waited for;
+/// * `z:N` one sleep of N ms (the workload is switched out);
+/// * `W` one fork of a child that blocks reading a pipe; once the child
+///   sleeps in read(2) (its /proc/PID/syscall), one byte written to the pipe
+///   wakes it from this process; then it is waited for;
+/// * `d:N:DEV` one O_DIRECT write(2) of N bytes at offset 0 of the block
+///   device DEV (opened and closed around it);
+/// * `e:PATH` execs PATH (the last action).
+const WORKLOAD_C: &str = r#"#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static char buf[1 << 20] __attribute__((aligned(4096)));
+static int wake_a_sleeper(void) {
+    int p[2];
+    char c = 'x', path[64], now[64], want[16];
+    if (pipe(p)) return 1;
+    pid_t k = fork();
+    if (k < 0) return 1;
+    if (k == 0) { if (read(p[0], &c, 1) != 1) syscall(SYS_exit_group, 1); syscall(SYS_exit_group, 0); }
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)k);
+    snprintf(want, sizeof want, "%d ", (int)SYS_read);
+    for (;;) {
+        int fd = open(path, O_RDONLY);
+        ssize_t n = fd < 0 ? -1 : read(fd, now, sizeof now - 1);
+        if (fd >= 0) close(fd);
+        if (n > 0) { now[n] = 0; if (!strncmp(now, want, strlen(want))) break; }
+        usleep(1000);
+    }
+    int st;
+    if (write(p[1], &c, 1) != 1 || waitpid(k, &st, 0) != k || st != 0) return 1;
+    return 0;
+}
+int main(int argc, char **argv) {
+    int zero = open("/dev/zero", O_RDONLY), null = open("/dev/null", O_WRONLY);
+    int file = open("data", O_WRONLY | O_CREAT, 0600);
+    char go;
+    if (zero < 0 || null < 0 || file < 0 || read(0, &go, 1) != 1) return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        long n = a[1] == ':' ? strtol(a + 2, NULL, 10) : 0;
+        switch (a[0]) {
+        case 'r': if (read(zero, buf, n) != n) return 3; break;
+        case 'w': if (write(null, buf, n) != n) return 4; break;
+        case 's': for (long j = 0; j < n; j++) syscall(SYS_getppid); break;
+        case 'f': for (long j = 0; j < n; j++) if (fsync(file)) return 5; break;
+        case 'o': for (long j = 0; j < n; j++) close(open("/dev/null", O_RDONLY)); break;
+        case 'c': for (long j = 0; j < n; j++) close(open("created", O_WRONLY | O_CREAT, 0600)); break;
+        case 'k':
+            for (long j = 0; j < n; j++) {
+                pid_t p = fork();
+                if (p == 0) syscall(SYS_exit_group, 0);
+                if (p < 0 || waitpid(p, NULL, 0) != p) return 6;
+            }
+            break;
+        case 'z': usleep(n * 1000); break;
+        case 'W': if (wake_a_sleeper()) return 7; break;
+        case 'd': {
+            int fd = open(strchr(a + 2, ':') + 1, O_WRONLY | O_DIRECT);
+            if (fd < 0 || write(fd, buf, n) != n) return 8;
+            close(fd);
+            break;
+        }
+        case 'e': execl(a + 2, a + 2, (char *)NULL); return 9;
+        default: return 10;
+        }
+    }
+    syscall(SYS_exit_group, 0);
+}
+"#;
+
+/// A running [`WORKLOAD_C`] under a unique name (its comm), blocked on its
+/// stdin until [`Workload::go`]. Its scratch directory is its working
+/// directory.
+struct Workload {
+    child: std::process::Child,
+    name: String,
+    _dir: common::Scratch,
+}
+
+impl Workload {
+    /// Compiles the workload as `PREFIX` + a nonce (at most 15 characters,
+    /// the comm), starts it with `actions` and waits until it sleeps in its
+    /// read of stdin: everything it did before is done, and nothing it does
+    /// after [`Workload::go`] has happened yet.
+    fn start(prefix: &str, actions: &[&str]) -> Workload {
+        let dir = scratch(prefix);
+        let name = format!("{prefix}{}", nonce());
+        assert!(name.len() <= 15, "{name} is longer than a comm");
+        let bin = cc(&dir, &name, WORKLOAD_C, &[]);
+        let child = Command::new(&bin)
+            .args(actions)
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let w = Workload {
+            child,
+            name,
+            _dir: dir,
+        };
+        wait_in_syscall(w.pid(), libc::SYS_read, &w.name);
+        w
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets the workload do its actions and waits until it exited with 0.
+    fn go(mut self) {
+        let mut stdin = self.child.stdin.take().unwrap();
+        stdin.write_all(b"g").unwrap();
+        drop(stdin);
+        let status = wait_child(&mut self.child, &self.name);
+        assert!(status.success(), "{} failed: {status}", self.name);
+    }
+}
+
+/// Waits until process `pid` sleeps in system call `nr` (/proc/PID/syscall).
+fn wait_in_syscall(pid: u32, nr: i64, what: &str) {
+    let path = format!("/proc/{pid}/syscall");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = std::fs::read_to_string(&path).unwrap_or_default();
+        if now.split_whitespace().next() == Some(nr.to_string().as_str()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} (pid {pid}) did not block in syscall {nr}: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A JSON integer.
+fn int(v: &Value) -> i64 {
+    v.as_i64()
+        .unwrap_or_else(|| panic!("not a signed 64-bit integer: {v}"))
+}
+
+/// The sum of `field` over the rows of `probe` that `select` chooses: an
+/// aggregating recipe prints one row per key per interval, so a key's
+/// events may be spread over several rows.
+fn total(rows: &[Value], probe: &str, field: &str, select: impl Fn(&Value) -> bool) -> i64 {
+    rows.iter()
+        .filter(|r| r["probe"] == probe && select(r))
+        .map(|r| int(&r[field]))
+        .sum()
+}
+
+/// A histogram's JSON buckets as (min, max, count); bpftrace's bounds are
+/// closed, and only the buckets below 0 and above the range are open.
+fn buckets(v: &Value) -> Vec<(Option<i64>, Option<i64>, i64)> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a histogram: {v}"))
+        .iter()
+        .map(|b| {
+            (
+                b.get("min").map(int),
+                b.get("max").map(int),
+                int(&b["count"]),
+            )
+        })
+        .collect()
+}
+
+/// The non-empty power-of-two buckets (bpftrace's hist()) of `values`, as
+/// [`buckets`] returns them; values are positive here.
+fn log2_hist(values: &[i64]) -> Vec<(Option<i64>, Option<i64>, i64)> {
+    let mut m = std::collections::BTreeMap::new();
+    for &v in values {
+        assert!(v > 0);
+        let lo = 1i64 << (63 - v.leading_zeros());
+        *m.entry(lo).or_insert(0) += 1;
+    }
+    m.into_iter()
+        .map(|(lo, n)| (Some(lo), Some(lo * 2 - 1), n))
+        .collect()
+}
+
+/// The only row of `probe` whose key `key` is `value`: a recipe without an
+/// interval prints once, at exit.
+fn only_row<'a>(rows: &'a [Value], probe: &str, key: &str, value: &str) -> &'a Value {
+    only(rows, &format!("{probe} with {key} {value}"), |r| {
+        r["probe"] == probe && r[key] == value
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -612,6 +992,78 @@ fn bashreadline_sees_a_typed_command_line() {
     });
 }
 
+/// A loop device on a file (`losetup`), detached when dropped.
+struct LoopDevice {
+    path: String,
+}
+
+impl LoopDevice {
+    fn attach(file: &Path) -> LoopDevice {
+        let out = output_within(
+            Command::new("losetup").args(["--find", "--show"]).arg(file),
+            PROGRAM_DEADLINE,
+            "losetup --find --show",
+        );
+        assert!(
+            out.status.success(),
+            "the bitesize test needs a loop device (losetup from util-linux, /dev/loop-control): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        // No I/O scheduler: a request is issued by the task that submits it.
+        let dev = path.trim_start_matches("/dev/");
+        let _ = std::fs::write(format!("/sys/block/{dev}/queue/scheduler"), "none");
+        LoopDevice { path }
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let out = output_within(
+            Command::new("losetup").args(["--detach", &self.path]),
+            PROGRAM_DEADLINE,
+            "losetup --detach",
+        );
+        if !out.status.success() {
+            eprintln!(
+                "losetup --detach {} failed: {}",
+                self.path,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn bitesize_sees_direct_writes_to_a_loop_device() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("bitesize");
+    let image = dir.join("disk.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let dev = LoopDevice::attach(&image);
+    // O_DIRECT writes of these sizes are one request each.
+    let sizes = [4096, 4096, 16384, 65536];
+    let actions: Vec<String> = sizes
+        .iter()
+        .map(|n| format!("d:{n}:{}", dev.path))
+        .collect();
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let w = Workload::start("tbite", &actions);
+    let name = w.name.clone();
+    let t = Capture::start_aggregate("bitesize", &["-d", SHORT], &["-d", SHORT]).marker(&name);
+    w.go();
+    let rows = t.finish();
+    let r = only_row(&rows, "io", "comm", &name);
+    let kib: Vec<i64> = sizes.iter().map(|n| n / 1024).collect();
+    assert_eq!(buckets(&r["kbytes"]), log2_hist(&kib), "{r}");
+}
+
 #[test]
 fn capable_sees_a_raw_socket_check() {
     const TEST: &str = "capable_sees_a_raw_socket_check";
@@ -646,6 +1098,26 @@ fn capable_sees_a_raw_socket_check() {
     assert_eq!(r["comm"], comm.as_str(), "{r}");
     assert_eq!(r["opts"], 0, "an audited check: {r}");
     elsewhere::exercised(TEST, "");
+}
+
+#[test]
+fn execcount_counts_each_exec_of_a_unique_program() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("execcount");
+    let name = format!("tx{}", nonce());
+    let prog = unique_true(&dir, &name);
+    let t = Capture::start_aggregate("execcount", &["-d", SHORT], &["-d", SHORT]).marker(&name);
+    for _ in 0..5 {
+        run_exec(&prog);
+    }
+    let rows = t.finish();
+    assert!(rows.iter().all(|r| r["probe"] == "execs"), "{rows:?}");
+    // Printed every second: the five may be split over two prints.
+    let n = total(&rows, "execs", "execs", |r| r["comm"] == name.as_str());
+    assert_eq!(n, 5, "{rows:?}");
 }
 
 #[test]
@@ -950,6 +1422,68 @@ fn opensnoop_sees_a_uniquely_named_file() {
 }
 
 #[test]
+fn pidpersec_counts_the_forks_of_a_process() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let w = Workload::start("tpps", &["k:6"]);
+    let pid = w.pid().to_string();
+    let t = Capture::start_aggregate("pidpersec", &["-d", SHORT, "--pid", &pid], &["-d", SHORT]);
+    w.go();
+    let rows = t.finish();
+    assert_eq!(total(&rows, "forks", "forks", |_| true), 6, "{rows:?}");
+}
+
+#[test]
+fn readsize_draws_the_exact_read_sizes_of_a_program() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let sizes = [3, 100, 100, 5000, 70000];
+    let actions: Vec<String> = sizes.iter().map(|n| format!("r:{n}")).collect();
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let w = Workload::start("trd", &actions);
+    let name = w.name.clone();
+    let t = Capture::start_aggregate("readsize", &["-d", SHORT], &["-d", SHORT]).marker(&name);
+    w.go();
+    let rows = t.finish();
+    let r = only_row(&rows, "reads", "comm", &name);
+    // And the one byte of stdin that let it go: that read returned after
+    // the recipe attached.
+    let mut want = vec![1];
+    want.extend(sizes);
+    assert_eq!(buckets(&r["bytes"]), log2_hist(&want), "{r}");
+}
+
+#[test]
+fn schedcount_counts_the_scheduler_events_of_a_process() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    // 3 forks, a sleep, a fork whose child it wakes, then an exec.
+    let w = Workload::start("tsch", &["k:3", "z:2", "W", "e:/bin/true"]);
+    let pid = w.pid().to_string();
+    let t = Capture::start_aggregate("schedcount", &["-d", SHORT, "--pid", &pid], &["-d", SHORT]);
+    w.go();
+    let rows = t.finish();
+    let n = |probe: &str| total(&rows, probe, "count", |_| true);
+    // In the parent: one trace of each fork, and one of the new task's first wakeup.
+    assert_eq!(n("sched_process_fork"), 4, "{rows:?}");
+    assert_eq!(n("sched_wakeup_new"), 4, "{rows:?}");
+    assert_eq!(n("sched_process_exec"), 1, "{rows:?}");
+    // /bin/true's exit; the children's exits are their own processes'.
+    assert_eq!(n("sched_process_exit"), 1, "{rows:?}");
+    // It was switched out to sleep, and woke its child from its own context
+    // (sched_waking; sched_wakeup may run on the woken task's CPU instead,
+    // in whatever task runs there).
+    assert!(n("sched_switch") >= 1, "{rows:?}");
+    assert!(n("sched_waking") >= 1, "{rows:?}");
+}
+
+#[test]
 fn setuids_sees_each_kind_of_uid_change() {
     let _serial = serial();
     if !bpf_available() {
@@ -1148,6 +1682,50 @@ fn syncsnoop_sees_every_flush_call() {
 }
 
 #[test]
+fn syscount_counts_every_syscall_of_a_process() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let w = Workload::start("tsys", &["s:37"]);
+    let (pid, name) = (w.pid(), w.name.clone());
+    let p = pid.to_string();
+    let t = Capture::start_aggregate("syscount", &["-d", SHORT, "--pid", &p], &["-d", SHORT]);
+    w.go();
+    let rows = t.finish();
+    assert!(
+        rows.iter()
+            .all(|r| r["probe"] == "syscalls" && r["pid"] == pid && r["comm"] == name.as_str()),
+        "{rows:?}"
+    );
+    // 37 getppid and the exit_group: its read of stdin began before the
+    // recipe attached.
+    assert_eq!(total(&rows, "syscalls", "calls", |_| true), 38, "{rows:?}");
+}
+
+#[test]
+fn syscount_id_counts_a_process_syscalls_by_number() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let w = Workload::start("tsid", &["s:37"]);
+    let pid = w.pid().to_string();
+    let t = Capture::start_aggregate("syscount-id", &["-d", SHORT, "--pid", &pid], &["-d", SHORT]);
+    w.go();
+    let rows = t.finish();
+    let ids: BTreeSet<i64> = rows.iter().map(|r| int(&r["id"])).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from([libc::SYS_getppid, libc::SYS_exit_group]),
+        "{rows:?}"
+    );
+    let n = |id: i64| total(&rows, "syscalls", "calls", |r| r["id"] == id);
+    assert_eq!(n(libc::SYS_getppid), 37, "{rows:?}");
+    assert_eq!(n(libc::SYS_exit_group), 1, "{rows:?}");
+}
+
+#[test]
 fn tcpaccept_sees_the_accepting_process() {
     const TEST: &str = "tcpaccept_sees_the_accepting_process";
     let _serial = serial();
@@ -1228,6 +1806,43 @@ fn tcpconnect_sees_a_loopback_connect() {
     assert_eq!(r["daddr"], "127.0.0.1", "{r}");
     assert_eq!(r["dport"], port, "{r}");
     elsewhere::exercised(TEST, "");
+}
+
+#[test]
+fn tcpconnect_count_counts_connects_per_destination() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let l4 = TcpListener::bind("127.0.0.1:0").unwrap();
+    let p4 = l4.local_addr().unwrap().port();
+    let l6 = TcpListener::bind("[::1]:0").expect("the IPv6 loopback address ::1");
+    let p6 = l6.local_addr().unwrap().port();
+    let t = Capture::start_aggregate("tcpconnect-count", &["-d", SHORT], &["-d", SHORT])
+        .marker(p4.to_string());
+    for _ in 0..3 {
+        TcpStream::connect(("127.0.0.1", p4)).unwrap();
+    }
+    for _ in 0..2 {
+        TcpStream::connect(("::1", p6)).unwrap();
+    }
+    let rows = t.finish();
+    let r = only(&rows, "IPv4 connects to our port", |r| {
+        r["probe"] == "ipv4" && r["dport"] == p4
+    });
+    assert_eq!(
+        (&r["saddr"], &r["daddr"], int(&r["connects"])),
+        (&"127.0.0.1".into(), &"127.0.0.1".into(), 3),
+        "{r}"
+    );
+    let r = only(&rows, "IPv6 connects to our port", |r| {
+        r["probe"] == "ipv6" && r["dport"] == p6
+    });
+    assert_eq!(
+        (&r["saddr"], &r["daddr"], int(&r["connects"])),
+        (&"::1".into(), &"::1".into(), 2),
+        "{r}"
+    );
 }
 
 #[test]
@@ -1362,4 +1977,52 @@ fn threadsnoop_sees_pthread_create_and_its_start_routine() {
         addr,
         "{r}"
     );
+}
+
+#[test]
+fn vfsstat_counts_each_kind_of_call_of_a_process() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let w = Workload::start(
+        "tvfs",
+        &["r:10", "r:10", "r:10", "w:5", "w:5", "f:4", "o:3", "c:2"],
+    );
+    let pid = w.pid().to_string();
+    let t = Capture::start_aggregate("vfsstat", &["-d", SHORT, "--pid", &pid], &["-d", SHORT]);
+    w.go();
+    let rows = t.finish();
+    // Opens include the two with O_CREAT.
+    for (probe, n) in [
+        ("read", 3),
+        ("write", 2),
+        ("fsync", 4),
+        ("open", 5),
+        ("create", 2),
+    ] {
+        assert_eq!(
+            total(&rows, probe, "calls", |_| true),
+            n,
+            "{probe}: {rows:?}"
+        );
+    }
+}
+
+#[test]
+fn writesize_draws_the_exact_write_sizes_of_a_program() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let sizes = [1, 3, 100, 100, 5000, 70000];
+    let actions: Vec<String> = sizes.iter().map(|n| format!("w:{n}")).collect();
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let w = Workload::start("twr", &actions);
+    let name = w.name.clone();
+    let t = Capture::start_aggregate("writesize", &["-d", SHORT], &["-d", SHORT]).marker(&name);
+    w.go();
+    let rows = t.finish();
+    let r = only_row(&rows, "writes", "comm", &name);
+    assert_eq!(buckets(&r["bytes"]), log2_hist(&sizes), "{r}");
 }
