@@ -64,8 +64,8 @@ recipe_section() {
     fi
     printf '\n'
 
-    printf '| probe | label | columns |\n|---|---|---|\n'
-    rj '.probes[] | "| `" + .probe + "` | " + (.name // "") + " | " + ([.fields[] | "`" + . + "`"] | join(" ")) + " |"'
+    printf '| probe | label | columns (keys → values for aggregations) |\n|---|---|---|\n'
+    rj '.probes[] | "| `" + .probe + "` | " + (.name // "") + " | " + (if (.by // []) == [] then "" else ([.by[] | "`" + . + "`"] | join(" ")) + " → " end) + ([.fields[] | "`" + . + "`"] | join(" ")) + " |"'
     printf '\n'
 
     if [ "$(rj '.params | length')" -gt 0 ]; then
@@ -101,7 +101,10 @@ recipe_section() {
 The recipe library: classic tracing tools written as tracectl specs, bundled
 into the binary. \`tracectl list\` groups them by tag, \`tracectl list --tag
 TAG\` shows one group, and \`tracectl run NAME [-p PARAM=VALUE]\` runs one
-(\`-o json\`, \`-d 10s\`, \`-n 100\` and \`--pid PID\` work with every recipe).
+(\`-o json\`, \`-d 10s\` and \`--pid PID\` work with every recipe; \`-n 100\`
+with those that print events). The recipes tagged \`summary\` aggregate in the
+kernel (counts, histograms) and print every interval and at exit:
+\`--interval 5s\`, \`--top 20\` and \`--max-keys N\` override their settings.
 
 Each recipe's metadata lives in the catalogue \`specs/index.yaml\`, not in the
 spec (the spec language has no keys for it): its tags, the tool it mirrors,

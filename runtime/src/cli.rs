@@ -714,6 +714,7 @@ fn list_json(spec: &syntax::ast::Spec, e: &recipes::Entry) -> serde_json::Value 
                 "probe": p.probe.value,
                 "name": p.name.as_ref().map(|n| n.value.as_str()),
                 "fields": p.fields.iter().map(|f| f.name.value.as_str()).collect::<Vec<_>>(),
+                "by": p.by.iter().map(|k| k.name.value.as_str()).collect::<Vec<_>>(),
             })
         })
         .collect();
