@@ -98,7 +98,7 @@ pub struct RunArgs {
     pub load: LoadOpts,
     /// Aggregating probes: print every this long (e.g. 1s), then reset
     /// (unless the spec says `cumulative: true`); overrides `output: interval`.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_interval)]
     pub interval: Option<Duration>,
     /// Aggregating probes: at most this many rows per print (overrides `output: top`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -215,6 +215,11 @@ fn parse_poll_interval(s: &str) -> Result<Duration, String> {
         }
         d => Ok(d),
     }
+}
+
+/// `--interval`: a duration of at least 1ms.
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_poll_interval(s)
 }
 
 /// The largest `--buffer-kib`: 2 GiB, the largest power of two of bytes a

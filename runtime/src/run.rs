@@ -130,6 +130,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     if let Some(i) = args.interval {
         stats.interval_ns = Some(i.as_nanos().min(u64::MAX as u128) as u64);
     }
+    // A plan from elsewhere (`compile` output edited by hand) could say 0:
+    // at least a millisecond, never a busy loop.
+    if let Some(ns) = stats.interval_ns.as_mut() {
+        *ns = (*ns).max(1_000_000);
+    }
     if let Some(t) = args.top {
         stats.top = Some(t);
     }
