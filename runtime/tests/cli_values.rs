@@ -335,6 +335,9 @@ fn generated_values_of_every_numeric_flag_never_panic_the_binary() {
         "--buffer-kib",
         "--wakeup-bytes",
         "--poll-interval",
+        "--interval",
+        "--top",
+        "--max-keys",
     ] {
         for i in 0..PER_FLAG {
             // The first values: the extremes of every integer type.
@@ -461,5 +464,29 @@ fn generated_param_values_never_panic_the_compiler() {
                 assert_one_sentence(&without(&d.message, &value), &value);
             }
         }
+    }
+}
+
+/// `--interval 0` would make the print loop spin: refused, as anything under
+/// 1ms, naming the flag; `--top 0` and `--max-keys 0` too.
+#[test]
+fn aggregation_flags_refuse_zero() {
+    for (flag, v) in [
+        ("--interval", "0s"),
+        ("--interval", "999us"),
+        ("--top", "0"),
+        ("--max-keys", "0"),
+        ("--max-keys", "1048577"),
+    ] {
+        let out = tracectl(&[
+            "run",
+            flag,
+            v,
+            "-e",
+            "tracepoint:raw_syscalls:sys_enter { n = count() }",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {v}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag), "{flag} {v}: {err}");
     }
 }
