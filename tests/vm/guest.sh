@@ -290,12 +290,13 @@ len=$((1048576 + RANDOM))
 run_test "kfunc do_mmap (>6 args)" "mmap:$len" "" "len=$len" prot=1 -- \
     run -e "kfunc:do_mmap { len, prot } where comm == \"tvm\" && len == $len" "${J[@]}"
 
-# --- aggregation and arithmetic (spec-v2): a per-CPU hash map, a batch read
-# (BPF_MAP_LOOKUP_BATCH, 5.6+) and a key computed in the kernel.
+# --- aggregation and arithmetic (spec-v2): a per-CPU hash map, batch reads
+# (BPF_MAP_LOOKUP_AND_DELETE_BATCH at each interval, BPF_MAP_LOOKUP_BATCH at
+# exit; 5.6+) and a key computed in the kernel.
 f=/tmp/tvm-open-$TOK-agg
 run_test "aggregation (count, sum, hist by key)" "open:$f" tracepoint \
     comm=tvm n=1 k=129 s=64 -- \
-    run -e "tracepoint:syscalls:sys_enter_openat { n = count(), s = sum(flags), h = hist(flags) } by comm, k = flags * 2 + 1 where str(filename) == \"$f\"" -o json --time none -d 8s
+    run -e "tracepoint:syscalls:sys_enter_openat { n = count(), s = sum(flags), h = hist(flags) } by comm, k = flags * 2 + 1 where str(filename) == \"$f\"" -o json --time none --interval 2s -d 8s
 
 # --- bundled recipes that make known events --------------------------------
 port=$((port + 1))
