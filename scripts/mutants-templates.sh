@@ -110,8 +110,8 @@ agg-min-unordered	min() compares signed values as unsigned
 	[("agg.h", "w[0] = tc_umax(w[0], ~tc_ord(x, sg));", "w[0] = tc_umax(w[0], ~x);")]
 agg-max-keeps-last	max() keeps the last value, not the largest
 	[("agg.h", "w[0] = tc_umax(w[0], tc_ord(x, sg));", "w[0] = tc_ord(x, sg);")]
-agg-lhist-top-edge	lhist() puts its maximum in the last linear bucket
-	[("agg.h", "__u64 above = tc_lt(x, hi, is_signed) ^ 1;", "__u64 above = tc_lt(hi, x, is_signed);")]
+agg-last-bucket-clamp-low	values at or above lhist's maximum land in the last linear bucket
+	[("agg.h", "\t\tidx = a->nbuckets - 1;", "\t\tidx = a->nbuckets - 2;")]
 agg-avg-count-doubled	avg() counts each event twice
 	[("agg.h", "\t\tw[1] += 1;", "\t\tw[1] += 2;")]
 agg-sum-counts	sum() adds 1 instead of the value

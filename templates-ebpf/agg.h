@@ -20,6 +20,7 @@
  *   AVG    [0] += x, [1] += 1
  *   HIST   [bucket] += 1: 0 = negative, 1 = zero, 2 + floor(log2 x) (66 buckets)
  *   LHIST  [bucket] += 1: 0 = below lo, 1 + (x - lo) / step, nbuckets - 1 = at or above hi
+ *          (the clamp to the last bucket, which every histogram update does)
  * where ord(x) = x ^ (1 << 63) for signed x (order-preserving as unsigned).
  * User space merges CPUs: sums added, MIN/MAX words by unsigned max.
  */
@@ -121,18 +122,19 @@ static __always_inline __u64 tc_hist_bucket(__u64 x, int is_signed)
 	return tc_select(neg, 0, idx);
 }
 
-/* The linear bucket of x (bpftrace's lhist()). */
+/*
+ * The linear bucket of x (bpftrace's lhist()): 0 below lo, else
+ * 1 + (x - lo) / step, which is nbuckets - 1 or more from hi on (hi =
+ * lo + (nbuckets - 2) * step): the caller's clamp puts those in the last
+ * bucket, "at or above hi".
+ */
 static __always_inline __u64 tc_lhist_bucket(__u64 x, const volatile struct tc_agg *a,
 					     int is_signed)
 {
 	__u64 lo = a->lo;
-	__u64 last = a->nbuckets - 1;
 	__u64 below = tc_lt(x, lo, is_signed);
-	__u64 hi = lo + (last - 1) * a->step;
-	__u64 above = tc_lt(x, hi, is_signed) ^ 1;
 	__u64 idx = 1 + (x - lo) / a->step;
 
-	idx = tc_select(above, last, idx);
 	return tc_select(below, 0, idx);
 }
 
@@ -170,8 +172,9 @@ static __always_inline int tc_agg_apply(__u8 *v, const __u8 *rec, const volatile
 	default:
 		return TC_UNKNOWN;
 	}
-	/* Bounds the verifier can see: idx < nbuckets, and off + 8 * nbuckets
-	 * fits the map value (abi::encode checks it). */
+	/* The last bucket takes everything from its start on (lhist: at or
+	 * above hi); also the bound the verifier sees: idx < nbuckets, and
+	 * off + 8 * nbuckets fits the map value (abi::encode checks it). */
 	tc_opaque(idx);
 	if (idx >= a->nbuckets)
 		idx = a->nbuckets - 1;
