@@ -304,7 +304,7 @@ if [ ${#selected[@]} -eq 0 ]; then
     {
         echo "# Template mutants (scripts/mutants-templates.sh)"
         echo
-        echo "Each row is one bug planted in \`templates-ebpf/capture.h\`; the"
+        echo "Each row is one bug planted in \`templates-ebpf/\` (capture.h, calc.h, agg.h, bits.h); the"
         echo "objects and tests are rebuilt and the kernel-facing tests must fail."
         echo "Written by the last full run ($(date -u +%Y-%m-%d))."
         echo
