@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks tracectl against bpftrace and a hand-written C/libbpf program:
-# start-up, memory, per-event overhead, throughput, compile time. Installs what
+# start-up, memory, per-event overhead, throughput, aggregations (per-event
+# cost of count()/hist(), one print of 10 000 keys), compile time. Installs what
 # it needs (Debian packages), builds tracectl in release mode, and writes
 # bench/results.md (see bench/README.md).
 #
-#   scripts/bench.sh            # the full run (about 3 minutes on a quiet machine)
-#   scripts/bench.sh --quick    # a smoke run (seconds): every measurement, few
+#   scripts/bench.sh            # the full run (about 4-5 minutes on a quiet machine)
+#   scripts/bench.sh --quick    # a smoke run (about 30 s): every measurement, few
 #                               # iterations; fails only if a tool fails, never on goals
 #
 # Other arguments go to the harness (target/release/tracectl-bench --help).
@@ -53,7 +54,7 @@ out=target/bench
 mkdir -p "$out"
 arch_inc=/usr/include/$(uname -m)-linux-gnu
 [ -d "$arch_inc" ] || arch_inc=/usr/include/x86_64-linux-gnu
-gcc -O2 -Wall -Wextra -Werror -o "$out/workload" bench/c/workload.c
+gcc -O2 -Wall -Wextra -Werror -pthread -o "$out/workload" bench/c/workload.c
 clang-14 -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I"$arch_inc" \
     -c bench/c/floor.bpf.c -o "$out/floor.bpf.o"
 bpftool gen skeleton "$out/floor.bpf.o" name floor_bpf >"$out/floor.skel.h"

@@ -5,6 +5,7 @@
 //! `scripts/bench.sh` installs the tools, builds everything and runs this;
 //! see bench/README.md for the method.
 
+mod agg;
 mod measure;
 mod proc;
 mod report;
@@ -23,7 +24,7 @@ pub struct Config {
     pub specs: PathBuf,
     pub out: Option<PathBuf>,
     pub raw: Option<PathBuf>,
-    /// Runs per start-up / compile measurement (the median is reported).
+    /// Runs per start-up / print / compile measurement (the median is reported).
     pub runs: usize,
     /// Repetitions of each per-event measurement.
     pub reps: usize,
@@ -34,7 +35,7 @@ pub struct Config {
     pub workload_cpu: Option<usize>,
     /// Before each section, wait up to this long for compilers to finish.
     pub wait_quiet: Duration,
-    /// Sections to run (all when empty): startup, overhead, throughput, compile.
+    /// Sections to run (all when empty): startup, overhead, throughput, compile, agg.
     pub only: Vec<String>,
 }
 
@@ -47,7 +48,7 @@ impl Config {
 const USAGE: &str = "usage: tracectl-bench [--quick] [--out FILE] [--raw FILE] \
 [--tracectl PATH] [--bpftrace PATH] [--floor PATH] [--workload PATH] [--specs DIR] \
 [--runs N] [--reps N] [--duration-ms MS] [--wait-quiet SECS] [--no-pin] \
-[--only startup,overhead,throughput,compile]";
+[--only startup,overhead,throughput,compile,agg]";
 
 fn parse_args() -> Result<Config, String> {
     let mut cfg = Config {
@@ -93,7 +94,9 @@ fn parse_args() -> Result<Config, String> {
             "--only" => {
                 cfg.only = val("--only")?.split(',').map(str::to_string).collect();
                 for s in &cfg.only {
-                    if !["startup", "overhead", "throughput", "compile"].contains(&s.as_str()) {
+                    if !["startup", "overhead", "throughput", "compile", "agg"]
+                        .contains(&s.as_str())
+                    {
                         return Err(format!("unknown section `{s}`\n{USAGE}"));
                     }
                 }

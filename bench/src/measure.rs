@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::proc::{pin, Lines, Proc};
+use crate::agg::{AggOverhead, PrintCase};
+use crate::proc::{pin, Exit, Lines, Proc, Seen};
 use crate::Config;
 
 /// The syscalls traced by the start-up specs, in order (1, 2 or 8 of them).
@@ -20,6 +21,8 @@ pub const PROBE_COUNTS: [usize; 3] = [1, 2, 8];
 pub const SWEEP_RATES: [u64; 6] = [100_000, 250_000, 500_000, 1_000_000, 2_000_000, 0];
 
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a tracer may take to exit after SIGINT before it is sent another.
+pub const RESIGNAL_AFTER: Duration = Duration::from_secs(3);
 pub const BPFTRACE_MARKER: &str = "bench: attached";
 /// How bpftrace prints one event (the same JSON object tracectl prints).
 const BPFTRACE_PRINTF: &str = r#"printf("{\"pid\":%d,\"comm\":\"%s\"}\n", pid, comm);"#;
@@ -159,7 +162,13 @@ pub struct Results {
     pub overhead: Vec<Overhead>,
     pub sweep: Vec<SweepStep>,
     pub compile: Vec<(String, f64)>,
+    /// Aggregations: per-event runs, and prints of many keys.
+    pub agg: Vec<AggOverhead>,
+    pub prints: Vec<PrintCase>,
     pub quiet: Vec<Quiet>,
+    /// The load average before anything was measured (later ones include
+    /// the benchmark's own workload).
+    pub start_loadavg: String,
     pub errors: Vec<String>,
     pub warnings: Vec<String>,
     pub started: Option<Instant>,
@@ -201,6 +210,17 @@ impl Results {
             })).collect::<Vec<_>>(),
             "compile_ms": self.compile.iter().map(|(f, t)| json!({"spec": f, "ms": t}))
                 .collect::<Vec<_>>(),
+            "aggregation": self.agg.iter().map(|a| json!({
+                "case": a.case.name(), "tool": a.o.tool.name(),
+                "runs": a.o.runs.iter().map(run).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "print": self.prints.iter().map(|p| json!({
+                "printer": p.printer.label(), "keys": p.keys,
+                "runs": p.runs.iter().map(|x| json!({
+                    "rows": x.rows, "total": x.total,
+                    "sigint_to_last_line_ms": x.to_last_ms, "sigint_to_exit_ms": x.to_exit_ms,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
             "errors": self.errors, "warnings": self.warnings,
         })
     }
@@ -291,7 +311,7 @@ fn noise() -> Vec<String> {
 
 /// Waits (up to `cfg.wait_quiet`) for a quiet machine, without a record;
 /// between repetitions of a measurement.
-fn settle(cfg: &Config) {
+pub fn settle(cfg: &Config) {
     let t0 = Instant::now();
     while !cfg.wait_quiet.is_zero() && t0.elapsed() < cfg.wait_quiet && !noise().is_empty() {}
 }
@@ -552,97 +572,136 @@ fn bpftrace_lost(lines: &[String]) -> u64 {
         .sum()
 }
 
-/// Runs the workload at `rate` (0: flat out) for `dur`, traced by `tool`
-/// (filtered to the workload's pid), and checks that every call was either
-/// received or reported lost.
-pub fn event_run(cfg: &Config, tool: Tool, rate: u64, dur: Duration) -> Result<EventRun, String> {
-    let max_ms = dur.as_millis().max(1) as u64;
-    let n = if rate == 0 {
-        u64::MAX / 2
-    } else {
-        rate * max_ms / 1000
-    };
+/// The workload's arguments (bench/c/workload.c).
+#[derive(Debug, Clone, Copy)]
+pub struct Workload {
+    /// Calls per thread (at most).
+    pub calls: u64,
+    /// Target rate per thread, calls/s (0: as fast as possible).
+    pub rate: u64,
+    /// Stop after this long (0: after `calls`).
+    pub max_ms: u64,
+    /// Threads of the one process; with more than one, thread t runs on CPU t
+    /// (the harness does not pin the process).
+    pub threads: u64,
+    /// 0: getppid(2); K: sched_get_priority_max(i % K), K distinct arguments.
+    pub keys: u64,
+}
+
+impl Workload {
+    /// getppid flat out (rate 0) or paced, for `dur`, one thread.
+    pub fn getppid(rate: u64, dur: Duration) -> Workload {
+        let max_ms = dur.as_millis().max(1) as u64;
+        Workload {
+            calls: if rate == 0 {
+                u64::MAX / 2
+            } else {
+                rate * max_ms / 1000
+            },
+            rate,
+            max_ms,
+            threads: 1,
+            keys: 0,
+        }
+    }
+}
+
+/// A tracer to start before the workload runs.
+pub struct Tracer<'a> {
+    pub tool: Tool,
+    /// Its command, given the workload's pid.
+    pub command: &'a dyn Fn(i32) -> Command,
+    /// The line that says it is attached, and whether it comes on stdout
+    /// (bpftrace's BEGIN line) rather than stderr.
+    pub marker: &'a str,
+    pub marker_on_stdout: bool,
+    /// Read its stdout (else /dev/null): lines starting with `event_prefix`
+    /// are counted, the first `keep` others kept.
+    pub read_stdout: bool,
+    pub event_prefix: Option<&'a str>,
+    pub keep: usize,
+    /// How long to let it drain after the workload ended, before SIGINT.
+    pub drain: Duration,
+}
+
+/// What a traced run saw, before any tool-specific parsing.
+pub struct RawRun {
+    /// getppid / sched_get_priority_max calls the workload made, and its
+    /// loops' time summed over threads.
+    pub calls: u64,
+    pub ns: u64,
+    /// The tracer's exit, its stdout and stderr, and when it was sent SIGINT.
+    pub exit: Option<Exit>,
+    pub out: Seen,
+    pub err: Seen,
+    pub sigint_at: Option<Instant>,
+    /// The tracer was still running [`RESIGNAL_AFTER`] after SIGINT, and
+    /// was sent another one.
+    pub resignaled: bool,
+}
+
+/// Runs the workload, traced by `tracer` (attached first) or not, then
+/// stops the tracer with SIGINT and collects what it printed. Errors when a
+/// tool does not attach, fails, or exits with a non-zero code.
+pub fn traced_run(cfg: &Config, w: Workload, tracer: Option<&Tracer>) -> Result<RawRun, String> {
     let mut wl_cmd = Command::new(&cfg.workload);
     wl_cmd
-        .args([n.to_string(), rate.to_string(), max_ms.to_string()])
+        .args([
+            w.calls.to_string(),
+            w.rate.to_string(),
+            w.max_ms.to_string(),
+            w.threads.to_string(),
+            w.keys.to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    pin(&mut wl_cmd, cfg.workload_cpu);
+    if w.threads <= 1 {
+        pin(&mut wl_cmd, cfg.workload_cpu);
+    }
     let mut wl = Proc::spawn(&mut wl_cmd)?;
     let pid = wl.pid;
 
-    let mut tracer = None;
-    let mut out_lines = None;
-    let mut err_lines = None;
-    if tool != Tool::None {
-        let mut cmd;
-        let marker;
-        let mut via_stdout = false;
-        match tool {
-            Tool::Tracectl => {
-                cmd = Command::new(&cfg.tracectl);
-                cmd.args([
-                    "run",
-                    "-o",
-                    "json",
-                    "--time",
-                    "none",
-                    "--pid",
-                    &pid.to_string(),
-                    "-e",
-                    "tracepoint:syscalls:sys_enter_getppid { pid, comm }",
-                ]);
-                marker = "tracectl: attached";
-            }
-            Tool::Floor => {
-                cmd = Command::new(&cfg.floor);
-                cmd.args(["--pid", &pid.to_string()]);
-                marker = "floor: attached";
-            }
-            Tool::Bpftrace => {
-                cmd = Command::new(&cfg.bpftrace);
-                cmd.args(["-e", &bpftrace_run_prog(1, &format!("/pid == {pid}/ "))]);
-                marker = BPFTRACE_MARKER;
-                via_stdout = true;
-            }
-            Tool::None => unreachable!(),
-        }
-        // tracectl and the floor print to /dev/null and count themselves;
-        // bpftrace's lines are counted here.
+    let mut running = None;
+    if let Some(t) = tracer {
+        let mut cmd = (t.command)(pid);
         cmd.stdin(null())
-            .stdout(if via_stdout { Stdio::piped() } else { null() })
+            .stdout(if t.read_stdout {
+                Stdio::piped()
+            } else {
+                null()
+            })
             .stderr(Stdio::piped());
         pin(&mut cmd, cfg.tracer_cpu);
         let mut p = Proc::spawn(&mut cmd)?;
-        if via_stdout {
-            out_lines = Some(Lines::spawn(
+        let out = t.read_stdout.then(|| {
+            Lines::spawn_keep(
                 p.child.stdout.take().expect("piped"),
-                Some(marker),
-                Some(EVENT_PREFIX),
-            ));
-        }
+                t.marker_on_stdout.then_some(t.marker),
+                t.event_prefix,
+                t.keep,
+            )
+        });
         let err = Lines::spawn(
             p.child.stderr.take().expect("piped"),
-            (!via_stdout).then_some(marker),
+            (!t.marker_on_stdout).then_some(t.marker),
             None,
         );
-        let attached = match &out_lines {
-            Some(o) => o.marker(ATTACH_TIMEOUT),
-            None => err.marker(ATTACH_TIMEOUT),
+        let attached = match (&out, t.marker_on_stdout) {
+            (Some(o), true) => o.marker(ATTACH_TIMEOUT),
+            _ => err.marker(ATTACH_TIMEOUT),
         };
         if attached.is_none() {
             p.signal(libc::SIGINT);
-            let _ = p.finish(Duration::from_secs(5), tool.name());
+            let _ = p.finish(Duration::from_secs(5), t.tool.name());
             let seen = err.finish();
             return Err(format!(
                 "{} never reported being attached: {}",
-                tool.name(),
+                t.tool.name(),
                 seen.lines.join(" | ")
             ));
         }
-        err_lines = Some(err);
-        tracer = Some(p);
+        running = Some((p, out, err));
     }
 
     // Go.
@@ -655,7 +714,8 @@ pub fn event_run(cfg: &Config, tool: Tool, rate: u64, dur: Duration) -> Result<E
     if let Some(mut o) = wl.child.stdout.take() {
         let _ = o.read_to_string(&mut wl_out);
     }
-    let wl_exit = wl.finish(dur + Duration::from_secs(120), "the workload")?;
+    let limit = Duration::from_millis(w.max_ms) + Duration::from_secs(120);
+    let wl_exit = wl.finish(limit, "the workload")?;
     if wl_exit.code != 0 {
         return Err(format!("the workload failed (exit {})", wl_exit.code));
     }
@@ -667,31 +727,109 @@ pub fn event_run(cfg: &Config, tool: Tool, rate: u64, dur: Duration) -> Result<E
     let (Some(calls), Some(ns)) = (field("calls="), field("ns=")) else {
         return Err(format!("unexpected workload output `{}`", wl_out.trim()));
     };
-    let mut run = EventRun {
-        rate,
+    let mut raw = RawRun {
         calls,
         ns,
-        ..EventRun::default()
+        exit: None,
+        out: Seen::default(),
+        err: Seen::default(),
+        sigint_at: None,
+        resignaled: false,
     };
-    let Some(mut p) = tracer else {
-        return Ok(run);
+    let (Some(t), Some((mut p, out, err))) = (tracer, running) else {
+        return Ok(raw);
     };
-    // Let the tracer drain (tracectl and the floor deliver within their
-    // 100 ms poll timeout), then stop it.
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(t.drain);
+    raw.sigint_at = Some(Instant::now());
     p.signal(libc::SIGINT);
-    let exit = p.finish(Duration::from_secs(30), tool.name());
-    let seen_err = err_lines.take().map(Lines::finish).unwrap_or_default();
-    let seen_out = out_lines.take().map(Lines::finish).unwrap_or_default();
+    // bpftrace 0.17 now and then misses a SIGINT (it then ran on until a
+    // second one, 30 s later); ask again after a while.
+    if p.wait_timeout(RESIGNAL_AFTER).is_none() {
+        raw.resignaled = true;
+        p.signal(libc::SIGINT);
+    }
+    let exit = p.finish(Duration::from_secs(30), t.tool.name());
+    raw.err = err.finish();
+    raw.out = out.map(Lines::finish).unwrap_or_default();
     let exit = exit?;
     if exit.code != 0 {
         return Err(format!(
             "{} exited with {}: {}",
-            tool.name(),
+            t.tool.name(),
             exit.code,
-            seen_err.lines.join(" | ")
+            raw.err.lines.join(" | ")
         ));
     }
+    raw.exit = Some(exit);
+    Ok(raw)
+}
+
+/// Runs the workload at `rate` (0: flat out) for `dur`, traced by `tool`
+/// (filtered to the workload's pid), and checks that every call was either
+/// received or reported lost.
+pub fn event_run(cfg: &Config, tool: Tool, rate: u64, dur: Duration) -> Result<EventRun, String> {
+    let w = Workload::getppid(rate, dur);
+    let tracectl = |pid: i32| {
+        let mut cmd = Command::new(&cfg.tracectl);
+        cmd.args([
+            "run",
+            "-o",
+            "json",
+            "--time",
+            "none",
+            "--pid",
+            &pid.to_string(),
+            "-e",
+            "tracepoint:syscalls:sys_enter_getppid { pid, comm }",
+        ]);
+        cmd
+    };
+    let floor = |pid: i32| {
+        let mut cmd = Command::new(&cfg.floor);
+        cmd.args(["--pid", &pid.to_string()]);
+        cmd
+    };
+    let bpftrace = |pid: i32| {
+        let mut cmd = Command::new(&cfg.bpftrace);
+        cmd.args(["-e", &bpftrace_run_prog(1, &format!("/pid == {pid}/ "))]);
+        cmd
+    };
+    // tracectl and the floor print to /dev/null and count themselves;
+    // bpftrace's lines are counted here. Let the tracer drain (tracectl and
+    // the floor deliver within their 100 ms poll timeout), then stop it.
+    fn tracer<'a>(
+        tool: Tool,
+        command: &'a dyn Fn(i32) -> Command,
+        marker: &'a str,
+        on_stdout: bool,
+    ) -> Tracer<'a> {
+        Tracer {
+            tool,
+            command,
+            marker,
+            marker_on_stdout: on_stdout,
+            read_stdout: on_stdout,
+            event_prefix: Some(EVENT_PREFIX),
+            keep: 1000,
+            drain: Duration::from_millis(400),
+        }
+    }
+    let t = match tool {
+        Tool::None => None,
+        Tool::Tracectl => Some(tracer(tool, &tracectl, "tracectl: attached", false)),
+        Tool::Floor => Some(tracer(tool, &floor, "floor: attached", false)),
+        Tool::Bpftrace => Some(tracer(tool, &bpftrace, BPFTRACE_MARKER, true)),
+    };
+    let raw = traced_run(cfg, w, t.as_ref())?;
+    let mut run = EventRun {
+        rate,
+        calls: raw.calls,
+        ns: raw.ns,
+        ..EventRun::default()
+    };
+    let Some(exit) = raw.exit else {
+        return Ok(run);
+    };
     run.tracer_cpu = exit.cpu;
     run.tracer_rss_kib = exit.maxrss_kib;
     match tool {
@@ -701,19 +839,19 @@ pub fn event_run(cfg: &Config, tool: Tool, rate: u64, dur: Duration) -> Result<E
             } else {
                 "floor: "
             };
-            let (events, lost) = parse_summary(&seen_err.lines, prefix).ok_or_else(|| {
+            let (events, lost) = parse_summary(&raw.err.lines, prefix).ok_or_else(|| {
                 format!(
                     "{}: no summary line on stderr: {}",
                     tool.name(),
-                    seen_err.lines.join(" | ")
+                    raw.err.lines.join(" | ")
                 )
             })?;
             run.received = events;
             run.lost = lost;
         }
         Tool::Bpftrace => {
-            run.received = seen_out.events;
-            run.lost = bpftrace_lost(&seen_out.lines);
+            run.received = raw.out.events;
+            run.lost = bpftrace_lost(&raw.out.lines);
         }
         Tool::None => {}
     }
@@ -874,6 +1012,7 @@ fn compile(cfg: &Config, r: &mut Results) {
 pub fn run_all(cfg: &Config) -> Results {
     let mut r = Results {
         started: Some(Instant::now()),
+        start_loadavg: loadavg(),
         ..Results::default()
     };
     for tool in [&cfg.tracectl, &cfg.floor, &cfg.workload] {
@@ -902,6 +1041,10 @@ pub fn run_all(cfg: &Config) -> Results {
     if cfg.wants("compile") {
         quiet(cfg, &mut r, "compile");
         compile(cfg, &mut r);
+    }
+    if cfg.wants("agg") {
+        quiet(cfg, &mut r, "aggregations");
+        crate::agg::aggregations(cfg, &mut r);
     }
     r.elapsed = r.started.map(|t| t.elapsed()).unwrap_or_default();
     r

@@ -165,10 +165,12 @@ impl Drop for Proc {
 /// What a [`Lines`] reader saw once its stream closed.
 #[derive(Debug, Default)]
 pub struct Seen {
-    /// Lines not counted as events (capped at 1000).
+    /// Lines not counted as events (at most the reader's `keep`).
     pub lines: Vec<String>,
     /// Lines starting with the event prefix.
     pub events: u64,
+    /// When the last line (of any kind) arrived.
+    pub last_at: Option<Instant>,
 }
 
 /// Reads a child's output lines on a thread; reports when a marker line
@@ -180,11 +182,21 @@ pub struct Lines {
 
 impl Lines {
     /// `marker`: a substring announcing "attached"; `event_prefix`: lines
-    /// that are events (counted, not kept).
+    /// that are events (counted, not kept). Keeps the first 1000 other lines.
     pub fn spawn<R: Read + Send + 'static>(
         r: R,
         marker: Option<&str>,
         event_prefix: Option<&str>,
+    ) -> Lines {
+        Lines::spawn_keep(r, marker, event_prefix, 1000)
+    }
+
+    /// [`Lines::spawn`], keeping the first `keep` lines that are not events.
+    pub fn spawn_keep<R: Read + Send + 'static>(
+        r: R,
+        marker: Option<&str>,
+        event_prefix: Option<&str>,
+        keep: usize,
     ) -> Lines {
         let (tx, rx) = mpsc::channel();
         let marker = marker.map(|m| m.as_bytes().to_vec());
@@ -200,6 +212,7 @@ impl Lines {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
+                seen.last_at = Some(Instant::now());
                 if let Some(p) = &prefix {
                     if line.starts_with(p) {
                         seen.events += 1;
@@ -214,7 +227,7 @@ impl Lines {
                         }
                     }
                 }
-                if seen.lines.len() < 1000 {
+                if seen.lines.len() < keep {
                     seen.lines
                         .push(String::from_utf8_lossy(&line).trim_end().to_string());
                 }

@@ -4,6 +4,10 @@
 use std::fmt::Write as _;
 use std::process::Command;
 
+use crate::agg::{
+    print_cost, Case, Printer, HIST_KEYS, HOT_THREADS, PRINT_CALLS_PER_KEY, PRINT_KEYS,
+    PRINT_MAX_KEYS,
+};
 use crate::measure::{col, median, EventRun, Results, Tool, BPFTRACE_MARKER, SYSCALLS};
 
 /// bpftrace's per-event statement, shortened for the report.
@@ -236,6 +240,11 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
             )
         })
         .collect();
+    let _ = writeln!(
+        m,
+        "| load average when the run started | {} (later ones include the benchmark's own workload) |",
+        r.start_loadavg
+    );
     let _ = writeln!(m, "| load average at each section | {} |", loads.join("; "));
     let _ = writeln!(m, "| total time | {:.0} s |\n", r.elapsed.as_secs_f64());
     if !r.errors.is_empty() || !r.warnings.is_empty() {
@@ -254,7 +263,7 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
     let _ = writeln!(
         m,
         "Ratios are bpftrace ÷ tracectl (how many times faster or smaller tracectl is), \
-         except per-event overhead: tracectl ÷ the hand-written floor.\n"
+         except the first per-event overhead row: tracectl ÷ the hand-written floor.\n"
     );
     let _ = writeln!(
         m,
@@ -396,6 +405,7 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
         ms(mx),
         met(check(mx, |v| v <= 20.0))
     );
+    agg_summary(&mut m, r);
     let _ = writeln!(m);
 
     // ---- details ----
@@ -534,5 +544,166 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
         let _ = writeln!(m, "| specs/{f} | {} |", ms(*t));
     }
     let _ = writeln!(m);
+    agg_details(&mut m, cfg, r);
     m
+}
+
+/// Median ns per call of `case` by `tool`, less the untraced median.
+fn agg_added(r: &Results, case: Case, tool: Tool) -> f64 {
+    let med = |t: Tool| {
+        r.agg
+            .iter()
+            .find(|a| a.case == case && a.o.tool == t)
+            .filter(|a| !a.o.runs.is_empty())
+            .map_or(f64::NAN, |a| a.o.median_ns())
+    };
+    med(tool) - med(Tool::None)
+}
+
+/// The summary rows of section 6.
+fn agg_summary(m: &mut String, r: &Results) {
+    for (case, goal) in [
+        (Case::Count, Some(2.0)),
+        (Case::CountHot, Some(4.0)),
+        (Case::Hist, None),
+    ] {
+        let (t, b) = (
+            agg_added(r, case, Tool::Tracectl),
+            agg_added(r, case, Tool::Bpftrace),
+        );
+        let q = b / t;
+        let _ = writeln!(
+            m,
+            "| 6 | ns added per event, {} | {} | {} | | {} | {} | {} |",
+            case.label(),
+            ns(t),
+            ns(b),
+            ratio(q),
+            goal.map_or(String::new(), |g| format!("≥ {g:.0}× lower than bpftrace")),
+            goal.map_or("", |g| met(check(q, |v| v >= g)))
+        );
+    }
+    let (bpf, _) = print_cost(r, Printer::Bpftrace);
+    for printer in [Printer::TracectlTable, Printer::TracectlJson] {
+        let (cost, _) = print_cost(r, printer);
+        let table = printer == Printer::TracectlTable;
+        let _ = writeln!(
+            m,
+            "| 6 | one print of {} keys ({}) | {} | {} | | {} | ≤ 20 ms | {} |",
+            count(PRINT_KEYS),
+            if table {
+                "table; bpftrace: its text"
+            } else {
+                "JSON Lines"
+            },
+            ms(cost),
+            if table { ms(bpf) } else { String::new() },
+            if table {
+                ratio(bpf / cost)
+            } else {
+                String::new()
+            },
+            met(check(cost, |v| v <= 20.0))
+        );
+    }
+}
+
+/// Section 6 of the details.
+fn agg_details(m: &mut String, cfg: &Config, r: &Results) {
+    let _ = writeln!(m, "## 6. Aggregations\n");
+    let _ = writeln!(
+        m,
+        "**Per-event cost.** The workload runs flat out for {} ms and times its loops; the \
+         tracer counts in a kernel map and prints once, at exit (SIGINT). \
+         `count() by comm`: getppid(2), traced by `tracectl run -o json --pid P -e \
+         '{}'` and `bpftrace -e '… /pid == P/ {{ @[comm] = count(); }}'`; on one CPU \
+         (workload on CPU {}, tracer on the other), and with {HOT_THREADS} threads of one \
+         process — one comm, so one hot key — each pinned to its own CPU (ns per call is then \
+         the threads' loop time summed over their calls, the cost of a call on one CPU). \
+         `hist(policy)`: sched_get_priority_max(i % {}) (a system call cheaper still than getppid; its `policy` \
+         argument spreads over 15 power-of-two buckets), traced by `tracectl … -e '{}'` and \
+         `bpftrace -e '… /pid == P/ {{ @ = hist(args->policy); }}'`; its untraced baseline is its \
+         own. ns added = traced − untraced ns per call, median of {} repetitions, the cases and \
+         tools interleaved. Every run checks the printed counts (or buckets) against the calls \
+         made and that `by comm` printed exactly one key.\n",
+        cfg.duration.as_millis(),
+        Case::Count.tracectl_prog(),
+        cfg.workload_cpu.map_or("any".into(), |c| c.to_string()),
+        count(HIST_KEYS),
+        Case::Hist.tracectl_prog(),
+        cfg.reps,
+    );
+    let _ = writeln!(
+        m,
+        "| case | tool | ns per call | ns added | calls | counted | not counted | tracer peak RSS |"
+    );
+    let _ = writeln!(m, "|---|---|---:|---:|---:|---:|---:|---:|");
+    for a in &r.agg {
+        let (calls, recv, lost) = a.o.total();
+        let traced = a.o.tool != Tool::None;
+        let rss = median(a.o.runs.iter().map(|x| x.tracer_rss_kib as f64).collect());
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            a.case.label(),
+            a.o.tool.name(),
+            ns(if a.o.runs.is_empty() {
+                f64::NAN
+            } else {
+                a.o.median_ns()
+            }),
+            if traced {
+                ns(agg_added(r, a.case, a.o.tool))
+            } else {
+                String::new()
+            },
+            count(calls),
+            if traced { count(recv) } else { String::new() },
+            if traced { count(lost) } else { String::new() },
+            if traced { mib(rss) } else { String::new() },
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\n**One print of {} keys.** `… {{ n = count() }} by policy` with `--max-keys {}` \
+         (bpftrace: `@[args->policy] = count()` with `BPFTRACE_MAP_KEYS_MAX={}`), the workload \
+         making {} calls spread over {} policies or all on one; then SIGINT, and the time \
+         until the last line of the print reached the harness (through a pipe), and until \
+         the tracer exited (detaching included: closing a syscall tracepoint waits for kernel \
+         RCU grace periods, tens of ms; see bench/analysis.md). \
+         The print's cost is the {}-key median less the 1-key one, which holds what does \
+         not depend on the keys: the signal, the last drain and a one-row print (bpftrace also \
+         detaches its probes before it prints, hence its long 1-key time). Medians of {} runs; \
+         each checks that the print has one row per key and that the counts add up to the \
+         calls.\n",
+        count(PRINT_KEYS),
+        PRINT_MAX_KEYS,
+        PRINT_MAX_KEYS,
+        count(PRINT_KEYS * PRINT_CALLS_PER_KEY),
+        count(PRINT_KEYS),
+        count(PRINT_KEYS),
+        cfg.runs
+    );
+    let _ = writeln!(
+        m,
+        "| printer | keys | SIGINT → last line | SIGINT → exit | print of {} keys |",
+        count(PRINT_KEYS)
+    );
+    let _ = writeln!(m, "|---|---:|---:|---:|---:|");
+    for p in &r.prints {
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} |",
+            p.printer.label(),
+            count(p.keys),
+            ms(p.to_last_ms()),
+            ms(p.to_exit_ms()),
+            if p.keys == PRINT_KEYS {
+                ms(print_cost(r, p.printer).0)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let _ = writeln!(m);
 }
