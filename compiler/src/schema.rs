@@ -117,6 +117,9 @@ mod tests {
         };
         let probe = &v["properties"]["probes"]["items"]["properties"];
         assert_eq!(keys(probe), sorted(&PROBE_KEYS));
-        assert_eq!(keys(&v["properties"]["output"]["properties"]), sorted(&OUTPUT_KEYS));
+        assert_eq!(
+            keys(&v["properties"]["output"]["properties"]),
+            sorted(&OUTPUT_KEYS)
+        );
     }
 }
