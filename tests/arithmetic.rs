@@ -137,7 +137,9 @@ fn cases() -> [Vec<Case>; 2] {
             ("neg", "-offset", |c| V::S(c.offset.wrapping_neg())),
             // A constant on the left of a non-commutative operator.
             ("rsub", "1000 - len", |c| V::U(1000u64.wrapping_sub(c.len))),
-            ("rshl", "3 << advice", |c| V::U(3u64 << ((c.advice as i64 as u64) & 63))),
+            ("rshl", "3 << advice", |c| {
+                V::U(3u64 << ((c.advice as i64 as u64) & 63))
+            }),
             ("not", "~len", |c| V::U(!c.len)),
             // C precedence: `*` before `+`/`-`, parentheses first.
             ("prec", "len + offset * 2 - 1", |c| {
