@@ -16,7 +16,6 @@
 mod common;
 
 use common::{bpf_available, json_lines, scratch, serial, Tracer};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::process::Command;
 
@@ -35,28 +34,8 @@ fn me() -> String {
     std::process::id().to_string()
 }
 
-/// A JSON integer as i128.
-fn int(v: &Value) -> i128 {
-    v.as_i64()
-        .map(i128::from)
-        .or_else(|| v.as_u64().map(i128::from))
-        .unwrap_or_else(|| panic!("not an integer: {v}"))
-}
-
-/// A histogram's JSON buckets as (min, max, count), open bounds as None.
-fn buckets(v: &Value) -> Vec<(Option<i128>, Option<i128>, u64)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a histogram: {v}"))
-        .iter()
-        .map(|b| {
-            (
-                b.get("min").map(int),
-                b.get("max").map(int),
-                b["count"].as_u64().expect("count"),
-            )
-        })
-        .collect()
-}
+use common::hist_buckets as buckets;
+use common::json_int as int;
 
 /// The power-of-two bucket bpftrace's hist() puts v in, as closed bounds.
 fn log2_bucket(v: i64) -> (Option<i128>, Option<i128>) {

@@ -664,19 +664,12 @@ fn total(rows: &[Value], probe: &str, field: &str, select: impl Fn(&Value) -> bo
         .sum()
 }
 
-/// A histogram's JSON buckets as (min, max, count); bpftrace's bounds are
-/// closed, and only the buckets below 0 and above the range are open.
+/// A histogram's JSON buckets as (min, max, count) ([`common::hist_buckets`]),
+/// in this file's integer type.
 fn buckets(v: &Value) -> Vec<(Option<i64>, Option<i64>, i64)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a histogram: {v}"))
-        .iter()
-        .map(|b| {
-            (
-                b.get("min").map(int),
-                b.get("max").map(int),
-                int(&b["count"]),
-            )
-        })
+    common::hist_buckets(v)
+        .into_iter()
+        .map(|(lo, hi, n)| (lo.map(|x| x as i64), hi.map(|x| x as i64), n as i64))
         .collect()
 }
 

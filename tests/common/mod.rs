@@ -210,6 +210,30 @@ pub fn run_exec(path: &Path) -> u32 {
     pid
 }
 
+/// A JSON integer as an i128 (holds both i64 and u64 values).
+pub fn json_int(v: &serde_json::Value) -> i128 {
+    v.as_i64()
+        .map(i128::from)
+        .or_else(|| v.as_u64().map(i128::from))
+        .unwrap_or_else(|| panic!("not an integer: {v}"))
+}
+
+/// An aggregation's JSON histogram as (min, max, count) per non-empty
+/// bucket, in order; an open side (below 0, above lhist's range) is `None`.
+pub fn hist_buckets(v: &serde_json::Value) -> Vec<(Option<i128>, Option<i128>, u64)> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a histogram: {v}"))
+        .iter()
+        .map(|b| {
+            (
+                b.get("min").map(json_int),
+                b.get("max").map(json_int),
+                b["count"].as_u64().expect("count"),
+            )
+        })
+        .collect()
+}
+
 /// Parses JSON Lines output.
 pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
     out.lines()
