@@ -286,23 +286,22 @@ impl ArithChecker<'_, '_> {
             if let Some((_, v)) = self.names.iter().find(|(name, _)| name == n) {
                 return match v {
                     Value::Computed { calc, signed } => Ok(Term::Calc(calc.clone(), *signed)),
-                    Value::Capture(c) => match c.class() {
-                        ValueClass::Int { signed } => Ok(Term::Calc(Calc::Leaf(c.clone()), signed)),
-                        ValueClass::Str => Err(not_integer(e.span, op, "a string")),
-                        ValueClass::Ip4 => Err(not_integer(e.span, op, "an IPv4 address")),
-                        ValueClass::Opaque => Err(not_integer(e.span, op, describe(c))),
-                    },
+                    Value::Capture(c) => leaf(c.clone(), e.span, op),
                 };
             }
         }
-        let c = self.resolver.capture(e)?;
-        match c.class() {
-            ValueClass::Int { signed } => Ok(Term::Calc(Calc::Leaf(c), signed)),
-            ValueClass::Str => Err(not_integer(e.span, op, "a string")),
-            ValueClass::Ip4 => Err(not_integer(e.span, op, "an IPv4 address")
-                .note("compute on the raw value: `ntohl(daddr)`, not `ip4(daddr)`")),
-            ValueClass::Opaque => Err(not_integer(e.span, op, describe(&c))),
-        }
+        leaf(self.resolver.capture(e)?, e.span, op)
+    }
+}
+
+/// A captured operand of `op`: an integer leaf, or an error saying what it is.
+fn leaf(c: Capture, span: Span, op: &str) -> Result<Term, Diagnostic> {
+    match c.class() {
+        ValueClass::Int { signed } => Ok(Term::Calc(Calc::Leaf(c), signed)),
+        ValueClass::Str => Err(not_integer(span, op, "a string")),
+        ValueClass::Ip4 => Err(not_integer(span, op, "an IPv4 address")
+            .note("compute on the raw value: `ntohl(daddr)`, not `ip4(daddr)`")),
+        ValueClass::Opaque => Err(not_integer(span, op, describe(&c))),
     }
 }
 

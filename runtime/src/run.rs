@@ -255,13 +255,14 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         }
         not_counted = st.dropped(&mut pump.session);
     }
-    if pump.write_error.is_none() && has_events {
-        if let Err(e) = pump.writer.finish() {
-            pump.output_error(e);
-        }
-    }
-    if pump.write_error.is_none() && !has_events {
-        if let Err(e) = pump.writer.flush() {
+    if pump.write_error.is_none() {
+        // `finish` also writes the event header when no record came.
+        let done = if has_events {
+            pump.writer.finish()
+        } else {
+            pump.writer.flush()
+        };
+        if let Err(e) = done {
             pump.output_error(e);
         }
     }
