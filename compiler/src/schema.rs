@@ -10,8 +10,16 @@ pub const SCHEMA: &str = r##"{
   "type": "object",
   "additionalProperties": false,
   "required": ["name", "probes"],
+  "$defs": {
+    "matchNames": {
+      "oneOf": [
+        { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" },
+        { "type": "array", "minItems": 1, "items": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$" } }
+      ]
+    }
+  },
   "properties": {
-    "version": { "enum": [1, 2], "description": "Spec language version: 2 for arithmetic and aggregations (optional)." },
+    "version": { "enum": [1, 2], "description": "Spec language version: 2 for arithmetic, aggregations and start/end pairing (optional)." },
     "name": { "type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$", "description": "The spec's name." },
     "description": { "type": "string", "description": "One line saying what the spec traces." },
     "params": {
@@ -41,6 +49,26 @@ pub const SCHEMA: &str = r##"{
             "type": "string",
             "pattern": "^(kfunc|kretfunc|kprobe|kretprobe|fentry|fexit|tracepoint|tp_btf|uprobe|uretprobe):.+$",
             "description": "kfunc:FUNC, kretfunc:FUNC, kprobe:FUNC, kretprobe:FUNC, fentry:FUNC, fexit:FUNC, tracepoint:CATEGORY:NAME, tp_btf:NAME, uprobe:BINARY:SYMBOL, uretprobe:BINARY:SYMBOL"
+          },
+          "end": {
+            "type": "string",
+            "pattern": "^(kfunc|kretfunc|kprobe|kretprobe|fentry|fexit|tracepoint|tp_btf|uprobe|uretprobe):.+$",
+            "description": "Start/end pairing: the probe that ends this one; the record (or aggregate update) is made there. In expressions, end.NAME is read at the end probe and latency is the time from start to end in ns."
+          },
+          "match": {
+            "description": "Start/end pairing: which start an end completes (default tid). A name, a list of names valid at both probes, or one list per side: { start: [pid], end: [next_pid] }.",
+            "oneOf": [
+              { "$ref": "#/$defs/matchNames" },
+              {
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["start", "end"],
+                "properties": {
+                  "start": { "$ref": "#/$defs/matchNames", "description": "Names read at the start probe." },
+                  "end": { "$ref": "#/$defs/matchNames", "description": "Names read at the end probe, as many as start's." }
+                }
+              }
+            ]
           },
           "name": { "type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "Label of the probe's records (default: its target)." },
           "fields": {
@@ -121,5 +149,13 @@ mod tests {
             keys(&v["properties"]["output"]["properties"]),
             sorted(&OUTPUT_KEYS)
         );
+        // `match:` sides are exactly `start:` and `end:`, and its names
+        // refer to a definition that exists.
+        let sides = &probe["match"]["oneOf"][1];
+        assert_eq!(keys(&sides["properties"]), ["end", "start"]);
+        assert_eq!(sides["required"], serde_json::json!(["start", "end"]));
+        assert_eq!(probe["match"]["oneOf"][0]["$ref"], "#/$defs/matchNames");
+        assert!(v["$defs"]["matchNames"]["oneOf"].is_array());
+        assert_eq!(probe["end"]["pattern"], probe["probe"]["pattern"]);
     }
 }

@@ -102,8 +102,16 @@ pub struct ParamDecl {
 /// `probes:` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeDecl {
-    /// The probe as written (`kfunc:tcp_connect`).
+    /// The probe as written (`kfunc:tcp_connect`); for a paired probe
+    /// (spec-v2 section 3), the start.
     pub probe: Spanned<String>,
+    /// The probe that ends this one, as written
+    /// (`tracepoint:syscalls:sys_exit_openat`): YAML `end:`, DSL
+    /// `START => END`. `None`: not a paired probe.
+    pub end: Option<Spanned<String>>,
+    /// Which start an end completes (`match:`); `None` where not written
+    /// (the default, `tid`, is the semantic passes' to apply).
+    pub match_: Option<MatchDecl>,
     /// Optional label.
     pub name: Option<Spanned<String>>,
     /// Output fields, in order.
@@ -114,6 +122,52 @@ pub struct ProbeDecl {
     pub by: Vec<KeyDecl>,
     /// Span of the whole entry.
     pub span: Span,
+}
+
+/// `match:` of a paired probe: the names whose values join an end to its
+/// start. Names only; the semantic passes check that they exist at each
+/// probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchDecl {
+    /// The same names at both probes (`match: tid`, `match: [dev, sector]`;
+    /// DSL `match dev, sector`), and the span of what was written.
+    Same(Vec<Spanned<String>>, Span),
+    /// One list per side, paired by position
+    /// (`match: { start: [pid], end: [next_pid] }`; DSL
+    /// `match pid => next_pid`).
+    Sides {
+        /// Names read at the start probe.
+        start: Vec<Spanned<String>>,
+        /// Names read at the end probe, as many as `start`.
+        end: Vec<Spanned<String>>,
+        /// Span of what was written.
+        span: Span,
+    },
+}
+
+impl MatchDecl {
+    /// The span of the whole `match` value.
+    pub fn span(&self) -> Span {
+        match self {
+            MatchDecl::Same(_, span) | MatchDecl::Sides { span, .. } => *span,
+        }
+    }
+
+    /// The names read at the start probe.
+    pub fn start(&self) -> &[Spanned<String>] {
+        match self {
+            MatchDecl::Same(names, _) => names,
+            MatchDecl::Sides { start, .. } => start,
+        }
+    }
+
+    /// The names read at the end probe.
+    pub fn end(&self) -> &[Spanned<String>] {
+        match self {
+            MatchDecl::Same(names, _) => names,
+            MatchDecl::Sides { end, .. } => end,
+        }
+    }
 }
 
 /// One `by:` key.

@@ -24,6 +24,19 @@
 //!     by comm, dport = ntohs(sk->__sk_common.skc_dport) where size > 0
 //! output interval 1s, sort bytes, top 10
 //! ```
+//!
+//! A paired probe (version 2) names its end probe after `=>`; its `match`
+//! comes right after the fields, before `by` and `where`: one list of names
+//! (`match dev, sector`), or the start's names `=>` the end's:
+//!
+//! ```text
+//! probe tracepoint:sched:sched_wakeup => tracepoint:sched:sched_switch {
+//!     usecs = hist(latency / 1000)
+//! } match pid => next_pid by comm where latency > 1000
+//! ```
+//!
+//! A `match` name cannot be one of the DSL's keywords (`by`, `where`,
+//! `match`, `probe`, `output`, `spec`, `param`, `version`).
 
 use super::ast::*;
 use super::expr::{pair_range, scan_nesting, syntax_error, ExprBuilder, Grammar, Rule, SpanMap};
@@ -137,14 +150,19 @@ fn tokens(src: &str) -> Vec<(usize, usize)> {
                 while i < b.len() && word(b[i]) {
                     i += 1;
                 }
-                // `kind:target`
+                // `kind:target`, up to white space, a brace or `=>`
                 if b.get(i) == Some(&b':') && b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace())
                 {
-                    while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'{' {
+                    while i < b.len()
+                        && !b[i].is_ascii_whitespace()
+                        && !matches!(b[i], b'{' | b'}')
+                        && !b[i..].starts_with(b"=>")
+                    {
                         i += 1;
                     }
                 }
             }
+            b'=' if b.get(i + 1) == Some(&b'>') => i += 2,
             _ => i += src[i..].chars().next().map_or(1, char::len_utf8),
         }
         out.push((start, i.min(b.len())));
@@ -152,12 +170,20 @@ fn tokens(src: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// Statement keywords and `where`: what cannot be a `by` key.
-const NOT_A_KEY: [&str; 6] = ["where", "probe", "output", "spec", "param", "version"];
+/// Statement keywords and the probe's clause keywords: what cannot be a
+/// `by` key or a `match` name.
+const NOT_A_KEY: [&str; 8] = [
+    "where", "by", "match", "probe", "output", "spec", "param", "version",
+];
 
-/// Sharper messages for syntax errors around `by` and `output`, which the
-/// grammar-driven message of [`syntax_error`] states poorly: `by` without
-/// keys, a second `by`, output settings without `,` between them.
+/// The forms of `match`, for notes.
+const MATCH_FORMS: &str =
+    "a name (`match tid`), several (`match dev, sector`), or one list per side, the start's then the end's: `match pid => next_pid`";
+
+/// Sharper messages for syntax errors around `by`, `match`, `=>` and
+/// `output`, which the grammar-driven message of [`syntax_error`] states
+/// poorly: `by` without keys, `match` without names, a second `by`, a
+/// clause before the fields, output settings without `,` between them.
 fn refine(src: &str, d: Diagnostic) -> Diagnostic {
     let toks = tokens(src);
     let text = |t: &(usize, usize)| &src[t.0..t.1];
@@ -167,27 +193,86 @@ fn refine(src: &str, d: Diagnostic) -> Diagnostic {
     let Some(at) = toks.iter().rposition(|t| t.0 <= start && start < t.1) else {
         return d;
     };
+    let is_name = |t: &(usize, usize)| super::is_ident(text(t)) && !NOT_A_KEY.contains(&text(t));
+    // Token `i` follows a probe's body: right after its `}`, or after a
+    // `match` clause that is.
+    let after_body = |i: usize| -> bool {
+        let Some(b) = toks[..i].iter().rposition(|t| text(t) == "}") else {
+            return false;
+        };
+        b + 1 == i
+            || (text(&toks[b + 1]) == "match"
+                && toks[b + 2..i]
+                    .iter()
+                    .all(|t| is_name(t) || matches!(text(t), "," | "=>")))
+    };
+    // What cannot start a key or a name: nothing, a keyword, punctuation,
+    // a probe.
+    let missing = |next: Option<&(usize, usize)>| match next.map(text) {
+        None => true,
+        Some(n) => {
+            NOT_A_KEY.contains(&n)
+                || matches!(n, "," | ";" | "{" | "}" | "=>")
+                || (n.contains(':') && n.starts_with(|c: char| c.is_ascii_alphabetic()))
+        }
+    };
     // `} by` followed by nothing that can be a key.
     let by = toks[..=at]
         .iter()
         .enumerate()
         .rev()
         .take(3)
-        .find(|(i, t)| text(t) == "by" && *i > 0 && text(&toks[i - 1]) == "}");
+        .find(|(i, t)| text(t) == "by" && after_body(*i));
     if let Some((i, t)) = by {
-        let next = toks.get(i + 1).map(text);
-        let missing = match next {
-            None => true,
-            Some(n) => {
-                NOT_A_KEY.contains(&n)
-                    || matches!(n, "," | ";" | "{" | "}")
-                    || (n.contains(':') && n.starts_with(|c: char| c.is_ascii_alphabetic()))
-            }
-        };
-        if missing {
+        if missing(toks.get(i + 1)) {
             return Diagnostic::error(Span::new(t.0, t.1), "`by` without keys")
                 .label("expected a key after `by`")
                 .note("a key is a name or `NAME = EXPR`: `by comm, dport = ntohs(sk->__sk_common.skc_dport)`");
+        }
+    }
+    // `} match` followed by nothing that can be a name.
+    let m = toks[..=at]
+        .iter()
+        .enumerate()
+        .rev()
+        .take(3)
+        .find(|(i, t)| text(t) == "match" && *i > 0 && text(&toks[i - 1]) == "}");
+    if let Some((i, t)) = m {
+        if missing(toks.get(i + 1)) {
+            return Diagnostic::error(Span::new(t.0, t.1), "`match` without names")
+                .label("expected a name after `match`")
+                .note(format!("`match` takes {MATCH_FORMS}"));
+        }
+    }
+    // `} match pid =>` followed by nothing that can be a name.
+    let arrow = toks[..=at]
+        .iter()
+        .enumerate()
+        .rev()
+        .take(3)
+        .find(|(i, t)| text(t) == "=>" && after_body(*i));
+    // `} match tid,` likewise.
+    let comma = toks[..=at]
+        .iter()
+        .enumerate()
+        .rev()
+        .take(3)
+        .find(|(i, t)| text(t) == "," && after_body(*i));
+    if let Some((i, t)) = comma {
+        if missing(toks.get(i + 1)) {
+            return Diagnostic::error(
+                Span::new(t.0, t.1),
+                "`,` in `match` without a name after it",
+            )
+            .label("expected a name after `,`")
+            .note(format!("`match` takes {MATCH_FORMS}"));
+        }
+    }
+    if let Some((i, t)) = arrow {
+        if missing(toks.get(i + 1)) {
+            return Diagnostic::error(Span::new(t.0, t.1), "`match … =>` without the end's names")
+                .label("expected the end probe's names after `=>`")
+                .note("one list per side, the start's then the end's, as many on each: `match pid => next_pid`, `match dev, sector => dev, sector`");
         }
     }
     let mut d = d;
@@ -224,6 +309,38 @@ fn refine(src: &str, d: Diagnostic) -> Diagnostic {
     if let (true, true, Some(t)) = (in_output, at_end, takes) {
         d = d.note(format!("`{found}` takes {t}"));
     }
+    let prev = at.checked_sub(1).map(|p| text(&toks[p]));
+    let is_probe = |t: &str| t.contains(':') && t.starts_with(|c: char| c.is_ascii_alphabetic());
+    // `match [dev, sector]`, `match (pid) (next_pid)`: other syntaxes' forms.
+    if prev == Some("match") && matches!(found, "[" | "(" | "{") {
+        d = d.note(format!("`match` takes {MATCH_FORMS}, without brackets"));
+    }
+    // `START =>` and no probe after it.
+    let arrow = if found == "=>" && at_end {
+        Some(at)
+    } else {
+        at.checked_sub(1).filter(|_| prev == Some("=>"))
+    };
+    if arrow.is_some_and(|a| !after_body(a)) && !is_probe(found) {
+        d = d.note("after `=>` comes the probe that ends this one: `probe kfunc:vfs_read => kretfunc:vfs_read { … }`");
+    }
+    // A clause before the fields: `kfunc:f by comm { … }`, `A => B match tid { … }`.
+    let before_body = (at >= 2 && text(&toks[at - 2]) == "as") || prev.is_some_and(is_probe);
+    // (`where` has its note from `syntax_error`.)
+    let example = match found {
+        "by" => Some("the keys come after the fields: `probe KIND:TARGET { … } by …`"),
+        "match" => Some("`match` comes after the fields: `probe START => END { … } match …`"),
+        _ => None,
+    };
+    if let (true, Some(e)) = (before_body, example) {
+        d = d.note(e);
+    }
+    // `A as x => B`: the end probe follows the start.
+    if found == "=>" && at >= 2 && text(&toks[at - 2]) == "as" {
+        d = d.note(
+            "the end probe follows the start, before `as`: `probe START => END as NAME { … }`",
+        );
+    }
     d
 }
 
@@ -242,6 +359,7 @@ fn is_keyword(r: Rule) -> bool {
             | Rule::kw_as
             | Rule::kw_where
             | Rule::kw_by
+            | Rule::kw_match
     )
 }
 
@@ -331,39 +449,33 @@ fn stmt_probe(
     spec: &mut Spec,
 ) -> Result<(), Diagnostic> {
     let span = span_of(&p);
-    let mut it = parts(p);
-    let probe_name = it.next().ok_or_else(|| internal(span))?;
-    let tok = probe_name
+    let mut it = p
         .into_inner()
-        .next()
-        .ok_or_else(|| internal(span))?;
-    let probe = match tok.as_rule() {
-        Rule::string => {
-            let value = b.string(&tok)?;
-            let span = span_of(&tok);
-            // Without escapes, the probe is the text between the quotes:
-            // point there, so errors can point into it.
-            let inner = Span::new(
-                span.start as usize + 1,
-                (span.end as usize).saturating_sub(1),
-            );
-            let verbatim = !value.is_empty() && src.get(inner.range()) == Some(value.as_str());
-            Spanned::new(value, if verbatim { inner } else { span })
-        }
-        _ => Spanned::new(tok.as_str().to_string(), span_of(&tok)),
-    };
+        .filter(|q| !matches!(q.as_rule(), Rule::kw_probe | Rule::kw_as));
+    let probe_name = it.next().ok_or_else(|| internal(span))?;
+    let probe = probe_name_of(b, src, probe_name)?;
     let mut decl = ProbeDecl {
         probe,
+        end: None,
+        match_: None,
         name: None,
         fields: Vec::new(),
         filter: None,
         by: Vec::new(),
         span,
     };
-    // The span of a `by` already read.
+    // The `match` and `by` keywords already read; the last `where` and the
+    // first.
+    let mut match_at: Option<Span> = None;
     let mut by_at: Option<Span> = None;
+    let mut where_at: Option<Span> = None;
+    let mut first_where: Option<Span> = None;
     for part in it {
         match part.as_rule() {
+            Rule::end_probe => {
+                let name = part.into_inner().next().ok_or_else(|| internal(span))?;
+                decl.end = Some(probe_name_of(b, src, name)?);
+            }
             Rule::ident => {
                 decl.name = Some(Spanned::new(part.as_str().to_string(), span_of(&part)))
             }
@@ -372,7 +484,62 @@ fn stmt_probe(
                     decl.fields.push(field(b, f)?);
                 }
             }
-            Rule::expr => decl.filter = Some(b.expr(part)?),
+            Rule::kw_where => {
+                where_at = Some(span_of(&part));
+                first_where = first_where.or(where_at);
+            }
+            Rule::expr => {
+                let filter = b.expr(part)?;
+                if let (Some(first), Some(at), Some(first_at)) =
+                    (&decl.filter, where_at, first_where)
+                {
+                    let both = Expr {
+                        kind: ExprKind::Binary {
+                            op: BinOp::And,
+                            lhs: Box::new(first.clone()),
+                            rhs: Box::new(filter.clone()),
+                        },
+                        span: first.span.to(filter.span),
+                    };
+                    return Err(Diagnostic::error(at, "a probe has one `where`")
+                        .label("second `where`")
+                        .also(first_at, "first `where`")
+                        .note(format!(
+                            "join conditions with `&&`: `where {}`",
+                            super::expr::print_expr(&both)
+                        )));
+                }
+                decl.filter = Some(filter);
+            }
+            Rule::match_clause => {
+                let mut inner = part.into_inner();
+                let kw = inner.next().ok_or_else(|| internal(span))?;
+                let kw_span = span_of(&kw);
+                let m = match_clause(inner, kw_span)?;
+                if let Some(first) = match_at {
+                    return Err(Diagnostic::error(kw_span, "a probe has one `match`")
+                        .label("second `match`")
+                        .also(first, "first `match`")
+                        .note("list every name after one `match`: `match dev, sector`"));
+                }
+                // The grammar takes clauses in any order.
+                let late = match (&decl.filter, by_at) {
+                    (Some(f), _) => Some(("`match` after the filter", f.span, "the filter")),
+                    (None, Some(by)) => Some(("`match` after `by`", by, "`by`")),
+                    (None, None) => None,
+                };
+                if let Some((message, at, what)) = late {
+                    return Err(Diagnostic::error(kw_span, message)
+                        .label("`match` goes right after the fields")
+                        .also(at, what)
+                        .note(format!(
+                            "write `{}`",
+                            tail(Some(&m), &decl.by, decl.filter.as_ref())
+                        )));
+                }
+                match_at = Some(kw_span);
+                decl.match_ = Some(m);
+            }
             Rule::by_clause => {
                 let mut inner = part.into_inner();
                 let kw = inner.next().ok_or_else(|| internal(span))?;
@@ -384,16 +551,14 @@ fn stmt_probe(
                         .also(first, "first `by`")
                         .note("list every key after one `by`: `by comm, pid`"));
                 }
-                // The grammar puts a `by` after the filter's expression.
+                // The grammar takes clauses in any order.
                 if let Some(filter) = &decl.filter {
-                    let keys: Vec<String> = keys.iter().map(print_key).collect();
                     return Err(Diagnostic::error(kw_span, "`by` after the filter")
                         .label("the keys go before `where`")
                         .also(filter.span, "the filter")
                         .note(format!(
-                            "write `{{ … }} by {} where {}`",
-                            keys.join(", "),
-                            super::expr::print_expr(filter)
+                            "write `{}`",
+                            tail(decl.match_.as_ref(), &keys, Some(filter))
                         )));
                 }
                 by_at = Some(kw_span);
@@ -407,8 +572,109 @@ fn stmt_probe(
             .label("nothing to capture")
             .note("list fields between the braces, e.g. `{ pid, comm }`"));
     }
+    if let (Some(at), None) = (match_at, &decl.end) {
+        return Err(Diagnostic::error(
+            at,
+            "`match` pairs a start with its end probe, and this probe has none",
+        )
+        .label("no end probe (`=> …`) before the fields")
+        .note("name the probe that ends this one after `=>`: `probe tracepoint:syscalls:sys_enter_openat => tracepoint:syscalls:sys_exit_openat { … } match tid`, or remove `match`"));
+    }
     spec.probes.push(decl);
     Ok(())
+}
+
+/// A probe name (`probe_name`): a token, or a quoted string spanned at
+/// the text between its quotes when that is the value.
+fn probe_name_of(b: &ExprBuilder, src: &str, p: Pair<Rule>) -> Result<Spanned<String>, Diagnostic> {
+    let span = span_of(&p);
+    let tok = p.into_inner().next().ok_or_else(|| internal(span))?;
+    Ok(match tok.as_rule() {
+        Rule::string => {
+            let value = b.string(&tok)?;
+            let span = span_of(&tok);
+            // Without escapes, the probe is the text between the quotes:
+            // point there, so errors can point into it.
+            let inner = Span::new(
+                span.start as usize + 1,
+                (span.end as usize).saturating_sub(1),
+            );
+            let verbatim = !value.is_empty() && src.get(inner.range()) == Some(value.as_str());
+            Spanned::new(value, if verbatim { inner } else { span })
+        }
+        _ => Spanned::new(tok.as_str().to_string(), span_of(&tok)),
+    })
+}
+
+/// The names of a `match` clause after its keyword (at `kw`): one list, or
+/// the start's and the end's, as many on each side.
+fn match_clause<'i>(
+    mut lists: impl Iterator<Item = Pair<'i, Rule>>,
+    kw: Span,
+) -> Result<MatchDecl, Diagnostic> {
+    let names = |p: Pair<Rule>| -> Vec<Spanned<String>> {
+        p.into_inner()
+            .map(|n| Spanned::new(n.as_str().to_string(), span_of(&n)))
+            .collect()
+    };
+    let first = lists.next().ok_or_else(|| internal(kw))?;
+    let first_span = span_of(&first);
+    let start = names(first);
+    let Some(second) = lists.next() else {
+        return Ok(MatchDecl::Same(start, first_span));
+    };
+    let second_span = span_of(&second);
+    let end = names(second);
+    let span = first_span.to(second_span);
+    if start.len() != end.len() {
+        let count = |n: usize| {
+            if n == 1 {
+                "1 name".to_string()
+            } else {
+                format!("{n} names")
+            }
+        };
+        return Err(Diagnostic::error(
+            second_span,
+            format!(
+                "`match` pairs names by position, but the start has {} and the end {}",
+                count(start.len()),
+                count(end.len())
+            ),
+        )
+        .label(format!("{} here", count(end.len())))
+        .also(first_span, format!("{} at the start", count(start.len())))
+        .note("the first start name is compared with the first end name, and so on: give both sides as many names"));
+    }
+    Ok(MatchDecl::Sides { start, end, span })
+}
+
+/// A `match` clause as the DSL writes it, without the keyword.
+pub(crate) fn print_match(m: &MatchDecl) -> String {
+    let list = |names: &[Spanned<String>]| -> String {
+        let v: Vec<&str> = names.iter().map(|n| n.value.as_str()).collect();
+        v.join(", ")
+    };
+    match m {
+        MatchDecl::Same(names, _) => list(names),
+        MatchDecl::Sides { start, end, .. } => format!("{} => {}", list(start), list(end)),
+    }
+}
+
+/// What follows a probe's fields, in order: `} match … by … where …`.
+fn tail(m: Option<&MatchDecl>, by: &[KeyDecl], filter: Option<&Expr>) -> String {
+    let mut o = "{ … }".to_string();
+    if let Some(m) = m {
+        o.push_str(&format!(" match {}", print_match(m)));
+    }
+    if !by.is_empty() {
+        let keys: Vec<String> = by.iter().map(print_key).collect();
+        o.push_str(&format!(" by {}", keys.join(", ")));
+    }
+    if let Some(f) = filter {
+        o.push_str(&format!(" where {}", super::expr::print_expr(f)));
+    }
+    o
 }
 
 fn field(b: &ExprBuilder, f: Pair<Rule>) -> Result<FieldDecl, Diagnostic> {
@@ -798,8 +1064,13 @@ mod tests {
         assert_eq!(d.span.start as usize, src.rfind("by").unwrap());
         let src = "kfunc:x { n = count() } by comm by pid";
         let d = err(src);
-        assert!(d.message.starts_with("syntax error"), "{d:?}");
+        assert_eq!(d.message, "a probe has one `by`");
         assert_eq!(d.span.start as usize, src.rfind("by").unwrap());
+        assert_eq!(d.secondary[0].0.start as usize, src.find("by").unwrap());
+        // Without keys after the second, the syntax error says so.
+        let src = "kfunc:x { n = count() } by comm by";
+        let d = err(src);
+        assert!(d.message.starts_with("syntax error"), "{d:?}");
         assert!(
             d.notes.iter().any(|n| n.contains("a probe has one `by`")),
             "{d:?}"
@@ -817,6 +1088,266 @@ mod tests {
             let d = err(src);
             assert_eq!(d.message, "`by` without keys", "{src:?}");
             assert_eq!(d.span, Span::new(by_at, by_at + 2), "{src:?}");
+        }
+    }
+
+    /// (start names, end names, one list per side) of a probe's `match`.
+    fn match_of(p: &ProbeDecl) -> Option<(Vec<&str>, Vec<&str>, bool)> {
+        fn names(n: &[Spanned<String>]) -> Vec<&str> {
+            n.iter().map(|n| n.value.as_str()).collect()
+        }
+        p.match_.as_ref().map(|m| {
+            (
+                names(m.start()),
+                names(m.end()),
+                matches!(m, MatchDecl::Sides { .. }),
+            )
+        })
+    }
+
+    #[test]
+    fn pairing_forms() {
+        let src = "probe tracepoint:sched:sched_wakeup => tracepoint:sched:sched_switch as runq { n = hist(latency / 1000) }\n    match pid, target_cpu => next_pid, cpu  # m\n    by comm where pid > 1  # w\n";
+        let spec = parse(src).unwrap_or_else(|d| panic!("{d:?}"));
+        let p = &spec.probes[0];
+        assert_eq!(p.probe.value, "tracepoint:sched:sched_wakeup");
+        let end = p.end.as_ref().unwrap();
+        assert_eq!(
+            (end.value.as_str(), &src[end.span.range()]),
+            (
+                "tracepoint:sched:sched_switch",
+                "tracepoint:sched:sched_switch"
+            )
+        );
+        assert_eq!(p.name.as_ref().map(|n| n.value.as_str()), Some("runq"));
+        assert_eq!(
+            match_of(p),
+            Some((vec!["pid", "target_cpu"], vec!["next_pid", "cpu"], true))
+        );
+        let m = p.match_.as_ref().unwrap();
+        assert_eq!(&src[m.span().range()], "pid, target_cpu => next_pid, cpu");
+        for n in m.start().iter().chain(m.end()) {
+            assert_eq!(&src[n.span.range()], n.value);
+        }
+        assert_eq!(p.by[0].name.value, "comm");
+        assert_eq!(
+            p.filter.as_ref().map(|f| &src[f.span.range()]),
+            Some("pid > 1")
+        );
+        assert_eq!(&src[p.span.range()], src.split("  # w").next().unwrap());
+
+        // One list; `=>` without spaces; a quoted end probe; one name.
+        for (src, end, want) in [
+            (
+                "kfunc:blk_mq_start_request => kfunc:blk_mq_end_request { n = count() } match dev, sector",
+                "kfunc:blk_mq_end_request",
+                Some((vec!["dev", "sector"], vec!["dev", "sector"], false)),
+            ),
+            (
+                "kfunc:vfs_read=>kretfunc:vfs_read { ret = end.ret }",
+                "kretfunc:vfs_read",
+                None,
+            ),
+            (
+                "\"uprobe:/bin/a b:f\" => \"uretprobe:/bin/a b:f\" { r = end.retval } match tid",
+                "uretprobe:/bin/a b:f",
+                Some((vec!["tid"], vec!["tid"], false)),
+            ),
+            (
+                "kfunc:f => kretfunc:f { x = end.ret } match a => b where latency > 10",
+                "kretfunc:f",
+                Some((vec!["a"], vec!["b"], true)),
+            ),
+        ] {
+            let spec = parse(src).unwrap_or_else(|d| panic!("{src}: {d:?}"));
+            let p = &spec.probes[0];
+            assert_eq!(p.end.as_ref().map(|e| e.value.as_str()), Some(end), "{src}");
+            assert_eq!(&src[p.end.as_ref().unwrap().span.range()], end, "{src}");
+            assert_eq!(match_of(p), want, "{src}");
+        }
+        // `end.ret` and `latency` are plain expressions for the semantic
+        // passes; `match` is a keyword only after the fields.
+        let src = "kfunc:f => kretfunc:f { match, r = end.ret, l = latency } where match > 0\nmatch:x { pid }";
+        let spec = parse(src).unwrap_or_else(|d| panic!("{d:?}"));
+        let at = src.find("end.ret").unwrap();
+        assert_eq!(spec.probes.len(), 2);
+        assert_eq!(spec.probes[0].match_, None);
+        assert_eq!(spec.probes[0].fields[0].name.value, "match");
+        assert_eq!(
+            spec.probes[0].fields[1].expr.kind,
+            ExprKind::Member {
+                base: Box::new(Expr {
+                    kind: ExprKind::Ident("end".into()),
+                    span: Span::new(at, at + 3),
+                }),
+                member: Spanned::new("ret".into(), Span::new(at + 4, at + 7)),
+                arrow: false,
+            }
+        );
+        assert_eq!(
+            spec.probes[0].fields[2].expr.kind,
+            ExprKind::Ident("latency".into())
+        );
+        assert_eq!(spec.probes[1].probe.value, "match:x");
+        // A probe ends at `=>`: `kfunc:a=>b` is two probes' names.
+        let spec = parse("kfunc:a=>kretfunc:a { pid }").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(spec.probes[0].probe.value, "kfunc:a");
+    }
+
+    #[test]
+    fn pairing_errors() {
+        let ab = "kfunc:a => kretfunc:a { n = count() }";
+        for (src, message, at) in [
+            (format!("{ab} match"), "`match` without names", "match"),
+            (
+                format!("{ab} match  # c\n"),
+                "`match` without names",
+                "match",
+            ),
+            (
+                format!("{ab} match where n > 0"),
+                "`match` without names",
+                "match",
+            ),
+            (
+                format!("{ab} match by comm"),
+                "`match` without names",
+                "match",
+            ),
+            (
+                format!("{ab} match\nkfunc:b {{ pid }}"),
+                "`match` without names",
+                "match",
+            ),
+            (format!("{ab} match , a"), "`match` without names", "match"),
+            (
+                format!("{ab} match a =>"),
+                "`match … =>` without the end's names",
+                "=>",
+            ),
+            (
+                format!("{ab} match a => by comm"),
+                "`match … =>` without the end's names",
+                "=>",
+            ),
+            (
+                format!("{ab} match a =>\noutput top 1"),
+                "`match … =>` without the end's names",
+                "=>",
+            ),
+            (
+                format!("{ab} match a,"),
+                "`,` in `match` without a name after it",
+                ",",
+            ),
+            (
+                format!("{ab} match a, where n > 0"),
+                "`,` in `match` without a name after it",
+                ",",
+            ),
+            (
+                format!("{ab} match a => b,"),
+                "`,` in `match` without a name after it",
+                ",",
+            ),
+            (
+                format!("{ab} match a match b"),
+                "a probe has one `match`",
+                "match",
+            ),
+            (
+                format!("{ab} by comm match a"),
+                "`match` after `by`",
+                "match",
+            ),
+            (
+                format!("{ab} where n > 0 match a"),
+                "`match` after the filter",
+                "match",
+            ),
+            (
+                format!("{ab} match a by comm where n > 0 match b"),
+                "a probe has one `match`",
+                "match",
+            ),
+            (
+                format!("{ab} match a, b => c"),
+                "`match` pairs names by position, but the start has 2 names and the end 1 name",
+                "c",
+            ),
+            (
+                format!("{ab} match a => c, d, e"),
+                "`match` pairs names by position, but the start has 1 name and the end 3 names",
+                "c, d, e",
+            ),
+            (
+                "kfunc:a { n = count() } match tid".to_string(),
+                "`match` pairs a start with its end probe, and this probe has none",
+                "match",
+            ),
+            (
+                format!("{ab} where a where b"),
+                "a probe has one `where`",
+                "where",
+            ),
+        ] {
+            let d = err(&src);
+            assert_eq!(d.message, message, "{src:?}");
+            // The last occurrence: the second `match`, the `=>` of the names.
+            assert_eq!(d.span.start as usize, src.rfind(at).unwrap(), "{src:?}");
+            assert_eq!(&src[d.span.range()], at, "{src:?}");
+        }
+        // Notes: the clauses in order, the conditions joined.
+        let d = err(&format!("{ab} by comm, k = x + 1 match a => b"));
+        assert_eq!(d.notes, ["write `{ … } match a => b by comm, k = x + 1`"]);
+        let d = err(&format!("{ab} match a where x > 0 by comm"));
+        assert_eq!(d.notes, ["write `{ … } match a by comm where x > 0`"]);
+        let d = err(&format!("{ab} where x > 0 || y match a"));
+        assert_eq!(d.notes, ["write `{ … } match a where x > 0 || y`"]);
+        let d = err(&format!("{ab} where x > 0 || y where z"));
+        assert_eq!(
+            d.notes,
+            ["join conditions with `&&`: `where (x > 0 || y) && z`"]
+        );
+        // Syntax errors with notes.
+        for (src, at, note) in [
+            (format!("{ab} match [a, b]"), "[", "without brackets"),
+            (format!("{ab} match (a) (b)"), "(", "without brackets"),
+            (
+                "kfunc:a => kretfunc:a match tid { n = count() }".to_string(),
+                "match",
+                "`match` comes after the fields",
+            ),
+            (
+                "kfunc:a as x match tid { n = count() }".to_string(),
+                "match",
+                "`match` comes after the fields",
+            ),
+            (
+                "kfunc:a by comm { n = count() }".to_string(),
+                "by",
+                "the keys come after the fields",
+            ),
+            (
+                "kfunc:a => { n = count() }".to_string(),
+                "{",
+                "after `=>` comes the probe that ends this one",
+            ),
+            (
+                "kfunc:a =>".to_string(),
+                "=>",
+                "after `=>` comes the probe that ends this one",
+            ),
+            (
+                "kfunc:a as x => kretfunc:a { n = count() }".to_string(),
+                "=",
+                "the end probe follows the start, before `as`",
+            ),
+        ] {
+            let d = err(&src);
+            assert!(d.message.starts_with("syntax error"), "{src:?}: {d:?}");
+            assert_eq!(&src[d.span.range()], at, "{src:?}");
+            assert!(d.notes.iter().any(|n| n.contains(note)), "{src:?}: {d:?}");
         }
     }
 

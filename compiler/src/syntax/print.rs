@@ -92,6 +92,12 @@ pub fn to_yaml(spec: &Spec) -> String {
     o.push_str("probes:\n");
     for p in &spec.probes {
         o.push_str(&format!("  - probe: {}\n", yaml_str(&p.probe.value)));
+        if let Some(e) = &p.end {
+            o.push_str(&format!("    end: {}\n", yaml_str(&e.value)));
+        }
+        if let Some(m) = &p.match_ {
+            o.push_str(&format!("    match: {}\n", yaml_match(m)));
+        }
         if let Some(n) = &p.name {
             o.push_str(&format!("    name: {}\n", yaml_str(&n.value)));
         }
@@ -162,6 +168,26 @@ fn output_settings(out: &OutputDecl) -> Vec<(&'static str, String)> {
     v
 }
 
+/// `match:`'s value: a scalar for one name, a list for several, a mapping
+/// of the two sides.
+fn yaml_match(m: &MatchDecl) -> String {
+    let names = |n: &[crate::diag::Spanned<String>]| -> String {
+        match n {
+            [one] => flow_str(&one.value),
+            _ => {
+                let v: Vec<String> = n.iter().map(|x| flow_str(&x.value)).collect();
+                format!("[{}]", v.join(", "))
+            }
+        }
+    };
+    match m {
+        MatchDecl::Same(n, _) => names(n),
+        MatchDecl::Sides { start, end, .. } => {
+            format!("{{ start: {}, end: {} }}", names(start), names(end))
+        }
+    }
+}
+
 /// A string inside a flow mapping: `,` `{` `}` need quoting there.
 pub(crate) fn flow_str(s: &str) -> String {
     let y = yaml_str(s);
@@ -181,6 +207,7 @@ fn probe_token(p: &str) -> String {
             && !rest
                 .chars()
                 .any(|c| c.is_whitespace() || c == '{' || c == '}' || c == '#')
+            && !rest.contains("=>")
     });
     if simple {
         p.to_string()
@@ -212,6 +239,9 @@ pub fn to_dsl(spec: &Spec) -> String {
     }
     for p in &spec.probes {
         o.push_str(&format!("\nprobe {}", probe_token(&p.probe.value)));
+        if let Some(e) = &p.end {
+            o.push_str(&format!(" => {}", probe_token(&e.value)));
+        }
         if let Some(n) = &p.name {
             o.push_str(&format!(" as {}", n.value));
         }
@@ -227,6 +257,9 @@ pub fn to_dsl(spec: &Spec) -> String {
             }
         }
         o.push('}');
+        if let Some(m) = &p.match_ {
+            o.push_str(&format!(" match {}", super::dsl::print_match(m)));
+        }
         if !p.by.is_empty() {
             let keys: Vec<String> = p.by.iter().map(super::dsl::print_key).collect();
             o.push_str(&format!(" by {}", keys.join(", ")));
@@ -311,6 +344,99 @@ output format json, interval 500ms, cumulative true, sort calls, top 10, max_key
 "
         );
         assert_eq!(to_dsl(&s), again);
+    }
+
+    #[test]
+    fn pairing_in_both_syntaxes() {
+        let dsl = "version 2
+spec pairs
+probe tracepoint:block:block_rq_issue => tracepoint:block:block_rq_complete as bio { usecs = hist(latency / 1000) } match dev, sector by comm
+probe tracepoint:sched:sched_wakeup => tracepoint:sched:sched_switch { n = count() } match pid => next_pid where latency > 1000
+probe tracepoint:sched:sched_wakeup => tracepoint:sched:sched_switch { n = count() } match pid, target_cpu => next_pid, cpu
+probe kfunc:vfs_read => kretfunc:vfs_read { ret = end.ret } match tid
+probe kfunc:vfs_read => kretfunc:vfs_read { ret = end.ret }
+";
+        let s = spec("x.trace", dsl);
+        let yaml = to_yaml(&s);
+        assert_eq!(
+            yaml,
+            "version: 2
+name: pairs
+probes:
+  - probe: 'tracepoint:block:block_rq_issue'
+    end: 'tracepoint:block:block_rq_complete'
+    match: [dev, sector]
+    name: bio
+    by: [comm]
+    fields:
+      usecs: hist(latency / 1000)
+  - probe: 'tracepoint:sched:sched_wakeup'
+    end: 'tracepoint:sched:sched_switch'
+    match: { start: pid, end: next_pid }
+    fields:
+      n: count()
+    filter: latency > 1000
+  - probe: 'tracepoint:sched:sched_wakeup'
+    end: 'tracepoint:sched:sched_switch'
+    match: { start: [pid, target_cpu], end: [next_pid, cpu] }
+    fields:
+      n: count()
+  - probe: 'kfunc:vfs_read'
+    end: 'kretfunc:vfs_read'
+    match: tid
+    fields:
+      ret: end.ret
+  - probe: 'kfunc:vfs_read'
+    end: 'kretfunc:vfs_read'
+    fields:
+      ret: end.ret
+"
+        );
+        let again = to_dsl(&spec("x.yaml", &yaml));
+        assert_eq!(
+            again,
+            "version 2
+spec pairs
+
+probe tracepoint:block:block_rq_issue => tracepoint:block:block_rq_complete as bio {
+    usecs = hist(latency / 1000)
+} match dev, sector by comm
+
+probe tracepoint:sched:sched_wakeup => tracepoint:sched:sched_switch {
+    n = count()
+} match pid => next_pid where latency > 1000
+
+probe tracepoint:sched:sched_wakeup => tracepoint:sched:sched_switch {
+    n = count()
+} match pid, target_cpu => next_pid, cpu
+
+probe kfunc:vfs_read => kretfunc:vfs_read {
+    ret = end.ret
+} match tid
+
+probe kfunc:vfs_read => kretfunc:vfs_read {
+    ret = end.ret
+}
+"
+        );
+        assert_eq!(to_dsl(&s), again);
+    }
+
+    #[test]
+    fn probes_with_an_arrow_are_quoted() {
+        let s = spec(
+            "x.yaml",
+            "name: q\nprobes:\n  - probe: 'uprobe:/opt/a=>b:f'\n    end: 'uretprobe:/opt/a=>b:f'\n    match: ['true']\n    fields: { r: end.retval }\n",
+        );
+        let dsl = to_dsl(&s);
+        assert!(
+            dsl.contains("probe \"uprobe:/opt/a=>b:f\" => \"uretprobe:/opt/a=>b:f\" {\n"),
+            "{dsl}"
+        );
+        assert!(dsl.contains("} match true\n"), "{dsl}");
+        let back = spec("x.trace", &dsl);
+        assert_eq!(to_yaml(&back), to_yaml(&s));
+        assert!(to_yaml(&s).contains("    match: 'true'\n"));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Version 2 adds a probe's `by:` keys (a list of names, one name, or a
 //! mapping of name → expression) and the `output:` settings of aggregating
 //! probes: `interval` (a duration such as `1s`, `250ms`, `2m`; a bare
-//! integer is seconds), `cumulative`, `sort`, `top` and `max_keys`.
+//! integer is seconds), `cumulative`, `sort`, `top` and `max_keys`; and a
+//! paired probe's `end:` (the probe that ends it) and `match:` (a name, a
+//! list of names, or `{ start: …, end: … }`, one name or list per side).
 
 use super::ast::*;
 use super::expr::{parse_expr, SpanMap};
@@ -24,7 +26,7 @@ pub const TOP_KEYS: [&str; 6] = [
 /// The keys of a parameter.
 pub const PARAM_KEYS: [&str; 3] = ["type", "default", "description"];
 /// The keys of a probe.
-pub const PROBE_KEYS: [&str; 5] = ["probe", "name", "by", "fields", "filter"];
+pub const PROBE_KEYS: [&str; 7] = ["probe", "end", "match", "name", "by", "fields", "filter"];
 /// The settings of `output:` (and of the DSL's `output` statement).
 pub const OUTPUT_KEYS: [&str; 7] = [
     "format",
@@ -55,6 +57,12 @@ pub const MAX_KEYS: u64 = 1 << 20;
 /// An example of both forms of `by:`, for notes.
 const BY_EXAMPLE: &str =
     "e.g. `by: [comm, pid]`, or named expressions: `by: { comm: comm, dport: ntohs(sk->__sk_common.skc_dport) }`";
+/// What `end:` is, for notes.
+const END_EXAMPLE: &str =
+    "add the probe that ends this one, e.g. `end: tracepoint:syscalls:sys_exit_openat`, or remove `match:`";
+/// The forms of `match:`, for notes.
+const MATCH_EXAMPLE: &str =
+    "e.g. `match: tid`, `match: [dev, sector]`, or one list per side: `match: { start: [pid], end: [next_pid] }`";
 /// Output format names.
 pub const FORMATS: [&str; 3] = ["table", "json", "csv"];
 /// Time mode names.
@@ -385,24 +393,7 @@ impl Reader {
     fn probe(&mut self, node: &Node) -> Option<ProbeDecl> {
         let entries = self.mapping(node, &PROBE_KEYS, "a probe")?;
         let probe = match Self::get(entries, "probe") {
-            Some((_, v)) => match v {
-                Node::Scalar(s) if !s.is_null() => {
-                    let span = s
-                        .verbatim
-                        .filter(|_| !s.value.is_empty())
-                        .map(|b| Span::new(b, b + s.value.len()))
-                        .unwrap_or(s.span);
-                    Some(Spanned::new(s.value.clone(), span))
-                }
-                other => {
-                    self.err(
-                        Diagnostic::error(other.span(), "`probe` must be a probe name")
-                            .label(found(other))
-                            .note("e.g. `probe: tracepoint:syscalls:sys_enter_execve`"),
-                    );
-                    None
-                }
-            },
+            Some((k, v)) => self.probe_name(k, v, "probe"),
             None => {
                 if !misspelt(entries, "probe") {
                     self.err(
@@ -416,6 +407,26 @@ impl Reader {
                 }
                 None
             }
+        };
+        let end = Self::get(entries, "end").and_then(|(k, v)| self.probe_name(k, v, "end"));
+        let match_ = match (Self::get(entries, "match"), Self::get(entries, "end")) {
+            (Some((k, v)), Some(_)) => self.match_decl(k, v),
+            (Some((k, v)), None) => {
+                // Its shape is checked all the same.
+                self.match_decl(k, v);
+                if !misspelt(entries, "end") {
+                    self.err(
+                        Diagnostic::error(
+                            k.span,
+                            "`match:` pairs a start with its `end:`, and this probe has none",
+                        )
+                        .label("no `end:` in this probe")
+                        .note(END_EXAMPLE),
+                    );
+                }
+                None
+            }
+            (None, _) => None,
         };
         let name = Self::get(entries, "name").and_then(|(_, v)| self.string(v, "`name`"));
         let by = match Self::get(entries, "by") {
@@ -457,11 +468,172 @@ impl Reader {
         Some(ProbeDecl {
             by,
             probe: probe?,
+            end,
+            match_,
             name,
             fields,
             filter,
             span: node.span(),
         })
+    }
+
+    /// A probe name (`probe:` or `end:`, as `key` says): a scalar, spanned
+    /// at its text when written verbatim.
+    fn probe_name(&mut self, key: &Scalar, node: &Node, what: &str) -> Option<Spanned<String>> {
+        match node {
+            Node::Scalar(s) if !s.is_null() => {
+                let span = s
+                    .verbatim
+                    .filter(|_| !s.value.is_empty())
+                    .map(|b| Span::new(b, b + s.value.len()))
+                    .unwrap_or(s.span);
+                Some(Spanned::new(s.value.clone(), span))
+            }
+            other => {
+                // An empty value has no span of its own: point at the key.
+                let at = if other.span().start < other.span().end {
+                    other.span()
+                } else {
+                    key.span
+                };
+                let example = if what == "end" {
+                    "e.g. `end: tracepoint:syscalls:sys_exit_openat`, the probe that ends this one"
+                } else {
+                    "e.g. `probe: tracepoint:syscalls:sys_enter_execve`"
+                };
+                self.err(
+                    Diagnostic::error(at, format!("`{what}` must be a probe name"))
+                        .label(found(other))
+                        .note(example),
+                );
+                None
+            }
+        }
+    }
+
+    /// `match:`: a name, a list of names, or a mapping of exactly `start:`
+    /// and `end:`, each a name or a list of names, as many on each side.
+    /// `key` is the `match` key, where an empty value is reported.
+    fn match_decl(&mut self, key: &Scalar, node: &Node) -> Option<MatchDecl> {
+        let span = node.span();
+        match node {
+            Node::Map(entries, _) if !entries.is_empty() => {
+                let entries = self.mapping(node, &["start", "end"], "`match`")?;
+                let start = Self::get(entries, "start");
+                let end = Self::get(entries, "end");
+                let (Some((sk, sv)), Some((ek, ev))) = (start, end) else {
+                    let missing = if start.is_none() { "start" } else { "end" };
+                    if !misspelt(entries, missing) {
+                        self.err(
+                            Diagnostic::error(span, format!("`match` has no `{missing}:`"))
+                                .label(format!("`{missing}:` missing"))
+                                .note(
+                                    "one list per side needs both: `match: { start: [pid], end: [next_pid] }`; the same names at both probes are a list: `match: [dev, sector]`",
+                                ),
+                        );
+                    }
+                    return None;
+                };
+                let start = self.match_names(sk, sv, "`match: start`");
+                let end = self.match_names(ek, ev, "`match: end`");
+                let (start, end) = (start?, end?);
+                if start.len() != end.len() {
+                    self.err(
+                        Diagnostic::error(
+                            ev.span(),
+                            format!(
+                                "`match` pairs names by position, but `start:` has {} and `end:` has {}",
+                                count(start.len()),
+                                count(end.len())
+                            ),
+                        )
+                        .label(format!("{} here", count(end.len())))
+                        .also(sv.span(), format!("{} at the start", count(start.len())))
+                        .note("the first start name is compared with the first end name, and so on: give both sides as many names"),
+                    );
+                    return None;
+                }
+                Some(MatchDecl::Sides { start, end, span })
+            }
+            _ => self
+                .match_names(key, node, "`match`")
+                .map(|names| MatchDecl::Same(names, span)),
+        }
+    }
+
+    /// The names of `match:` or of one of its sides (`what`): a name or a
+    /// non-empty list of names.
+    fn match_names(
+        &mut self,
+        key: &Scalar,
+        node: &Node,
+        what: &str,
+    ) -> Option<Vec<Spanned<String>>> {
+        let empty = match node {
+            Node::Scalar(s) => s.is_null(),
+            Node::Seq(items, _) => items.is_empty(),
+            Node::Map(entries, _) => entries.is_empty(),
+        };
+        if empty {
+            let at = if node.span().start < node.span().end {
+                node.span()
+            } else {
+                key.span
+            };
+            self.err(
+                Diagnostic::error(at, format!("{what} is empty"))
+                    .label("no name here")
+                    .note(format!("{MATCH_EXAMPLE}; without `match:` an end completes the start of its thread (`tid`)")),
+            );
+            return None;
+        }
+        let items = match node {
+            Node::Seq(items, _) => items.as_slice(),
+            Node::Map(..) => {
+                self.err(
+                    Diagnostic::error(
+                        node.span(),
+                        format!("{what} must be a name or a list of names"),
+                    )
+                    .label(found(node))
+                    .note(MATCH_EXAMPLE),
+                );
+                return None;
+            }
+            Node::Scalar(_) => std::slice::from_ref(node),
+        };
+        let mut ok = true;
+        let mut names = Vec::new();
+        for item in items {
+            match item {
+                Node::Scalar(s) if super::is_ident(&s.value) => {
+                    let span = s
+                        .verbatim
+                        .filter(|_| !s.value.is_empty())
+                        .map(|b| Span::new(b, b + s.value.len()))
+                        .unwrap_or(s.span);
+                    names.push(Spanned::new(s.value.clone(), span));
+                }
+                other => {
+                    ok = false;
+                    let label = match other {
+                        Node::Scalar(s) if !s.is_null() && scalar_expr(s, "name").is_ok() => {
+                            "an expression, not a name".to_string()
+                        }
+                        Node::Scalar(s) if !s.is_null() => "not a name".to_string(),
+                        _ => found(other),
+                    };
+                    self.err(
+                        Diagnostic::error(other.span(), format!("{what} takes names"))
+                            .label(label)
+                            .note(format!(
+                                "names of values read at the probes (builtins, arguments, tracepoint fields); {MATCH_EXAMPLE}"
+                            )),
+                    );
+                }
+            }
+        }
+        ok.then_some(names)
     }
 
     /// `by:`: a list of names, one name, or a mapping of name → expression.
@@ -787,6 +959,15 @@ pub fn setting_error(key: &str, span: Span, found: &str) -> Diagnostic {
         .note(note)
 }
 
+/// "1 name", "2 names".
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 name".to_string()
+    } else {
+        format!("{n} names")
+    }
+}
+
 /// Parses an `interval`: a positive [`Duration`] (`1s`, `250ms`, `2m`), or
 /// a bare integer of seconds (`5` is `5s`, and is kept as `5s`).
 pub fn parse_interval(text: &str) -> Option<Duration> {
@@ -991,6 +1172,266 @@ mod tests {
             assert_eq!(at, alias);
             assert_eq!(d.notes, ["did you mean `by`?"]);
         }
+    }
+
+    const PAIR: &str = "name: x\nprobes:\n  - probe: tracepoint:sched:sched_wakeup\n";
+
+    /// A paired probe with these extra lines (`end:`, `match:`).
+    fn paired(lines: &str) -> String {
+        format!("{PAIR}{lines}    fields:\n      n: count()\n")
+    }
+
+    /// (start names, end names, one list per side) of the first probe's
+    /// `match`.
+    fn match_of(spec: &Spec) -> Option<(Vec<String>, Vec<String>, bool)> {
+        let names = |n: &[Spanned<String>]| n.iter().map(|n| n.value.clone()).collect();
+        spec.probes[0].match_.as_ref().map(|m| {
+            (
+                names(m.start()),
+                names(m.end()),
+                matches!(m, MatchDecl::Sides { .. }),
+            )
+        })
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn pairing_forms() {
+        let src = paired("    end: tracepoint:sched:sched_switch\n");
+        let spec = parse(&src).unwrap_or_else(|d| panic!("{d:?}"));
+        let end = spec.probes[0].end.as_ref().unwrap();
+        assert_eq!(end.value, "tracepoint:sched:sched_switch");
+        assert_eq!(&src[end.span.range()], "tracepoint:sched:sched_switch");
+        assert_eq!(match_of(&spec), None);
+        // A quoted end probe points inside its quotes.
+        let src = paired("    end: 'kretfunc:vfs_read'\n");
+        let spec = parse(&src).unwrap_or_else(|d| panic!("{d:?}"));
+        let end = spec.probes[0].end.as_ref().unwrap();
+        assert_eq!(&src[end.span.range()], "kretfunc:vfs_read");
+
+        for (m, start, end, sides, at) in [
+            ("tid", &["tid"][..], &["tid"][..], false, "tid"),
+            ("'tid'", &["tid"], &["tid"], false, "'tid'"),
+            (
+                "[dev, sector]",
+                &["dev", "sector"],
+                &["dev", "sector"],
+                false,
+                "[dev, sector]",
+            ),
+            (
+                "{ start: [pid], end: [next_pid] }",
+                &["pid"],
+                &["next_pid"],
+                true,
+                "{ start: [pid], end: [next_pid] }",
+            ),
+            (
+                "{ end: next_pid, start: pid }",
+                &["pid"],
+                &["next_pid"],
+                true,
+                "{ end: next_pid, start: pid }",
+            ),
+            (
+                "{ start: [a, b], end: [c, d] }",
+                &["a", "b"],
+                &["c", "d"],
+                true,
+                "{ start: [a, b], end: [c, d] }",
+            ),
+        ] {
+            let src = paired(&format!(
+                "    end: tracepoint:sched:sched_switch\n    match: {m}\n"
+            ));
+            let spec = parse(&src).unwrap_or_else(|d| panic!("{m}: {d:?}"));
+            assert_eq!(
+                match_of(&spec),
+                Some((strings(start), strings(end), sides)),
+                "{m}"
+            );
+            let decl = spec.probes[0].match_.as_ref().unwrap();
+            assert_eq!(&src[decl.span().range()], at, "{m}");
+            // Each name points at itself.
+            for n in decl.start().iter().chain(decl.end()) {
+                assert_eq!(&src[n.span.range()], n.value, "{m}");
+            }
+        }
+        // The block forms.
+        let src = paired(
+            "    end: tracepoint:sched:sched_switch\n    match:\n      start:\n        - pid\n      end: next_pid\n",
+        );
+        let spec = parse(&src).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            match_of(&spec),
+            Some((strings(&["pid"]), strings(&["next_pid"]), true))
+        );
+        let src = paired("    match:\n      - dev\n      - sector\n    end: kretfunc:f\n");
+        let spec = parse(&src).unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(
+            match_of(&spec),
+            Some((
+                strings(&["dev", "sector"]),
+                strings(&["dev", "sector"]),
+                false
+            ))
+        );
+    }
+
+    #[test]
+    fn pairing_errors() {
+        let end = "    end: tracepoint:sched:sched_switch\n";
+        for (lines, message, at, label) in [
+            (
+                "    match: tid\n".to_string(),
+                "`match:` pairs a start with its `end:`, and this probe has none",
+                "match",
+                "no `end:` in this probe",
+            ),
+            (
+                "    end:\n".to_string(),
+                "`end` must be a probe name",
+                "end",
+                "found nothing",
+            ),
+            (
+                "    end: ~\n".to_string(),
+                "`end` must be a probe name",
+                "~",
+                "found nothing",
+            ),
+            (
+                "    end: { probe: kretfunc:f }\n".to_string(),
+                "`end` must be a probe name",
+                "{ probe: kretfunc:f }",
+                "found a mapping",
+            ),
+            (
+                format!("{end}    match:\n"),
+                "`match` is empty",
+                "match",
+                "no name here",
+            ),
+            (
+                format!("{end}    match: []\n"),
+                "`match` is empty",
+                "[]",
+                "no name here",
+            ),
+            (
+                format!("{end}    match: {{}}\n"),
+                "`match` is empty",
+                "{}",
+                "no name here",
+            ),
+            (
+                format!("{end}    match: pid + 1\n"),
+                "`match` takes names",
+                "pid + 1",
+                "an expression, not a name",
+            ),
+            (
+                format!("{end}    match: [dev, task->pid]\n"),
+                "`match` takes names",
+                "task->pid",
+                "an expression, not a name",
+            ),
+            (
+                format!("{end}    match: [dev, 'a b']\n"),
+                "`match` takes names",
+                "'a b'",
+                "not a name",
+            ),
+            (
+                format!("{end}    match: [dev, [sector]]\n"),
+                "`match` takes names",
+                "[sector]",
+                "found a list",
+            ),
+            (
+                format!("{end}    match: {{ start: pid }}\n"),
+                "`match` has no `end:`",
+                "{ start: pid }",
+                "`end:` missing",
+            ),
+            (
+                format!("{end}    match: {{ end: pid }}\n"),
+                "`match` has no `start:`",
+                "{ end: pid }",
+                "`start:` missing",
+            ),
+            (
+                format!("{end}    match: {{ start: pid, end: next_pid, cpu: cpu }}\n"),
+                "unknown key `cpu` in `match`",
+                "cpu",
+                "unknown key",
+            ),
+            (
+                format!("{end}    match: {{ start: pid, end: [] }}\n"),
+                "`match: end` is empty",
+                "[]",
+                "no name here",
+            ),
+            (
+                format!("{end}    match: {{ start: {{ a: b }}, end: x }}\n"),
+                "`match: start` must be a name or a list of names",
+                "{ a: b }",
+                "found a mapping",
+            ),
+            (
+                format!("{end}    match: {{ start: [pid, x + 1], end: [next_pid, y] }}\n"),
+                "`match: start` takes names",
+                "x + 1",
+                "an expression, not a name",
+            ),
+            (
+                format!("{end}    match: {{ start: [pid, cpu], end: next_pid }}\n"),
+                "`match` pairs names by position, but `start:` has 2 names and `end:` has 1 name",
+                "next_pid",
+                "1 name here",
+            ),
+        ] {
+            let src = paired(&lines);
+            let (d, got) = error(&src);
+            assert_eq!(
+                (d.message.as_str(), got.as_str(), d.label.as_str()),
+                (message, at, label),
+                "{lines}"
+            );
+        }
+        // Unequal sides show the start too.
+        let src = paired(&format!(
+            "{end}    match: {{ start: [pid, cpu], end: next_pid }}\n"
+        ));
+        let (d, _) = error(&src);
+        assert_eq!(&src[d.secondary[0].0.range()], "[pid, cpu]");
+        assert_eq!(d.secondary[0].1, "2 names at the start");
+        // A misspelt `end:` is reported once, as such.
+        let (d, at) = error(&paired("    ned: kretfunc:f\n    match: tid\n"));
+        assert_eq!(
+            (at.as_str(), d.notes.as_slice()),
+            ("ned", &["did you mean `end`?".to_string()][..])
+        );
+        let (d, at) = error(&paired(&format!(
+            "{end}    match: {{ start: pid, edn: x }}\n"
+        )));
+        assert_eq!(
+            (at.as_str(), d.notes.as_slice()),
+            ("edn", &["did you mean `end`?".to_string()][..])
+        );
+        // Without `end:`, a wrong `match:` is reported as well.
+        let d = parse(&paired("    match: [a + 1]\n")).unwrap_err();
+        let messages: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "`match` takes names",
+                "`match:` pairs a start with its `end:`, and this probe has none"
+            ]
+        );
     }
 
     fn output(settings: &str) -> Result<OutputDecl, Vec<Diagnostic>> {

@@ -3,7 +3,8 @@
 //! A spec without `version:` may use every feature. A spec that says
 //! `version: 1` gets one error per use of a version 2 feature (spec-v2:
 //! `by:` keys, arithmetic, aggregate functions, the statistics settings of
-//! `output:`), each at the feature's span.
+//! `output:`, a paired probe's `end:` and `match:`), each at the feature's
+//! span.
 
 use super::ast::{BinOp, Expr, ExprKind, Spec, UnOp};
 use super::Syntax;
@@ -22,7 +23,7 @@ pub fn check_number(n: i128, span: Span) -> Result<u64, Diagnostic> {
         _ => Err(
             Diagnostic::error(span, format!("unsupported spec version {n}"))
                 .label("versions 1 and 2 exist")
-                .note("version 2 adds `by:` keys, arithmetic and aggregations; without `version:` every feature is allowed"),
+                .note("version 2 adds `by:` keys, arithmetic, aggregations and start/end pairing (`end:`, `match:`); without `version:` every feature is allowed"),
         ),
     }
 }
@@ -40,20 +41,30 @@ pub fn check_version_in(spec: &Spec, syntax: Syntax) -> Vec<Diagnostic> {
     let Some(v) = spec.version.as_ref().filter(|v| v.value == 1) else {
         return Vec::new();
     };
-    let (by, output, note) = match syntax {
+    let (by, end, match_, output, note) = match syntax {
         Syntax::Yaml => (
             "`by:`",
+            "`end:`",
+            "`match:`",
             "`output: ",
             "write `version: 2` (or remove `version: 1`)",
         ),
         Syntax::Dsl => (
             "`by`",
+            "an end probe (`=> …`)",
+            "`match`",
             "`output ",
             "write `version 2` (or remove `version 1`)",
         ),
     };
     let mut uses: Vec<(Span, String)> = Vec::new();
     for p in &spec.probes {
+        if let Some(e) = &p.end {
+            uses.push((e.span, format!("{end} is a version 2 feature")));
+        }
+        if let Some(m) = &p.match_ {
+            uses.push((m.span(), format!("{match_} is a version 2 feature")));
+        }
         if let (Some(first), Some(last)) = (p.by.first(), p.by.last()) {
             uses.push((
                 first.name.span.to(first.expr.span).to(last.expr.span),
@@ -237,6 +248,64 @@ output:
         );
         let d = parse("x.trace", src).unwrap_err();
         assert_eq!(d[0].notes, ["write `version 2` (or remove `version 1`)"]);
+    }
+
+    #[test]
+    fn pairing_is_version_2() {
+        let yaml = "version: 1
+name: v
+probes:
+  - probe: tracepoint:sched:sched_wakeup
+    end: tracepoint:sched:sched_switch
+    match: { start: pid, end: next_pid }
+    fields:
+      pid: pid
+  - probe: kfunc:vfs_read
+    end: kretfunc:vfs_read
+    fields:
+      ret: end.ret
+";
+        assert_eq!(
+            errors("v.yaml", yaml),
+            [
+                (
+                    "`end:` is a version 2 feature".to_string(),
+                    "tracepoint:sched:sched_switch".to_string()
+                ),
+                (
+                    "`match:` is a version 2 feature".to_string(),
+                    "{ start: pid, end: next_pid }".to_string()
+                ),
+                (
+                    "`end:` is a version 2 feature".to_string(),
+                    "kretfunc:vfs_read".to_string()
+                ),
+            ]
+        );
+        let dsl = "version 1\nkfunc:vfs_read => kretfunc:vfs_read { ret = end.ret } match tid\n";
+        assert_eq!(
+            errors("v.trace", dsl),
+            [
+                (
+                    "an end probe (`=> …`) is a version 2 feature".to_string(),
+                    "kretfunc:vfs_read".to_string()
+                ),
+                (
+                    "`match` is a version 2 feature".to_string(),
+                    "tid".to_string()
+                ),
+            ]
+        );
+        let d = parse("v.trace", dsl).unwrap_err();
+        assert_eq!(d[1].notes, ["write `version 2` (or remove `version 1`)"]);
+        assert_eq!(&dsl[d[1].secondary[0].0.range()], "1");
+        for src in [
+            dsl.replace("version 1", "version 2"),
+            dsl.replace("version 1\n", ""),
+        ] {
+            let spec = parse("v.trace", &src).unwrap_or_else(|d| panic!("{src}: {d:?}"));
+            assert!(check_version(&spec).is_empty());
+        }
     }
 
     #[test]
