@@ -209,6 +209,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                 attach: ctx.attach.clone(),
                 config: l.config,
                 fields: l.fields,
+                pair: None,
             }),
             Err(d) => diags.push(d),
         }

@@ -665,6 +665,7 @@ pub fn lower(
             calcs,
             calc_at,
             agg,
+            pair: None,
         },
         fields: fields_out,
     })

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the plan format; bumped on any incompatible change.
-pub const PLAN_FORMAT: u32 = 2;
+pub const PLAN_FORMAT: u32 = 3;
 
 /// Size of the record header: `u64 ts; u32 probe index; u32 cpu`.
 pub const RECORD_HEADER: u32 = 16;
@@ -142,7 +142,89 @@ pub struct ProbePlan {
     pub config: ProbeConfig,
     /// Visible output fields in spec order.
     pub fields: Vec<FieldPlan>,
+    /// Start/end pairing (spec-v2 section 3): when set, `attach` and
+    /// `config` above are the **end** program's (it makes the record or the
+    /// aggregation update, after joining the start's stashed values), and
+    /// this holds the start program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairPlan>,
 }
+
+/// Default entries of a paired probe's stash (as bcc's tools' start maps).
+pub const DEFAULT_STASH: u32 = 10240;
+/// Largest match key (bytes): a key is built in the record and the templates
+/// bound its offset by `MAX_RECORD - MAX_PAIR_KEY`.
+pub const MAX_PAIR_KEY: u32 = 512;
+
+/// The start half of a paired probe: a program that stashes the start's
+/// values in a kernel LRU hash keyed by the match values, which the end
+/// program (the probe's `config`) looks up, copies into its record and
+/// deletes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairPlan {
+    /// The end probe as written (`tracepoint:syscalls:sys_exit_openat`).
+    pub end: String,
+    /// Where the start program attaches.
+    pub start: Attach,
+    /// The start program's configuration (its `pair.role` is `start`).
+    pub start_config: ProbeConfig,
+    /// The match names read at the start, in key order.
+    pub match_start: Vec<String>,
+    /// The match names read at the end, in key order.
+    pub match_end: Vec<String>,
+    /// Entries of the stash (LRU: the oldest unended start is evicted, and
+    /// counted, when it is full).
+    pub stash_entries: u32,
+}
+
+/// Which half of a paired probe a program is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PairRole {
+    /// Builds the key and the start values; stores them in the stash.
+    Start,
+    /// Builds the key, joins the stashed values, then makes the record.
+    End,
+}
+
+/// A paired program's part of the template configuration.
+///
+/// Both programs lay the record out as `[header][start ts][start values]
+/// [match key][the rest]`; the stash value is the record's bytes
+/// `[RECORD_HEADER, RECORD_HEADER + value_size)` (the start program writes
+/// the header's timestamp into the first 8), the key the bytes
+/// `[key_off, key_off + key_size)`. After the join, the end program turns
+/// the first 8 into the latency (its own timestamp minus the start's).
+///
+/// The end program runs in two stages: ops `[0, join_at)`, calcs
+/// `[0, join_calc)` and the filter program `[0, join_filter)` (the
+/// conjuncts that read end values only: an event failing them is not an
+/// end), then the join (no stashed start: counted, dropped), then the rest
+/// as any probe (ops up to `filter_at`, calcs up to `calc_at`, the filter
+/// program `[join_filter, nfilter)`, and so on).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairConfig {
+    /// Start or end.
+    pub role: PairRole,
+    /// Record offset of the match key (`RECORD_HEADER + value_size`).
+    pub key_off: u32,
+    /// Bytes of the match key.
+    pub key_size: u32,
+    /// Bytes stashed: the start timestamp (8) and the start values.
+    pub value_size: u32,
+    /// End: ops that run before the join (the key's, then the first
+    /// filter stage's operands).
+    pub join_at: u32,
+    /// End: calcs that run before the join.
+    pub join_calc: u32,
+    /// End: filter instructions of the first stage (a program of its own;
+    /// 0: none).
+    pub join_filter: u32,
+}
+
+/// Record slot of `latency` in a paired end program (the first stashed
+/// word, rewritten by the join).
+pub const LATENCY_SLOT: u32 = RECORD_HEADER;
 
 /// Which kernel mechanism a kernel-function probe uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +303,9 @@ pub struct ProbeConfig {
     /// An aggregating probe's map; `None` for a probe that emits records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agg: Option<AggPlan>,
+    /// A paired probe's program: its role, key and join stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair: Option<PairConfig>,
 }
 
 /// Aggregate functions (spec-v2 section 2).
@@ -322,6 +407,13 @@ pub enum Base {
     Builtin {
         /// Which one.
         builtin: Builtin,
+    },
+    /// A value already in the record at `slot` before any op runs: in a
+    /// paired end program, a start value the join copied (or the latency).
+    /// The compiler never emits an op for it; it only names the slot.
+    Record {
+        /// Record offset.
+        slot: u32,
     },
 }
 
