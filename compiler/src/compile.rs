@@ -6,6 +6,7 @@ use crate::check::{bind_params, neutral_value, FilterChecker};
 use crate::diag::Span;
 use crate::diag::{has_errors, Diagnostic};
 use crate::lower::{lower, ProbeSpans, ProbeValues};
+use crate::pair;
 use crate::plan::{OutputPlan, Plan, ProbePlan, StatsOutput, PLAN_FORMAT};
 use crate::resolve::{probe_ctx, Env, Resolver};
 use crate::syntax::{self, ast::Spec};
@@ -96,7 +97,24 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             }
         }
         labels.entry(label.clone()).or_insert(decl.probe.span);
+        // A paired probe's end (spec-v2 section 3).
+        let end_ctx = match &decl.end {
+            Some(end) => match probe_ctx(env, &end.value, end.span)
+                .and_then(|ec| pair::check_kinds(&ctx, &ec, end.span).map(|()| ec))
+            {
+                Ok(ec) => Some(ec),
+                Err(d) => {
+                    diags.push(d);
+                    continue;
+                }
+            },
+            // (`match:` without `end:` is a syntax error.)
+            None => None,
+        };
         let mut resolver = Resolver::new(env.btf, &ctx);
+        if let Some(ec) = &end_ctx {
+            resolver.pair = Some(Box::new(pair::Sides::new(Resolver::new(env.btf, ec))));
+        }
         let aggregating = aggregate::is_aggregating(decl);
         // An event probe's fields, or an aggregating probe's keys: the
         // names its filter may use.
@@ -180,6 +198,17 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             }
             _ => None,
         };
+        let match_keys = match (&end_ctx, ok) {
+            (Some(_), true) => match pair::match_keys(&mut resolver, decl) {
+                Ok(k) => Some(k),
+                Err(d) => {
+                    diags.extend(d);
+                    ok = false;
+                    None
+                }
+            },
+            _ => None,
+        };
         diags.extend(resolver.take_warnings());
         if !ok {
             continue;
@@ -202,14 +231,39 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         } else {
             ProbeValues::Fields(&fields)
         };
-        match lower(&ctx.attach, ctx.arg_count(), values, cond.as_ref(), &spans) {
-            Ok(l) => probes.push(ProbePlan {
+        let lowered = match (resolver.pair.take(), &end_ctx, match_keys, &decl.end) {
+            (Some(sides), Some(ec), Some(keys), Some(end)) => pair::lower_pair(
+                &sides,
+                pair::PairedProbe {
+                    start: &ctx,
+                    end: ec,
+                    end_text: &end.value,
+                    keys,
+                },
+                &fields,
+                values,
+                cond,
+                &spans,
+            )
+            .map(|(l, p)| (l, ec.attach.clone(), Some(p))),
+            _ => lower(
+                &ctx.attach,
+                ctx.arg_count(),
+                values,
+                cond.as_ref(),
+                &spans,
+                None,
+            )
+            .map(|l| (l, ctx.attach.clone(), None)),
+        };
+        match lowered {
+            Ok((l, attach, pair)) => probes.push(ProbePlan {
                 name: label,
                 probe: decl.probe.value.clone(),
-                attach: ctx.attach.clone(),
+                attach,
                 config: l.config,
                 fields: l.fields,
-                pair: None,
+                pair,
             }),
             Err(d) => diags.push(d),
         }

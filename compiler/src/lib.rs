@@ -9,7 +9,9 @@
 //! 1. [`syntax`] — parse YAML or DSL into a spanned [`syntax::ast::Spec`];
 //! 2. [`resolve`] — probe targets, names and member paths against [`btf`]
 //!    and [`tracefs`] formats;
-//! 3. [`check`] — parameter values, typed and folded filters;
+//! 3. [`check`] — parameter values, typed and folded filters
+//!    ([`arith`] for arithmetic, [`aggregate`] for aggregations, [`pair`]
+//!    for start/end pairing);
 //! 4. [`lower`] — record layout, value ops and the filter program;
 //!
 //! [`compile`] runs them; [`diag`] renders what went wrong.
@@ -23,6 +25,7 @@ pub mod check;
 pub mod compile;
 pub mod diag;
 pub mod lower;
+pub mod pair;
 pub mod plan;
 pub mod resolve;
 pub mod schema;

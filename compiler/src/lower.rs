@@ -8,9 +8,9 @@ use crate::arith::{Calc, Value};
 use crate::check::{Cond, Operand};
 use crate::diag::{Diagnostic, Span};
 use crate::plan::{
-    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, FieldPlan, FilterOp, Read, ValueOp,
-    ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS, MAX_OPS, MAX_RECORD, RECORD_HEADER,
-    RET_OFF, STR_POOL,
+    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, FieldPlan, FilterOp, PairConfig,
+    PairRole, Read, ValueOp, ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS, MAX_OPS,
+    MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
 };
 use crate::resolve::Capture;
 
@@ -95,6 +95,12 @@ pub struct ProbeSpans<'s> {
 struct Slots {
     caps: Vec<Capture>,
     slot: Vec<u32>,
+    /// Per entry of `caps`: read in place from bytes the join copied (a
+    /// paired end program's start values): no op.
+    joined: Vec<bool>,
+    /// Where a paired program's stashed bytes start (a
+    /// [`Base::Record`] capture's read offset is relative to it).
+    value_off: u32,
     next: u32,
     /// Arithmetic the filter needs (runs before it).
     filter_calcs: Vec<CalcOp>,
@@ -116,7 +122,7 @@ impl Slots {
         probe: Span,
         filter: bool,
     ) -> Result<usize, Diagnostic> {
-        let n = self.caps.len() + 1;
+        let n = self.op_count() + 1;
         if n > MAX_OPS {
             let label = if filter {
                 format!("the filter reads this value, which is not a field: value {n}")
@@ -137,7 +143,51 @@ impl Slots {
         let slot = self.alloc(c.slot_size, span, probe)?;
         self.caps.push(c.clone());
         self.slot.push(slot);
+        self.joined.push(false);
         Ok(self.caps.len() - 1)
+    }
+
+    /// Value ops so far (values read in place take none).
+    fn op_count(&self) -> usize {
+        self.joined.iter().filter(|j| !**j).count()
+    }
+
+    /// A [`Base::Record`] capture as an op: its read made absolute (it
+    /// copies record bytes to a slot of its own).
+    fn rebased(&self, c: &Capture) -> Capture {
+        let mut c = c.clone();
+        if c.base == Base::Record {
+            match &mut c.read {
+                Read::Int { off, .. } | Read::Str { off, .. } | Read::Bytes { off, .. } => {
+                    *off += self.value_off
+                }
+                _ => {}
+            }
+        }
+        c
+    }
+
+    /// A value the join copied, read where it lies: its entry (no op).
+    fn in_place(&mut self, c: &Capture) -> Option<usize> {
+        if c.base != Base::Record {
+            return None;
+        }
+        let slot = match c.read {
+            Read::Int { off, .. } | Read::Str { off, .. } | Read::Bytes { off, .. } => {
+                self.value_off + off
+            }
+            _ => return None,
+        };
+        let i = match (0..self.caps.len()).find(|&i| self.joined[i] && self.slot[i] == slot) {
+            Some(i) => i,
+            None => {
+                self.caps.push(c.clone());
+                self.slot.push(slot);
+                self.joined.push(true);
+                self.caps.len() - 1
+            }
+        };
+        Some(i)
     }
 
     /// Reserves a slot of `size` bytes (rounded up to 8).
@@ -165,6 +215,10 @@ impl Slots {
 
     /// The op capturing `c`: an existing identical one, or a new one.
     fn shared(&mut self, c: &Capture, span: Span, probe: Span) -> Result<usize, Diagnostic> {
+        if let Some(i) = self.in_place(c) {
+            self.mark(i);
+            return Ok(i);
+        }
         let i = match self.caps.iter().position(|x| same(x, c)) {
             Some(i) => i,
             None => self.push(c, span, probe, self.in_filter)?,
@@ -275,6 +329,21 @@ pub enum ProbeValues<'v> {
     },
 }
 
+/// A paired probe's program (spec-v2 section 3; [`crate::pair`] makes it):
+/// what [`lower`] adds to the record layout and the filter.
+pub struct PairLower<'p> {
+    /// Start or end.
+    pub role: PairRole,
+    /// Bytes stashed: the start's timestamp word, then the start values
+    /// (`Sides::value_size`). The start program's fields are those values.
+    pub value_size: u32,
+    /// This side's match values, in key order.
+    pub key: &'p [(Capture, Span)],
+    /// End: the conjuncts of the filter that read end values only; they
+    /// run before the join (an event failing them is not an end).
+    pub stage1: Option<&'p Cond>,
+}
+
 /// A value that takes a slot of its own at a fixed place in the record (a
 /// field or key): its capture op, or the arithmetic that writes it.
 enum Placed {
@@ -296,11 +365,31 @@ pub fn lower(
     values: ProbeValues,
     cond: Option<&Cond>,
     spans: &ProbeSpans,
+    pair: Option<&PairLower>,
 ) -> Result<Lowered, Diagnostic> {
     let tracepoint = matches!(attach, Attach::Tracepoint { .. });
+    let aggregating = matches!(values, ProbeValues::Aggregate { .. });
+    // A paired end program that aggregates keeps its aggregation key first
+    // (the map reads it at the header's end); the stashed bytes follow.
+    let value_off = match (&values, pair.map(|p| p.role)) {
+        (ProbeValues::Aggregate { keys, .. }, Some(PairRole::End)) => {
+            RECORD_HEADER
+                + keys
+                    .iter()
+                    .map(|k| match &k.value {
+                        Value::Capture(c) => c.slot_size.div_ceil(8) * 8,
+                        Value::Computed { .. } => 8,
+                    })
+                    .sum::<u32>()
+                    .max(8)
+        }
+        _ => RECORD_HEADER,
+    };
     let mut slots = Slots {
         caps: Vec::new(),
         slot: Vec::new(),
+        joined: Vec::new(),
+        value_off,
         next: RECORD_HEADER,
         filter_calcs: Vec::new(),
         calcs: Vec::new(),
@@ -324,16 +413,55 @@ pub fn lower(
             .map(|k| (k.name.clone(), k.value.clone(), k.span))
             .collect(),
     };
+    // A paired program's stashed bytes and match key: before the fields of
+    // an end program that sends records; the start program's fields are
+    // the stashed values themselves (after the timestamp word).
+    let mut key_ops: Vec<usize> = Vec::new();
+    let mut key_off = 0;
+    let place_key = |slots: &mut Slots, key_ops: &mut Vec<usize>| -> Result<u32, Diagnostic> {
+        let off = slots.next;
+        for (c, span) in pair.map_or(&[][..], |p| p.key) {
+            key_ops.push(slots.push(&use_args_area(c, tracepoint), *span, spans.probe, false)?);
+        }
+        Ok(off)
+    };
+    match pair.map(|p| p.role) {
+        Some(PairRole::Start) => {
+            slots.alloc(8, spans.probe, spans.probe)?;
+        }
+        Some(PairRole::End) if !aggregating => {
+            slots.alloc(pair.map_or(0, |p| p.value_size), spans.probe, spans.probe)?;
+            key_off = place_key(&mut slots, &mut key_ops)?;
+        }
+        _ => {}
+    }
     let mut placed = Vec::with_capacity(placed_values.len());
     for (_, v, span) in &placed_values {
         placed.push(match v {
-            Value::Capture(c) => {
-                Placed::Op(slots.push(&use_args_area(c, tracepoint), *span, spans.probe, false)?)
+            // A start value of a paired end program's record: read where
+            // the join put it, or (an aggregation key) copied into the key.
+            Value::Capture(c) if !aggregating && c.base == Base::Record => {
+                Placed::Op(slots.in_place(c).unwrap_or_default())
             }
+            Value::Capture(c) => Placed::Op(slots.push(
+                &slots.rebased(&use_args_area(c, tracepoint)),
+                *span,
+                spans.probe,
+                false,
+            )?),
             Value::Computed { calc, .. } => {
                 Placed::Calc(calc.clone(), slots.alloc(8, *span, spans.probe)?, *span)
             }
         });
+    }
+    if pair.is_some_and(|p| p.role == PairRole::Start) {
+        if slots.next != RECORD_HEADER + pair.map_or(0, |p| p.value_size) {
+            return Err(Diagnostic::error(
+                spans.probe,
+                "internal error: the stashed values' layout",
+            ));
+        }
+        key_off = place_key(&mut slots, &mut key_ops)?;
     }
     let placed_slot = |p: &Placed, slots: &Slots| match p {
         Placed::Op(i) => slots.slot[*i],
@@ -357,6 +485,16 @@ pub fn lower(
             .label(format!("brings the key to {key_size} bytes"))
             .also(spans.probe, "in this probe")
             .note("a key is 8 bytes per integer plus the length of each string: lower `str(e, N)`, e.g. `str(filename, 128)`"));
+        }
+        if pair.is_some_and(|p| p.role == PairRole::End) {
+            if slots.next != value_off {
+                return Err(Diagnostic::error(
+                    spans.probe,
+                    "internal error: the aggregation key's size",
+                ));
+            }
+            slots.alloc(pair.map_or(0, |p| p.value_size), spans.probe, spans.probe)?;
+            key_off = place_key(&mut slots, &mut key_ops)?;
         }
         let mut off = 0;
         let mut out = Vec::with_capacity(aggs.len());
@@ -445,12 +583,22 @@ pub fn lower(
             }
         }
     };
-    let cond = match cond {
-        Some(Cond::Const(true)) | None => None,
-        Some(c) => Some(c),
-    };
+    fn live(c: Option<&Cond>) -> Option<&Cond> {
+        match c {
+            Some(Cond::Const(true)) | None => None,
+            Some(c) => Some(c),
+        }
+    }
+    // A paired end program's first stage (before the join), then the
+    // filter proper: two postfix programs, one after the other.
+    let stages = [live(pair.and_then(|p| p.stage1)), live(cond)];
+    let mut stage1_end = (0, 0, 0);
     slots.in_filter = true;
-    if let Some(c) = cond {
+    for (stage, c) in stages.into_iter().enumerate() {
+        if stage == 1 {
+            stage1_end = (slots.used.len(), slots.filter_calcs.len(), filter_ops.len());
+        }
+        let Some(c) = c else { continue };
         let mut stack: Vec<(&Cond, bool)> = vec![(c, false)];
         // Iterative post-order walk.
         while let Some((c, visited)) = stack.pop() {
@@ -583,10 +731,28 @@ pub fn lower(
         }
     }
 
-    // Execution order: filter operands first.
+    // Execution order: a paired program's key, the filter's operands (a
+    // paired end program's first stage, then the rest), then the others.
+    // Values read in place where the join put them take no op.
+    let mut order: Vec<usize> = Vec::new();
+    let mut stage_ends = [0usize; 2];
     let used = slots.used.clone();
-    let mut order: Vec<usize> = used.clone();
-    order.extend((0..slots.caps.len()).filter(|i| !used.contains(i)));
+    let (used1, used2) = used.split_at(stage1_end.0.min(used.len()));
+    for (stage, part) in [&key_ops[..], used1, used2].into_iter().enumerate() {
+        for &i in part {
+            if !slots.joined[i] && !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        if stage > 0 {
+            stage_ends[stage - 1] = order.len();
+        }
+    }
+    let (join_at, filtered) = (stage_ends[0] as u32, stage_ends[1] as u32);
+    let rest: Vec<usize> = (0..slots.caps.len())
+        .filter(|&i| !slots.joined[i] && !order.contains(&i))
+        .collect();
+    order.extend(rest);
     let ops: Vec<ValueOp> = order
         .iter()
         .map(|&i| op_of(&slots.caps[i], slots.slot[i]))
@@ -647,6 +813,10 @@ pub fn lower(
         None => (field_plans, None),
     };
     let calc_at = slots.filter_calcs.len() as u32;
+    let slots_key_size: u32 = key_ops
+        .iter()
+        .map(|&i| slots.caps[i].slot_size.div_ceil(8) * 8)
+        .sum();
     let mut calcs = std::mem::take(&mut slots.filter_calcs);
     calcs.append(&mut slots.calcs);
     Ok(Lowered {
@@ -654,10 +824,10 @@ pub fn lower(
             nargs,
             ctx_copy,
             record_size: slots.next,
-            filter_at: if filter_ops.is_empty() {
+            filter_at: if filter_ops.is_empty() && !pair.is_some_and(|p| p.role == PairRole::End) {
                 0
             } else {
-                used.len() as u32
+                filtered
             },
             ops,
             filter: filter_ops,
@@ -665,7 +835,24 @@ pub fn lower(
             calcs,
             calc_at,
             agg,
-            pair: None,
+            pair: pair.map(|p| PairConfig {
+                role: p.role,
+                value_off,
+                key_off,
+                key_size: slots_key_size,
+                value_size: p.value_size,
+                join_at: if p.role == PairRole::End { join_at } else { 0 },
+                join_calc: if p.role == PairRole::End {
+                    stage1_end.1 as u32
+                } else {
+                    0
+                },
+                join_filter: if p.role == PairRole::End {
+                    stage1_end.2 as u32
+                } else {
+                    0
+                },
+            }),
         },
         fields: fields_out,
     })
@@ -725,7 +912,7 @@ mod tests {
             fields: &[],
             filter: None,
         };
-        lower(attach, 0, ProbeValues::Fields(&fields), cond, &spans)
+        lower(attach, 0, ProbeValues::Fields(&fields), cond, &spans, None)
             .unwrap_or_else(|d| panic!("{d:?}"))
             .config
     }
@@ -935,6 +1122,7 @@ mod tests {
             ProbeValues::Fields(&fields),
             Some(&cmp(STR_POOL + 1)),
             &spans,
+            None,
         )
         .err()
         .expect("a string past the pool accepted");
@@ -994,6 +1182,7 @@ mod tests {
             ProbeValues::Fields(&fields),
             Some(&long),
             &spans,
+            None,
         )
         .err()
         .expect("a filter past the limit accepted");

@@ -227,7 +227,6 @@ pub struct PairConfig {
     pub join_filter: u32,
 }
 
-
 /// Which kernel mechanism a kernel-function probe uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

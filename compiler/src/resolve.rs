@@ -404,6 +404,11 @@ impl ProbeCtx {
     /// (`arg0`, `arg1`, ...), as in bpftrace, so a spec can stay portable
     /// across kernels that name a parameter differently or not at all
     /// (5.10's BTF names no tp_btf parameter).
+    /// True when the probe has an argument (or tracepoint field) `name`.
+    pub(crate) fn has_arg(&self, name: &str) -> bool {
+        self.find_arg(name).is_some()
+    }
+
     fn find_arg(&self, name: &str) -> Option<&Arg> {
         self.args.iter().find(|a| a.name == name).or_else(|| {
             let i: usize = name.strip_prefix("arg")?.parse().ok()?;
@@ -492,6 +497,9 @@ pub struct Resolver<'a> {
     shadowed: Vec<(String, Diagnostic)>,
     /// Names read as `args.NAME`.
     args_named: Vec<String>,
+    /// A paired probe's end side and stash (spec-v2 section 3): `end.`
+    /// paths resolve there, other values are stashed start values.
+    pub pair: Option<Box<crate::pair::Sides<'a>>>,
 }
 
 /// Builtin type for a builtin value.
@@ -564,12 +572,16 @@ impl<'a> Resolver<'a> {
             warnings: Vec::new(),
             shadowed: Vec::new(),
             args_named: Vec::new(),
+            pair: None,
         }
     }
 
     /// The warnings of this probe so far (emptied).
     pub fn take_warnings(&mut self) -> Vec<Diagnostic> {
         let mut out = std::mem::take(&mut self.warnings);
+        if let Some(p) = &mut self.pair {
+            out.extend(p.end.take_warnings());
+        }
         for (name, d) in self.shadowed.drain(..) {
             if !self.args_named.contains(&name) {
                 out.push(d);
@@ -645,7 +657,7 @@ impl<'a> Resolver<'a> {
 
     /// True if `name` is a builtin or an argument of the probe.
     pub(crate) fn knows_name(&self, name: &str) -> bool {
-        BUILTINS.contains(&name) || self.ctx.find_arg(name).is_some()
+        BUILTINS.contains(&name) || self.ctx.find_arg(name).is_some() || name == "latency"
     }
 
     /// "`name` is not an argument": with the nearest name among the
@@ -1181,8 +1193,18 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Resolves a field expression (or a filter operand) to a capture.
+    /// Resolves a field expression (or a filter operand) to a capture; in
+    /// a paired probe, an `end.` path at the end probe, `latency`, or a
+    /// start value to stash ([`crate::pair`]).
     pub fn capture(&mut self, e: &Expr) -> Result<Capture, Diagnostic> {
+        if self.pair.is_some() || crate::pair::is_pair_name(self, e) {
+            return crate::pair::capture(self, e);
+        }
+        self.capture_here(e)
+    }
+
+    /// Resolves an expression at this resolver's own probe.
+    pub(crate) fn capture_here(&mut self, e: &Expr) -> Result<Capture, Diagnostic> {
         match &e.kind {
             ExprKind::Ident(name) => {
                 if let Some(b) = builtin_by_name(name) {
