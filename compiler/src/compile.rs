@@ -223,6 +223,32 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             fields: &field_spans,
             filter: decl.filter.as_ref().map(|f| f.span),
         };
+        // fexit alone sees both ends of `fentry:F => fexit:F`: one program
+        // at the end, no stash (`tracectl compile` shows an fexit probe).
+        let mut cond = cond;
+        let mut unpaired_at = &ctx;
+        if let (Some(sides), Some(ec), Some(k)) = (resolver.pair.as_deref(), &end_ctx, &match_keys)
+        {
+            let reads: Vec<&Value> = fields
+                .iter()
+                .map(|(_, v)| v)
+                .chain(aggs.iter().filter_map(|a| a.arg.as_ref()))
+                .collect();
+            if sides.fexit_alone(&ctx, ec, k, &reads, cond.as_ref(), &fields) {
+                cond = cond.map(|c| sides.unstashed_cond(c, &fields, decl.probe.span));
+                for (_, v) in fields.iter_mut() {
+                    *v = sides.unstashed(v);
+                }
+                for k in keys.iter_mut() {
+                    k.value = sides.unstashed(&k.value);
+                }
+                for a in aggs.iter_mut() {
+                    a.arg = a.arg.as_ref().map(|v| sides.unstashed(v));
+                }
+                resolver.pair = None;
+                unpaired_at = ec;
+            }
+        }
         let values = if aggregating {
             ProbeValues::Aggregate {
                 keys: &keys,
@@ -247,14 +273,14 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             )
             .map(|(l, p)| (l, ec.attach.clone(), Some(p))),
             _ => lower(
-                &ctx.attach,
-                ctx.arg_count(),
+                &unpaired_at.attach,
+                unpaired_at.arg_count(),
                 values,
                 cond.as_ref(),
                 &spans,
                 None,
             )
-            .map(|l| (l, ctx.attach.clone(), None)),
+            .map(|l| (l, unpaired_at.attach.clone(), None)),
         };
         match lowered {
             Ok((l, attach, pair)) => probes.push(ProbePlan {

@@ -22,8 +22,8 @@ use crate::diag::Spanned;
 use crate::diag::{Diagnostic, Span};
 use crate::lower::{lower, Lowered, PairLower, ProbeSpans, ProbeValues};
 use crate::plan::{
-    Attach, Base, Decode, Mem, PairPlan, PairRole, Read, Transform, DEFAULT_STASH, MAX_PAIR_KEY,
-    MAX_RECORD, RECORD_HEADER,
+    Attach, Base, Builtin, Decode, KernelMode, Mem, PairPlan, PairRole, Read, Transform,
+    DEFAULT_STASH, MAX_PAIR_KEY, MAX_RECORD, RECORD_HEADER,
 };
 use crate::resolve::{Capture, ProbeCtx, Resolver, ValueClass};
 use crate::syntax::ast::{Expr, ExprKind, MatchDecl, ProbeDecl};
@@ -588,6 +588,69 @@ impl Sides<'_> {
             Cond::Not(a) => Cond::Not(Box::new(self.at_start(*a, fields, probe))),
             c @ Cond::Const(_) => c,
         }
+    }
+
+    /// A value with its stashed start values read where they were
+    /// captured (what the start program, or fexit alone, reads).
+    pub fn unstashed(&self, v: &Value) -> Value {
+        match v {
+            Value::Capture(c) => Value::Capture(self.capture_at_start(c)),
+            Value::Computed { calc, signed } => Value::Computed {
+                calc: self.calc_at_start(calc),
+                signed: *signed,
+            },
+        }
+    }
+
+    /// A condition with its stashed start values read where they were
+    /// captured.
+    pub fn unstashed_cond(&self, c: Cond, fields: &[(String, Value)], probe: Span) -> Cond {
+        self.at_start(c, fields, probe)
+    }
+
+    /// True when fexit alone sees everything this pair reads, so it needs
+    /// no stash: `fentry:F` ending at `fexit:F`, matched by thread, whose
+    /// start values are the function's arguments themselves (registers,
+    /// unchanged at the return; not memory they point to, which the
+    /// function may have changed) and which does not read `latency`.
+    /// Only the forced forms qualify: `kfunc:`/`kretfunc:` may load as
+    /// kprobes, whose return probe cannot read arguments, so they stash.
+    pub fn fexit_alone(
+        &self,
+        start: &ProbeCtx,
+        end: &ProbeCtx,
+        keys: &MatchKeys,
+        reads: &[&Value],
+        cond: Option<&Cond>,
+        fields: &[(String, Value)],
+    ) -> bool {
+        let same_function = matches!(
+            (&start.attach, &end.attach),
+            (
+                Attach::Kernel { function: a, ret: false, mode: KernelMode::Fentry },
+                Attach::Kernel { function: b, ret: true, mode: KernelMode::Fentry },
+            ) if a == b
+        );
+        let by_tid = keys.start_names == ["tid"] && keys.end_names == ["tid"];
+        let registers = self.stash.iter().all(|(c, _)| {
+            c.hops.is_empty()
+                && c.read == Read::Value
+                && matches!(
+                    c.base,
+                    Base::Arg { .. }
+                        | Base::Builtin {
+                            builtin: Builtin::Tid | Builtin::Pid
+                        }
+                )
+        });
+        let mut r = Reads::default();
+        for v in reads {
+            r.value(v);
+        }
+        if let Some(c) = cond {
+            r.cond(c, fields);
+        }
+        same_function && by_tid && registers && !r.latency
     }
 
     fn capture_at_start(&self, c: &Capture) -> Capture {
