@@ -153,7 +153,8 @@ pub struct ProbePlan {
 /// Default entries of a paired probe's stash (as bcc's tools' start maps).
 pub const DEFAULT_STASH: u32 = 10240;
 /// Largest match key (bytes): a key is built in the record and the templates
-/// bound its offset by `MAX_RECORD - MAX_PAIR_KEY`.
+/// bound its offset by `MAX_RECORD - MAX_PAIR_KEY`; so is the stashed
+/// bytes' offset.
 pub const MAX_PAIR_KEY: u32 = 512;
 
 /// The start half of a paired probe: a program that stashes the start's
@@ -189,12 +190,13 @@ pub enum PairRole {
 
 /// A paired program's part of the template configuration.
 ///
-/// Both programs lay the record out as `[header][start ts][start values]
-/// [match key][the rest]`; the stash value is the record's bytes
-/// `[RECORD_HEADER, RECORD_HEADER + value_size)` (the start program writes
-/// the header's timestamp into the first 8), the key the bytes
-/// `[key_off, key_off + key_size)`. After the join, the end program turns
-/// the first 8 into the latency (its own timestamp minus the start's).
+/// Both programs lay the record out as `[header][aggregation key, end
+/// only][start ts][start values][match key][the rest]`; the stash value is
+/// the record's bytes `[value_off, value_off + value_size)` (the start
+/// program writes the header's timestamp into the first 8), the key the
+/// bytes `[key_off, key_off + key_size)` (`key_off = value_off +
+/// value_size`). After the join, the end program turns the first 8 into the
+/// latency (its own timestamp minus the start's).
 ///
 /// The end program runs in two stages: ops `[0, join_at)`, calcs
 /// `[0, join_calc)` and the filter program `[0, join_filter)` (the
@@ -206,7 +208,10 @@ pub enum PairRole {
 pub struct PairConfig {
     /// Start or end.
     pub role: PairRole,
-    /// Record offset of the match key (`RECORD_HEADER + value_size`).
+    /// Record offset of the stashed bytes: `RECORD_HEADER` in the start
+    /// program; in the end program after the aggregation key, if any.
+    pub value_off: u32,
+    /// Record offset of the match key (`value_off + value_size`).
     pub key_off: u32,
     /// Bytes of the match key.
     pub key_size: u32,
@@ -222,9 +227,6 @@ pub struct PairConfig {
     pub join_filter: u32,
 }
 
-/// Record slot of `latency` in a paired end program (the first stashed
-/// word, rewritten by the join).
-pub const LATENCY_SLOT: u32 = RECORD_HEADER;
 
 /// Which kernel mechanism a kernel-function probe uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,13 +410,13 @@ pub enum Base {
         /// Which one.
         builtin: Builtin,
     },
-    /// A value already in the record at `slot` before any op runs: in a
-    /// paired end program, a start value the join copied (or the latency).
-    /// The compiler never emits an op for it; it only names the slot.
-    Record {
-        /// Record offset.
-        slot: u32,
-    },
+    /// The address of the record being built: a read at `off` copies
+    /// record bytes. In a paired end program, start values the join copied
+    /// are named this way (`Read::Int`/`Read::Bytes`/`Read::Str` at their
+    /// slot); the compiler emits an op for one only where a value must be
+    /// copied to a slot of its own (an aggregation key), and otherwise reads
+    /// the slot in place.
+    Record,
 }
 
 /// Helper-provided values.
