@@ -29,11 +29,15 @@
 #define TC_MAX_AGG 8        /* MAX_AGG */
 #define TC_HIST_BUCKETS 66  /* HIST_BUCKETS */
 #define TC_MAX_AGG_VALUE 32768 /* MAX_AGG_VALUE: bytes of one key's value (per CPU) */
+/* Largest match key of a paired probe; its offset (and the stashed bytes')
+ * is at most TC_MAX_RECORD - TC_MAX_PAIR_KEY. */
+#define TC_MAX_PAIR_KEY 512 /* MAX_PAIR_KEY */
 
 /* tc_op.base (abi::base) */
 #define TC_BASE_ARG 1
 #define TC_BASE_CTX 2
 #define TC_BASE_BUILTIN 3
+#define TC_BASE_RECORD 4  /* the address of the record being built */
 
 /* tc_op.builtin (abi::builtin) */
 #define TC_BI_PID 1
@@ -104,6 +108,12 @@
 /* tc_config.sink (abi::sink) */
 #define TC_SINK_RING 0
 #define TC_SINK_AGG 1
+#define TC_SINK_STASH 2   /* a paired probe's start program: the stash (pair.h) */
+
+/* tc_config.pair: which half of a paired probe the program is (abi::pair) */
+#define TC_PAIR_NONE 0
+#define TC_PAIR_START 1
+#define TC_PAIR_END 2
 
 /* tc_agg.func (abi::agg) */
 #define TC_AGG_COUNT 1
@@ -125,5 +135,14 @@
 #define TC_LOST_RING 0    /* records the ring buffer could not take */
 #define TC_LOST_UNKNOWN 1 /* events dropped: the config holds a code the template does not know */
 #define TC_LOST_SLOTS 2   /* entries of the map */
+
+/* Per-CPU counters of a paired probe in its `pair_counts` map, by key
+ * (abi::pair::PC_*); shared by its start and end programs. */
+#define TC_PC_STASHED 0   /* starts stashed under a key not in the stash */
+#define TC_PC_REPLACED 1  /* starts whose key was still stashed (recursion, a lost end): overwritten */
+#define TC_PC_MATCHED 2   /* ends that found their start (joined, then deleted) */
+#define TC_PC_UNMATCHED 3 /* ends without a stashed start (never seen, or evicted) */
+#define TC_PC_FAILED 4    /* starts the stash refused for another reason than a present key */
+#define TC_PC_SLOTS 5     /* entries of the map */
 
 #endif /* TRACECTL_ABI_H */

@@ -17,11 +17,16 @@
  *      value at TC_RET_OFF).
  *   4. Build the record (tc_build): value ops, arithmetic (calc.h), and
  *      after the first CFG.filter_at ops and CFG.calc_at instructions the
- *      filter, which may drop the event; then the rest.
- *      Ring sink without a filter: the record is built in place in the
- *      shared `events` ring buffer and submitted. With a filter: built in
- *      the scratch record, then bpf_ringbuf_output(). Aggregation sink:
- *      built in the scratch record, then the probe's map is updated (agg.h).
+ *      filter, which may drop the event; then the rest. The end program of
+ *      a paired probe first runs a stage of its own (the key's ops, calcs
+ *      and filter, up to CFG.join_at/join_calc/join_filter), then joins the
+ *      stashed start (pair.h), then the rest as above.
+ *      Ring sink without a filter (and unpaired): the record is built in
+ *      place in the shared `events` ring buffer and submitted. Otherwise:
+ *      built in the scratch record, then bpf_ringbuf_output(). Aggregation
+ *      sink: built in the scratch record, then the probe's map is updated
+ *      (agg.h). Stash sink (a paired probe's start): built in the scratch
+ *      record, then stored in the probe's stash (pair.h).
  *   5. Records the ring buffer cannot take are counted in the per-CPU `lost`
  *      map (key TC_LOST_RING); events dropped because the configuration holds
  *      a code this template does not know, at key TC_LOST_UNKNOWN.
@@ -56,6 +61,8 @@
 #include "calc.h"
 /* The aggregation sink (struct tc_agg, the agg maps). */
 #include "agg.h"
+/* Start/end pairing (the stash, its counters, tc_stash and tc_join). */
+#include "pair.h"
 
 /*
  * One value op: start from a base, follow nhops pointers, do one final read,
@@ -95,7 +102,7 @@ struct tc_filter_op {
 	__u8 _pad;
 };
 
-/* The whole configuration of one probe. 2816 bytes. */
+/* The whole configuration of one probe. 2848 bytes. */
 struct tc_config {
 	__u64 wakeup_bytes;      /* force a wakeup once this many bytes wait (0: every record) */
 	__u32 probe_index;       /* written into every record header */
@@ -117,6 +124,15 @@ struct tc_config {
 	__u32 nagg;              /* AGG: aggregate values */
 	struct tc_calc calc[TC_MAX_CALC];
 	struct tc_agg agg[TC_MAX_AGG];
+	/* Pairing (pair.h); all 0 for an unpaired probe. */
+	__u32 pair;              /* TC_PAIR_*: which half of a paired probe */
+	__u32 value_off;         /* record offset of the stashed bytes (start ts, start values) */
+	__u32 value_size;        /* bytes stashed */
+	__u32 key_off;           /* record offset of the match key (value_off + value_size) */
+	__u32 key_size;          /* bytes of the match key */
+	__u32 join_at;           /* END: ops that run before the join */
+	__u32 join_calc;         /* END: calcs that run before the join */
+	__u32 join_filter;       /* END: filter instructions of the first stage (a program of its own) */
 };
 
 /* Record header: TC_RECORD_HEADER (16) bytes. */
@@ -276,6 +292,8 @@ static __always_inline int tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u
 		v = tc_extend(v, (__u32)size * 8, op->base_signed);
 	} else if (base == TC_BASE_CTX) {
 		v = (__u64)ctx;
+	} else if (base == TC_BASE_RECORD) {
+		v = (__u64)rec;
 	} else if (base == TC_BASE_BUILTIN) {
 		switch (op->builtin) {
 		case TC_BI_PID:
@@ -398,11 +416,12 @@ static __always_inline __u64 tc_cmp_str(const __u8 *rec, const volatile struct t
 }
 
 /*
- * Runs the postfix program; the boolean stack is a bitmask (top = bit 0).
- * 1 keeps the event, 0 drops it. An unknown instruction or operator drops
- * it too, counted in lost[TC_LOST_UNKNOWN].
+ * Runs the postfix program of instructions [from, to); the boolean stack
+ * (empty at `from`) is a bitmask (top = bit 0). 1 keeps the event, 0 drops
+ * it. An unknown instruction or operator drops it too, counted in
+ * lost[TC_LOST_UNKNOWN].
  */
-static __always_inline int tc_filter(const __u8 *rec)
+static __always_inline int tc_filter(const __u8 *rec, __u32 from, __u32 to)
 {
 	__u64 st = 0;
 	__u32 k;
@@ -411,8 +430,10 @@ static __always_inline int tc_filter(const __u8 *rec)
 		const volatile struct tc_filter_op *f = &CFG.filter[k];
 		__u64 bit, top;
 
-		if (k >= CFG.nfilter)
+		if (k >= to)
 			break;
+		if (k < from)
+			continue;
 		switch (f->kind) {
 		case TC_F_CONST:
 			st = (st << 1) | ((f->flags & TC_FF_VALUE) ? 1 : 0);
@@ -483,8 +504,9 @@ static __always_inline void tc_start_record(__u8 *rec)
 			break;
 		((__u64 *)rec)[i] = 0;
 	}
-	/* ~30 ns per event: skipped when nothing prints it. */
-	hdr->ts = (CFG.flags & TC_CFG_NO_TS) ? 0 : bpf_ktime_get_ns();
+	/* ~30 ns per event: skipped when nothing prints it (never in a paired
+	 * probe: its latency is the difference of two header timestamps). */
+	hdr->ts = ((CFG.flags & TC_CFG_NO_TS) && CFG.pair == TC_PAIR_NONE) ? 0 : bpf_ktime_get_ns();
 	hdr->probe_index = CFG.probe_index;
 	hdr->cpu = bpf_get_smp_processor_id();
 }
@@ -501,25 +523,57 @@ static __always_inline __u64 tc_wakeup_flags(void)
  * Builds the record in `rec`: the value ops and the arithmetic the filter
  * needs (the compiler orders them first: CFG.filter_at ops, CFG.calc_at
  * instructions), the filter, then the rest. 1: keep the record; 0: the
- * filter dropped it; TC_UNKNOWN: the configuration holds an unknown code.
+ * filter dropped it (or, in a paired end, the event is not an end or has
+ * no start); TC_UNKNOWN: the configuration holds an unknown code.
+ *
+ * A paired end program first runs its own stage: ops [0, join_at), calcs
+ * [0, join_calc) and the filter program [0, join_filter) (false: not an
+ * end, dropped, nothing counted, the stash untouched), then the join
+ * (pair.h); the stages above then start at join_at, join_calc and
+ * join_filter. Unpaired, those are 0 and the verifier prunes the stage.
  */
 static __always_inline int tc_build(void *ctx, const __u8 *args, __u8 *rec)
 {
 	__u32 i;
+	int r;
 
+	if (CFG.pair == TC_PAIR_END) {
+		for (i = 0; i < TC_MAX_OPS; i++) {
+			if (i >= CFG.join_at)
+				break;
+			if (tc_run_op(ctx, args, rec, i))
+				return TC_UNKNOWN;
+		}
+		for (i = 0; i < TC_MAX_CALC; i++) {
+			if (i >= CFG.join_calc)
+				break;
+			if (tc_run_calc(rec, &CFG.calc[i]))
+				return TC_UNKNOWN;
+		}
+		if (CFG.join_filter && !tc_filter(rec, 0, CFG.join_filter))
+			return 0;
+		r = tc_join(rec, ((struct tc_header *)rec)->ts, CFG.value_off, CFG.value_size,
+			    CFG.key_off, CFG.key_size);
+		if (r != 1)
+			return r;
+	}
 	for (i = 0; i < TC_MAX_OPS; i++) {
 		if (i >= CFG.filter_at)
 			break;
+		if (i < CFG.join_at)
+			continue;
 		if (tc_run_op(ctx, args, rec, i))
 			return TC_UNKNOWN;
 	}
 	for (i = 0; i < TC_MAX_CALC; i++) {
 		if (i >= CFG.calc_at)
 			break;
+		if (i < CFG.join_calc)
+			continue;
 		if (tc_run_calc(rec, &CFG.calc[i]))
 			return TC_UNKNOWN;
 	}
-	if (CFG.nfilter && !tc_filter(rec))
+	if (CFG.nfilter > CFG.join_filter && !tc_filter(rec, CFG.join_filter, CFG.nfilter))
 		return 0;
 	for (i = 0; i < TC_MAX_OPS; i++) {
 		if (i >= CFG.nops)
@@ -546,9 +600,13 @@ static __always_inline int tc_build(void *ctx, const __u8 *args, __u8 *rec)
  * TC_SINK_RING: without a filter every event becomes a record, so it is
  * built in place in the ring buffer (reserve, fill, submit: no copy). With
  * one it is built in the per-CPU scratch area and copied into the ring only
- * if it passes, so rejected events never take ring space.
+ * if it passes, so rejected events never take ring space. A paired end
+ * program always takes the scratch path: an end without a start must take
+ * no ring space (and is no lost record).
  * TC_SINK_AGG: built in the scratch area; if it passes, the probe's
  * aggregation map is updated (agg.h). Nothing is sent.
+ * TC_SINK_STASH (a paired probe's start program): built in the scratch
+ * area; if it passes, stored in the probe's stash (pair.h). Nothing is sent.
  */
 static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 {
@@ -557,7 +615,7 @@ static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 
 	switch (CFG.sink) {
 	case TC_SINK_RING:
-		if (!CFG.nfilter) {
+		if (!CFG.nfilter && CFG.pair == TC_PAIR_NONE) {
 			rec = bpf_ringbuf_reserve(&events, CFG.record_size, 0);
 			if (!rec) {
 				tc_count(TC_LOST_RING);
@@ -588,6 +646,16 @@ static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 		r = tc_build(ctx, s->args, rec);
 		if (r == 1)
 			r = tc_agg_sink(rec, CFG.nagg, CFG.agg) ? TC_UNKNOWN : 0;
+		if (r)
+			tc_count(TC_LOST_UNKNOWN);
+		return 0;
+	case TC_SINK_STASH:
+		rec = s->rec;
+		tc_start_record(rec);
+		r = CFG.pair == TC_PAIR_START ? tc_build(ctx, s->args, rec) : TC_UNKNOWN;
+		if (r == 1)
+			r = tc_stash(rec, ((struct tc_header *)rec)->ts, CFG.value_off, CFG.value_size,
+				     CFG.key_off, CFG.key_size);
 		if (r)
 			tc_count(TC_LOST_UNKNOWN);
 		return 0;

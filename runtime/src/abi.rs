@@ -29,6 +29,7 @@ use tracectl_compiler::plan::{
 
 pub mod agg;
 pub mod calc;
+pub mod pair;
 pub use agg::TcAgg;
 pub use calc::TcCalc;
 
@@ -52,8 +53,10 @@ pub mod base {
     pub const CTX: u8 = 2;
     /// A helper-provided value.
     pub const BUILTIN: u8 = 3;
+    /// The address of the record being built.
+    pub const RECORD: u8 = 4;
     /// Every code the templates know.
-    pub const ALL: [u8; 3] = [ARG, CTX, BUILTIN];
+    pub const ALL: [u8; 4] = [ARG, CTX, BUILTIN, RECORD];
 }
 
 /// `tc_op.builtin`
@@ -251,7 +254,7 @@ pub struct TcFilterOp {
     pub _pad: u8,
 }
 
-/// Mirror of `struct tc_config` (2816 bytes), the `CFG` global.
+/// Mirror of `struct tc_config` (2848 bytes), the `CFG` global.
 #[repr(C)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcConfig {
@@ -295,10 +298,26 @@ pub struct TcConfig {
     pub calc: [TcCalc; MAX_CALC],
     /// Aggregates.
     pub agg: [TcAgg; MAX_AGG],
+    /// Which half of a paired probe (`pair::NONE`, `START`, `END`).
+    pub pair: u32,
+    /// Record offset of the stashed bytes.
+    pub value_off: u32,
+    /// Bytes stashed (the start timestamp and the start values).
+    pub value_size: u32,
+    /// Record offset of the match key.
+    pub key_off: u32,
+    /// Bytes of the match key.
+    pub key_size: u32,
+    /// END: ops that run before the join.
+    pub join_at: u32,
+    /// END: calcs that run before the join.
+    pub join_calc: u32,
+    /// END: filter instructions of the first stage.
+    pub join_filter: u32,
 }
 
 /// Size of `struct tc_config` in bytes.
-pub const CONFIG_SIZE: usize = 2816;
+pub const CONFIG_SIZE: usize = 2848;
 
 const _: () = assert!(size_of::<TcOp>() == 56);
 const _: () = assert!(size_of::<TcFilterOp>() == 24);
@@ -327,6 +346,14 @@ impl Default for TcConfig {
             nagg: 0,
             calc: [TcCalc::default(); MAX_CALC],
             agg: [TcAgg::default(); MAX_AGG],
+            pair: pair::NONE,
+            value_off: 0,
+            value_size: 0,
+            key_off: 0,
+            key_size: 0,
+            join_at: 0,
+            join_calc: 0,
+            join_filter: 0,
         }
     }
 }
@@ -413,6 +440,14 @@ impl TcConfig {
             (offset_of!(TcConfig, calc_at), self.calc_at),
             (offset_of!(TcConfig, sink), self.sink),
             (offset_of!(TcConfig, nagg), self.nagg),
+            (offset_of!(TcConfig, pair), self.pair),
+            (offset_of!(TcConfig, value_off), self.value_off),
+            (offset_of!(TcConfig, value_size), self.value_size),
+            (offset_of!(TcConfig, key_off), self.key_off),
+            (offset_of!(TcConfig, key_size), self.key_size),
+            (offset_of!(TcConfig, join_at), self.join_at),
+            (offset_of!(TcConfig, join_calc), self.join_calc),
+            (offset_of!(TcConfig, join_filter), self.join_filter),
         ] {
             w.put(off, &v.to_ne_bytes());
         }
@@ -525,6 +560,18 @@ fn encode_op(i: usize, op: &ValueOp, record_size: u32) -> Result<TcOp, AbiError>
                 Builtin::Cpu => builtin::CPU,
                 Builtin::Cgroup => builtin::CGROUP,
             };
+        }
+        Base::Record => {
+            // The record is kernel memory (a per-CPU map value): its first
+            // access, a hop or the final read, must read kernel memory.
+            let first = op.hops.first().map(|h| h.mem).unwrap_or(match op.read {
+                Read::Str { mem, .. } | Read::Bytes { mem, .. } => mem,
+                _ => op.mem,
+            });
+            if first != Mem::Kernel {
+                bail!("{what} reads the record (kernel memory) as user memory");
+            }
+            t.base = base::RECORD;
         }
     }
 
@@ -648,29 +695,42 @@ fn cmp_code(c: CmpOp) -> u8 {
 }
 
 /// The filter may only read bytes that one of the first `filter_at` ops (or
-/// the first `calc_at` arithmetic instructions) wrote.
+/// the first `calc_at` arithmetic instructions) wrote; in a paired end
+/// program, the first stage's instructions (`k < join_filter`) only what the
+/// first `join_at` ops and `join_calc` instructions wrote, and the second
+/// stage's also the joined bytes.
 fn check_filter_reads(
     k: usize,
     start: u32,
     len: u32,
     config: &ProbeConfig,
 ) -> Result<(), AbiError> {
-    let filter_at = config.filter_at as usize;
+    let stages = pair::Stages::of(config);
+    let (ops, calcs, joined) = if (k as u32) < stages.join_filter {
+        (stages.join_at, stages.join_calc, None)
+    } else {
+        (config.filter_at, config.calc_at, stages.joined)
+    };
     let end = start as u64 + len as u64;
-    let covered = config.ops[..filter_at]
+    let covered = config.ops[..(ops as usize).min(config.ops.len())]
         .iter()
         .map(|o| (o.slot, o.slot_size))
         .chain(
-            config.calcs[..(config.calc_at as usize).min(config.calcs.len())]
+            config.calcs[..(calcs as usize).min(config.calcs.len())]
                 .iter()
                 .map(|c| (c.dst, 8)),
         )
+        .chain(joined)
         .any(|(slot, size)| slot <= start && end <= slot as u64 + size as u64);
     if !covered {
+        let joined = match joined {
+            Some((off, size)) => format!(", nor the join (bytes {off}..{}),", off + size),
+            None => String::new(),
+        };
         bail!(
             "filter instruction {k} reads record bytes {start}..{end}, which none of the \
-             {filter_at} value op(s) and {} arithmetic instruction(s) run before the filter write",
-            config.calc_at
+             {ops} value op(s) and {calcs} arithmetic instruction(s) run before the filter{joined} \
+             write"
         );
     }
     Ok(())
@@ -679,7 +739,18 @@ fn check_filter_reads(
 fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], AbiError> {
     let mut out = [TcFilterOp::default(); MAX_FILTER_OPS];
     let mut depth: usize = 0;
+    // A paired end program's first stage is a program of its own.
+    let split = pair::Stages::of(config).join_filter as usize;
     for (k, f) in config.filter.iter().enumerate() {
+        if k == split && k > 0 {
+            if depth != 1 {
+                bail!(
+                    "the first stage of the filter (instructions 0..{split}) leaves {depth} \
+                     values on its stack instead of one"
+                );
+            }
+            depth = 0;
+        }
         let t = &mut out[k];
         let pops_pushes = match *f {
             FilterOp::Const { value } => {
@@ -765,7 +836,13 @@ fn encode_filter(config: &ProbeConfig) -> Result<[TcFilterOp; MAX_FILTER_OPS], A
         }
         depth = depth - pops + pushes;
     }
-    if !config.filter.is_empty() && depth != 1 {
+    if split > 0 && config.filter.len() == split && depth != 1 {
+        bail!(
+            "the first stage of the filter (instructions 0..{split}) leaves {depth} values on its \
+             stack instead of one"
+        );
+    }
+    if config.filter.len() > split && depth != 1 {
         bail!("the filter leaves {depth} values on its stack instead of one");
     }
     Ok(out)
@@ -876,14 +953,17 @@ pub fn build(
     for (k, c) in config.calcs.iter().enumerate() {
         cfg.calc[k] = calc::encode(k, c, config.record_size)?;
     }
+    pair::encode(config, &mut cfg)?;
     cfg.filter = encode_filter(config)?;
     cfg.strings[..config.strings.len()].copy_from_slice(&config.strings);
     if let Some(a) = &config.agg {
         cfg.sink = agg::SINK_AGG;
         cfg.nagg = a.values.len() as u32;
         cfg.agg = agg::encode(a, config.record_size)?;
-        // Nothing prints a time per event.
-        cfg.flags |= CFG_NO_TS;
+        // Nothing prints a time per event (a paired probe's latency needs it).
+        if config.pair.is_none() {
+            cfg.flags |= CFG_NO_TS;
+        }
     }
     cfg.check_codes()?;
     Ok(cfg)
@@ -918,6 +998,7 @@ mod tests {
             calcs: vec![],
             calc_at: 0,
             agg: None,
+            pair: None,
         }
     }
 

@@ -290,8 +290,10 @@ impl KeyDecoder {
                 calcs: Vec::new(),
                 calc_at: 0,
                 agg: None,
+                pair: None,
             },
             fields: plan.keys.clone(),
+            pair: None,
         };
         let one = Plan {
             format: tracectl_compiler::plan::PLAN_FORMAT,

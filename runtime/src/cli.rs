@@ -107,6 +107,11 @@ pub struct RunArgs {
     /// key beyond it are counted and reported (overrides `output: max_keys`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub max_keys: Option<u32>,
+    /// Paired probes (`end:`): starts each probe's stash holds until their
+    /// end; when it is full the oldest is evicted, and counted (overrides
+    /// the spec's stash size).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub stash: Option<u32>,
     /// Ring buffer size in KiB (a power of two, at most 2097152).
     #[arg(long, default_value_t = 4096, value_name = "KIB", value_parser = parse_buffer_kib)]
     pub buffer_kib: u32,

@@ -564,8 +564,10 @@ mod tests {
                     calcs: vec![],
                     calc_at: 0,
                     agg: None,
+                    pair: None,
                 },
                 fields,
+                pair: None,
             }],
             output: OutputPlan {
                 format: Format::Table,

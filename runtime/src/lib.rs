@@ -15,6 +15,7 @@ pub mod decode;
 pub mod error;
 pub mod load;
 pub mod output;
+pub mod pair;
 pub mod recipes;
 pub mod run;
 pub mod session;

@@ -14,7 +14,16 @@
 //!
 //! Kernel functions (`Attach::Kernel`) in `Auto` mode use fentry/fexit and fall
 //! back to kprobe/kretprobe when the kernel refuses the trampoline.
+//!
+//! A paired probe (start/end, `ProbePlan.pair`) is two programs, each a
+//! probe program of its own (its kind's template, candidates and
+//! configuration): the start (`pair.start`, `pair.start_config`), loaded
+//! first, then the end (the probe's `attach` and `config`). They share the
+//! probe's `stash` and `pair_counts` maps through pins of their own in the
+//! same private directory (`stash_N`, `pair_counts_N` for probe N; every
+//! probe gets its own, minimal for an unpaired one).
 
+use std::borrow::Cow;
 use std::ffi::CString;
 use std::fs;
 use std::io;
@@ -29,12 +38,13 @@ use aya::programs::uprobe::UProbeScope;
 use aya::programs::{BtfTracePoint, FEntry, FExit, KProbe, ProgramError, TracePoint, UProbe};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use tracectl_compiler::plan::{
-    Attach, Base, KernelMode, Plan, ProbeConfig, ProbePlan, TimeMode, PLAN_FORMAT,
+    Attach, Base, KernelMode, PairRole, Plan, ProbeConfig, ProbePlan, TimeMode, PLAN_FORMAT,
 };
 
 use crate::abi::{self, MAX_REG_ARGS};
 use crate::aggregate;
 use crate::error::{verifier_summary, RuntimeError};
+use crate::pair::{PairMaps, PAIR_COUNTS_MAP, STASH_MAP};
 use crate::session::Session;
 use crate::templates::{Kind, EVENTS_MAP, LOST_MAP};
 
@@ -185,16 +195,19 @@ impl Loader {
             self.options.effective_ring_bytes()
         };
 
+        // Every program to load: one per probe, two per paired probe.
+        let programs = programs(plan)?;
         // Encode every candidate configuration before the loader borrows them.
-        let mut configs: Vec<Vec<(Kind, Vec<u8>)>> = Vec::with_capacity(plan.probes.len());
-        for (i, probe) in plan.probes.iter().enumerate() {
+        let mut configs: Vec<Vec<(Kind, Vec<u8>)>> = Vec::with_capacity(programs.len());
+        for (i, probe) in &programs {
+            let probe: &ProbePlan = probe;
             let mut per_kind = Vec::new();
             let mut first_err = None;
             for kind in candidates(&probe.attach, self.btf_present, self.options.no_trampolines) {
                 match encode_for(
                     kind,
                     probe,
-                    i as u32,
+                    *i as u32,
                     self.options.target_tgid,
                     wakeup,
                     timestamps,
@@ -233,9 +246,13 @@ impl Loader {
         } else {
             1
         };
-        let mut objects: Vec<Ebpf> = Vec::with_capacity(plan.probes.len());
+        let mut objects: Vec<Ebpf> = Vec::with_capacity(programs.len());
         let mut kinds = Vec::with_capacity(plan.probes.len());
-        for (probe, per_kind) in plan.probes.iter().zip(&configs) {
+        let mut start_kinds = vec![None; plan.probes.len()];
+        // Object index of each probe's (end) program.
+        let mut object_of = Vec::with_capacity(plan.probes.len());
+        for ((i, probe), per_kind) in programs.iter().zip(&configs) {
+            let (i, probe): (usize, &ProbePlan) = (*i, probe);
             // Each probe's private aggregation map: sized for its keys and
             // values, or minimal when it sends records.
             match &probe.config.agg {
@@ -251,18 +268,44 @@ impl Loader {
                         .map_sizes(aggregate::AGG_INIT_MAP, 4, 8);
                 }
             }
+            // The probe's stash and counters: shared by its two programs
+            // (pinned under names of its own), minimal when unpaired.
+            match (&plan.probes[i].pair, &probe.config.pair) {
+                (Some(pp), Some(pc)) => {
+                    el.map_sizes(STASH_MAP, pc.key_size, pc.value_size)
+                        .map_max_entries(STASH_MAP, pp.stash_entries.max(1));
+                }
+                _ => {
+                    el.map_sizes(STASH_MAP, 8, 8).map_max_entries(STASH_MAP, 1);
+                }
+            }
+            el.map_pin_path(STASH_MAP, pins.path.join(format!("{STASH_MAP}_{i}")))
+                .map_pin_path(
+                    PAIR_COUNTS_MAP,
+                    pins.path.join(format!("{PAIR_COUNTS_MAP}_{i}")),
+                );
             let (kind, ebpf) = self.load_probe(&mut el, probe, per_kind)?;
             objects.push(ebpf);
-            kinds.push(kind);
+            if is_start(probe) {
+                start_kinds[i] = Some(kind);
+            } else {
+                kinds.push(kind);
+                object_of.push(objects.len() - 1);
+            }
         }
         drop(el);
         pins.remove()?;
 
         let mut aggs = Vec::new();
+        let mut pairs = Vec::new();
         for (i, probe) in plan.probes.iter().enumerate() {
+            let object = &mut objects[object_of[i]];
             if let Some(a) = &probe.config.agg {
-                aggs.push(
-                    aggregate::AggMap::take(i, &mut objects[i], a, cpus)
+                aggs.push(aggregate::AggMap::take(i, object, a, cpus).map_err(|e| internal(&e))?);
+            }
+            if let (Some(pp), Some(pc)) = (&probe.pair, &probe.config.pair) {
+                pairs.push(
+                    PairMaps::take(i, object, pc.key_size, pp.stash_entries.max(1))
                         .map_err(|e| internal(&e))?,
                 );
             }
@@ -281,9 +324,11 @@ impl Loader {
         Ok(Session::new(
             objects,
             kinds,
+            start_kinds,
             ring,
             lost,
             aggs,
+            pairs,
             ring_bytes,
             t0.elapsed(),
         ))
@@ -561,6 +606,70 @@ pub fn tracepoint_alternative(function: &str) -> Option<TracepointAlternative> {
     Some(TracepointAlternative { tracepoint, recipe })
 }
 
+/// A paired probe's start program as a probe program of its own: its
+/// attach point and configuration, named after the probe.
+fn start_program(probe: &ProbePlan) -> Option<ProbePlan> {
+    let pair = probe.pair.as_ref()?;
+    Some(ProbePlan {
+        name: format!("{} (start)", probe.name),
+        probe: probe.probe.clone(),
+        attach: pair.start.clone(),
+        config: pair.start_config.clone(),
+        fields: vec![],
+        pair: None,
+    })
+}
+
+/// Is this program a paired probe's start?
+fn is_start(program: &ProbePlan) -> bool {
+    matches!(&program.config.pair, Some(p) if p.role == PairRole::Start)
+}
+
+/// Every program of `plan` in load order, with its probe's index: a paired
+/// probe's start program, then the probe's own (the end). The two halves
+/// of a pair must agree on the stash's key and value sizes.
+fn programs(plan: &Plan) -> Result<Vec<(usize, Cow<'_, ProbePlan>)>, RuntimeError> {
+    let mut out = Vec::with_capacity(plan.probes.len());
+    for (i, probe) in plan.probes.iter().enumerate() {
+        let err = |message: String| RuntimeError::Plan {
+            probe: probe.name.clone(),
+            message,
+        };
+        let role = probe.config.pair.as_ref().map(|p| p.role);
+        match (start_program(probe), role) {
+            (None, None) => {}
+            (None, Some(_)) => {
+                return Err(err(
+                    "the probe's program is half of a pair, but the plan has no start".into(),
+                ))
+            }
+            (Some(_), role) if role != Some(PairRole::End) => {
+                return Err(err("a paired probe's own program must be its end".into()))
+            }
+            (Some(start), _) => {
+                let (s, e) = match (&start.config.pair, &probe.config.pair) {
+                    (Some(s), Some(e)) if s.role == PairRole::Start => (s, e),
+                    _ => {
+                        return Err(err(
+                            "a paired probe's start configuration must be a start".into()
+                        ))
+                    }
+                };
+                if (s.key_size, s.value_size) != (e.key_size, e.value_size) {
+                    return Err(err(format!(
+                        "the start stashes {} bytes under a {}-byte key, the end expects {} \
+                         under {}",
+                        s.value_size, s.key_size, e.value_size, e.key_size
+                    )));
+                }
+                out.push((i, Cow::Owned(start)));
+            }
+        }
+        out.push((i, Cow::Borrowed(probe)));
+    }
+    Ok(out)
+}
+
 /// The templates to try for an attach point, in order. `no_trampolines`
 /// makes `kfunc:` probes skip fentry/fexit.
 fn candidates(attach: &Attach, have_btf: bool, no_trampolines: bool) -> Vec<Kind> {
@@ -612,7 +721,9 @@ pub fn encode_for(
     }
     let mut cfg =
         abi::build(&config, probe_index, target_tgid, wakeup_bytes).map_err(|e| plan_err(e.0))?;
-    if !timestamps {
+    // A paired program always takes the time: the latency is the
+    // difference of its two programs' timestamps.
+    if !timestamps && config.pair.is_none() {
         cfg.flags |= abi::CFG_NO_TS;
     }
     Ok(cfg.to_bytes())

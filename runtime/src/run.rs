@@ -106,6 +106,19 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             TimeArg::None => TimeMode::None,
         };
     }
+    if let Some(n) = args.stash {
+        let mut paired = false;
+        for pair in plan.probes.iter_mut().filter_map(|p| p.pair.as_mut()) {
+            pair.stash_entries = n;
+            paired = true;
+        }
+        if !paired {
+            return Err(Failure::Message(
+                "--stash applies to paired probes (a probe with `end:`), and this spec has none"
+                    .into(),
+            ));
+        }
+    }
     let aggregating = plan.probes.iter().any(|p| p.config.agg.is_some());
     let stats = &mut plan.output.stats;
     for (flag, given) in [
@@ -149,7 +162,11 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         .probes
         .iter()
         .zip(session.kinds())
-        .map(|(p, k)| format!("{}: {k}", p.name))
+        .zip(session.start_kinds())
+        .map(|((p, k), start)| match start {
+            Some(s) => format!("{}: {s} → {k}", p.name),
+            None => format!("{}: {k}", p.name),
+        })
         .collect();
     eprintln!(
         "tracectl: attached {n} probe{} ({}) in {:.1} ms; Ctrl-C to stop",
@@ -270,12 +287,26 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
     let lost = pump.session.lost();
     let unknown = pump.session.dropped_unknown();
     let Pump {
-        session,
+        mut session,
         decoder,
         events,
         write_error,
         ..
     } = pump;
+    // Paired probes: detached first, so that the counts are final.
+    session.detach();
+    for (i, counts) in session.pair_counts() {
+        let name = &plan.probes[i].name;
+        match counts {
+            Ok(c) => {
+                eprintln!("{}", c.summary(name));
+                if plan.output.format == Format::Json {
+                    eprintln!("{}", c.json(name));
+                }
+            }
+            Err(e) => eprintln!("tracectl: {name}: cannot read the pairing counters: {e}"),
+        }
+    }
     drop(session);
     let elapsed = started.elapsed();
     let mut summary = if has_events {

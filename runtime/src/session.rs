@@ -18,6 +18,7 @@ use aya::Ebpf;
 
 use crate::aggregate::AggMap;
 use crate::error::RuntimeError;
+use crate::pair::{PairCounts, PairMaps};
 use crate::templates::Kind;
 
 /// Attached probes of one plan and their shared ring buffer.
@@ -26,8 +27,10 @@ pub struct Session {
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
     aggs: Vec<AggMap>,
+    pairs: Vec<PairMaps>,
     objects: Vec<Ebpf>,
     kinds: Vec<Kind>,
+    start_kinds: Vec<Option<Kind>>,
     ring_bytes: u32,
     startup: Duration,
 }
@@ -36,6 +39,7 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("kinds", &self.kinds)
+            .field("start_kinds", &self.start_kinds)
             .field("ring_bytes", &self.ring_bytes)
             .field("startup", &self.startup)
             .finish()
@@ -43,12 +47,15 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         objects: Vec<Ebpf>,
         kinds: Vec<Kind>,
+        start_kinds: Vec<Option<Kind>>,
         ring: RingBuf<MapData>,
         lost: PerCpuArray<MapData, u64>,
         aggs: Vec<AggMap>,
+        pairs: Vec<PairMaps>,
         ring_bytes: u32,
         startup: Duration,
     ) -> Session {
@@ -56,8 +63,10 @@ impl Session {
             ring,
             lost,
             aggs,
+            pairs,
             objects,
             kinds,
+            start_kinds,
             ring_bytes,
             startup,
         }
@@ -138,9 +147,30 @@ impl Session {
     }
 
     /// The template each probe uses, by probe index (shows whether a
-    /// `kfunc:` probe got fentry/fexit or fell back to kprobe/kretprobe).
+    /// `kfunc:` probe got fentry/fexit or fell back to kprobe/kretprobe);
+    /// a paired probe's end program's.
     pub fn kinds(&self) -> &[Kind] {
         &self.kinds
+    }
+
+    /// The template of each paired probe's start program, by probe index
+    /// (`None` for an unpaired probe).
+    pub fn start_kinds(&self) -> &[Option<Kind>] {
+        &self.start_kinds
+    }
+
+    /// Each paired probe's counters, by probe index, in probe order. Exact
+    /// once the programs are detached ([`Session::detach`]); while they
+    /// run, a start or an end may land between two reads.
+    pub fn pair_counts(&self) -> Vec<(usize, io::Result<PairCounts>)> {
+        self.pairs.iter().map(|p| (p.probe, p.counts())).collect()
+    }
+
+    /// Detaches every probe and unloads every program now; the maps (ring
+    /// buffer, counters, aggregations, stashes) stay readable until the
+    /// session is dropped.
+    pub fn detach(&mut self) {
+        detach_all(std::mem::take(&mut self.objects));
     }
 
     /// Ring-buffer size in bytes.

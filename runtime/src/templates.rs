@@ -2,8 +2,9 @@
 //!
 //! Each kind is one small object built from `templates-ebpf/KIND.bpf.c` and
 //! the shared `capture.h`; it holds one program, the `CFG` configuration
-//! global, the shared `events` ring buffer and `lost` counter, and a private
-//! per-CPU `scratch` map. The objects are committed (`templates-ebpf/obj/`),
+//! global, the shared `events` ring buffer and `lost` counter, a private
+//! per-CPU `scratch` map, the aggregation maps (agg.h) and a paired probe's
+//! `stash` and `pair_counts` (pair.h). The objects are committed (`templates-ebpf/obj/`),
 //! so building tracectl needs no clang.
 
 use std::fmt;
@@ -136,7 +137,14 @@ mod tests {
             let t = k.template();
             let obj = aya_obj::Object::parse(t.object).expect("template parses");
             assert!(obj.programs.contains_key(t.program), "{k}: {}", t.program);
-            for m in [EVENTS_MAP, LOST_MAP, SCRATCH_MAP, ".rodata"] {
+            for m in [
+                EVENTS_MAP,
+                LOST_MAP,
+                SCRATCH_MAP,
+                crate::pair::STASH_MAP,
+                crate::pair::PAIR_COUNTS_MAP,
+                ".rodata",
+            ] {
                 assert!(obj.maps.contains_key(m), "{k}: map {m}");
             }
         }

@@ -60,7 +60,8 @@ fn mirrors() -> Vec<(&'static str, usize, Layout)> {
             layout!(TcConfig, TcConfig::default();
                 wakeup_bytes, probe_index, target_tgid, nargs, ctx_copy, record_size,
                 nops, filter_at, nfilter, flags, _pad0, ops, filter, strings,
-                ncalc, calc_at, sink, nagg, calc, agg),
+                ncalc, calc_at, sink, nagg, calc, agg, pair, value_off, value_size,
+                key_off, key_size, join_at, join_calc, join_filter),
         ),
     ]
 }
@@ -157,7 +158,7 @@ fn tc_defines(file: &str) -> BTreeMap<String, u64> {
 
 /// Every ABI constant of the Rust side, by the name of its C define.
 fn rust_abi() -> Vec<(&'static str, u64)> {
-    use abi::{agg, base, builtin, calc, cmp, filter, lost, mem, read, transform};
+    use abi::{agg, base, builtin, calc, cmp, filter, lost, mem, pair, read, transform};
     vec![
         ("TC_RECORD_HEADER", plan::RECORD_HEADER as u64),
         ("TC_MAX_RECORD", plan::MAX_RECORD as u64),
@@ -172,6 +173,7 @@ fn rust_abi() -> Vec<(&'static str, u64)> {
         ("TC_BASE_ARG", base::ARG as u64),
         ("TC_BASE_CTX", base::CTX as u64),
         ("TC_BASE_BUILTIN", base::BUILTIN as u64),
+        ("TC_BASE_RECORD", base::RECORD as u64),
         ("TC_BI_PID", builtin::PID as u64),
         ("TC_BI_TID", builtin::TID as u64),
         ("TC_BI_UID", builtin::UID as u64),
@@ -231,6 +233,17 @@ fn rust_abi() -> Vec<(&'static str, u64)> {
         ("TC_CF_IMM_B", calc::CF_IMM_B as u64),
         ("TC_SINK_RING", agg::SINK_RING as u64),
         ("TC_SINK_AGG", agg::SINK_AGG as u64),
+        ("TC_SINK_STASH", agg::SINK_STASH as u64),
+        ("TC_MAX_PAIR_KEY", plan::MAX_PAIR_KEY as u64),
+        ("TC_PAIR_NONE", pair::NONE as u64),
+        ("TC_PAIR_START", pair::START as u64),
+        ("TC_PAIR_END", pair::END as u64),
+        ("TC_PC_STASHED", pair::PC_STASHED as u64),
+        ("TC_PC_REPLACED", pair::PC_REPLACED as u64),
+        ("TC_PC_MATCHED", pair::PC_MATCHED as u64),
+        ("TC_PC_UNMATCHED", pair::PC_UNMATCHED as u64),
+        ("TC_PC_FAILED", pair::PC_FAILED as u64),
+        ("TC_PC_SLOTS", pair::PC_SLOTS as u64),
         ("TC_AGG_COUNT", agg::COUNT as u64),
         ("TC_AGG_SUM", agg::SUM as u64),
         ("TC_AGG_MIN", agg::MIN as u64),
@@ -291,6 +304,10 @@ fn known_code_lists_are_the_header_families() {
         ),
         ("TC_AGG_", widen(&abi::agg::ALL)),
         ("TC_AF_", widen(&abi::agg::AF_ALL)),
+        (
+            "TC_PAIR_",
+            abi::pair::ALL.iter().map(|&x| x as u64).collect(),
+        ),
     ];
     let mut problems = Vec::new();
     for (prefix, rust) in families {
@@ -372,6 +389,24 @@ fn objects_were_built_with_the_rust_limits() {
                 "{name}: the lost map has {lost:?} entries, Rust reads {}",
                 abi::lost::SLOTS
             ));
+        }
+        let counts = parsed
+            .maps
+            .get(tracectl::pair::PAIR_COUNTS_MAP)
+            .map(|m| m.max_entries());
+        if counts != Some(abi::pair::PC_SLOTS) {
+            problems.push(format!(
+                "{name}: the pair_counts map has {counts:?} entries, Rust reads {}",
+                abi::pair::PC_SLOTS
+            ));
+        }
+        match parsed.maps.get(tracectl::pair::STASH_MAP) {
+            Some(aya_obj::Map::Legacy(_)) => {}
+            other => problems.push(format!(
+                "{name}: the stash must be a legacy map (the loader sizes it per spec), \
+                 found {:?}",
+                other.map(|m| m.map_type())
+            )),
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -455,6 +490,14 @@ fn all_distinct() -> TcConfig {
         calc_at: n.u32(),
         sink: n.u32(),
         nagg: n.u32(),
+        pair: n.u32(),
+        value_off: n.u32(),
+        value_size: n.u32(),
+        key_off: n.u32(),
+        key_size: n.u32(),
+        join_at: n.u32(),
+        join_calc: n.u32(),
+        join_filter: n.u32(),
         ..TcConfig::default()
     };
     for c in c.calc.iter_mut() {
@@ -615,6 +658,14 @@ fn every_field_is_written_at_its_btf_offset() {
             ("nagg", cfg.nagg.to_ne_bytes().to_vec()),
             ("calc", vec![]),
             ("agg", vec![]),
+            ("pair", cfg.pair.to_ne_bytes().to_vec()),
+            ("value_off", cfg.value_off.to_ne_bytes().to_vec()),
+            ("value_size", cfg.value_size.to_ne_bytes().to_vec()),
+            ("key_off", cfg.key_off.to_ne_bytes().to_vec()),
+            ("key_size", cfg.key_size.to_ne_bytes().to_vec()),
+            ("join_at", cfg.join_at.to_ne_bytes().to_vec()),
+            ("join_calc", cfg.join_calc.to_ne_bytes().to_vec()),
+            ("join_filter", cfg.join_filter.to_ne_bytes().to_vec()),
         ];
         compare_members(
             &btf,

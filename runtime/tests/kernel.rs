@@ -74,6 +74,7 @@ fn probe(name: &str, attach: Attach, config: ProbeConfig) -> ProbePlan {
         attach,
         config,
         fields: vec![],
+        pair: None,
     }
 }
 
@@ -96,6 +97,7 @@ fn config(nargs: u32, ctx_copy: u32, record_size: u32, ops: Vec<ValueOp>) -> Pro
         calcs: vec![],
         calc_at: 0,
         agg: None,
+        pair: None,
     }
 }
 
@@ -810,6 +812,7 @@ fn limits_config() -> ProbeConfig {
         calcs,
         calc_at: MAX_CALC as u32 / 2,
         agg: None,
+        pair: None,
     }
 }
 

@@ -61,8 +61,10 @@ fn probe(name: &str, fields: Vec<FieldPlan>) -> ProbePlan {
             calcs: vec![],
             calc_at: 0,
             agg: None,
+            pair: None,
         },
         fields,
+        pair: None,
     }
 }
 

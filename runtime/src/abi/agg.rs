@@ -11,8 +11,11 @@ use tracectl_compiler::plan::{
 pub const SINK_RING: u32 = 0;
 /// `tc_config.sink`: records update the aggregation map.
 pub const SINK_AGG: u32 = 1;
+/// `tc_config.sink`: a paired probe's start program stores its values in
+/// the stash (templates-ebpf/pair.h).
+pub const SINK_STASH: u32 = 2;
 /// Every sink the templates know.
-pub const SINK_ALL: [u32; 2] = [SINK_RING, SINK_AGG];
+pub const SINK_ALL: [u32; 3] = [SINK_RING, SINK_AGG, SINK_STASH];
 
 /// `tc_agg.func`: count()
 pub const COUNT: u8 = 1;

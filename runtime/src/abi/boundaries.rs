@@ -34,6 +34,7 @@ fn one(op: ValueOp) -> ProbeConfig {
         calcs: vec![],
         calc_at: 0,
         agg: None,
+        pair: None,
     }
 }
 
@@ -354,6 +355,7 @@ fn filtered(filter: Vec<FilterOp>, strings: &[u8]) -> ProbeConfig {
         calcs: vec![],
         calc_at: 0,
         agg: None,
+        pair: None,
     }
 }
 

@@ -136,6 +136,7 @@ impl TcConfig {
             c.check_codes(k)?;
         }
         known("the configuration's sink", self.sink, &super::agg::SINK_ALL)?;
+        self.check_pair_codes()?;
         if self.nagg as usize > MAX_AGG {
             bail!(
                 "nagg is {}; the templates update at most {MAX_AGG}",
@@ -231,6 +232,7 @@ mod tests {
             calcs: vec![],
             calc_at: 0,
             agg: None,
+            pair: None,
         };
         let mut cfg = build(&config, 0, 0, 0).expect("a valid configuration");
         cfg.flags |= CFG_NO_TS;
@@ -247,8 +249,8 @@ mod tests {
     #[test]
     fn every_unknown_code_is_refused_by_name() {
         type Plant = fn(&mut TcConfig);
-        let cases: [(&str, Plant, &str); 15] = [
-            ("base", |c| c.ops[0].base = 4, "value op 0: base is 4"),
+        let cases: [(&str, Plant, &str); 18] = [
+            ("base", |c| c.ops[0].base = 5, "value op 0: base is 5"),
             ("base 0", |c| c.ops[1].base = 0, "value op 1: base is 0"),
             (
                 "arg width",
@@ -306,6 +308,21 @@ mod tests {
                 "config flags",
                 |c| c.flags |= 4,
                 "the configuration's flags is 0x6",
+            ),
+            (
+                "pair role",
+                |c| c.pair = 3,
+                "the configuration's pair role is 3",
+            ),
+            (
+                "stash sink without a start",
+                |c| c.sink = super::super::agg::SINK_STASH,
+                "the configuration's sink is 2 and its pair role 0",
+            ),
+            (
+                "join stages unpaired",
+                |c| c.join_at = 1,
+                "join stages in a program that is not a paired end",
             ),
         ];
         for (name, plant, expected) in cases {
