@@ -626,7 +626,7 @@ fn is_start(program: &ProbePlan) -> bool {
 }
 
 /// Every program of `plan` in load order, with its probe's index: a paired
-/// probe's start program, then the probe's own (the end). The two halves
+/// probe's own program (the end), then its start program. The two halves
 /// of a pair must agree on the stash's key and value sizes.
 fn programs(plan: &Plan) -> Result<Vec<(usize, Cow<'_, ProbePlan>)>, RuntimeError> {
     let mut out = Vec::with_capacity(plan.probes.len());
@@ -662,7 +662,13 @@ fn programs(plan: &Plan) -> Result<Vec<(usize, Cow<'_, ProbePlan>)>, RuntimeErro
                         s.value_size, s.key_size, e.value_size, e.key_size
                     )));
                 }
+                // The end attaches first: a start stashed before its end
+                // program exists would wait for the thread's next start
+                // (and show as `replaced`); an end before its start is
+                // only an end without a start.
+                out.push((i, Cow::Borrowed(probe)));
                 out.push((i, Cow::Owned(start)));
+                continue;
             }
         }
         out.push((i, Cow::Borrowed(probe)));
