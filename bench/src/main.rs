@@ -1,12 +1,14 @@
-//! `tracectl-bench`: start-up, memory, per-event overhead, throughput and
-//! compile time of tracectl against bpftrace and a hand-written C/libbpf
-//! program, written as a markdown report (bench/results.md).
+//! `tracectl-bench`: start-up, memory, per-event overhead, throughput,
+//! compile time, aggregations and start/end pairing of tracectl against
+//! bpftrace and a hand-written C/libbpf program, written as a markdown
+//! report (bench/results.md).
 //!
 //! `scripts/bench.sh` installs the tools, builds everything and runs this;
 //! see bench/README.md for the method.
 
 mod agg;
 mod measure;
+mod pair;
 mod proc;
 mod report;
 
@@ -35,7 +37,8 @@ pub struct Config {
     pub workload_cpu: Option<usize>,
     /// Before each section, wait up to this long for compilers to finish.
     pub wait_quiet: Duration,
-    /// Sections to run (all when empty): startup, overhead, throughput, compile, agg.
+    /// Sections to run (all when empty): startup, overhead, throughput, compile,
+    /// agg, pair.
     pub only: Vec<String>,
 }
 
@@ -48,7 +51,7 @@ impl Config {
 const USAGE: &str = "usage: tracectl-bench [--quick] [--out FILE] [--raw FILE] \
 [--tracectl PATH] [--bpftrace PATH] [--floor PATH] [--workload PATH] [--specs DIR] \
 [--runs N] [--reps N] [--duration-ms MS] [--wait-quiet SECS] [--no-pin] \
-[--only startup,overhead,throughput,compile,agg]";
+[--only startup,overhead,throughput,compile,agg,pair]";
 
 fn parse_args() -> Result<Config, String> {
     let mut cfg = Config {
@@ -94,8 +97,15 @@ fn parse_args() -> Result<Config, String> {
             "--only" => {
                 cfg.only = val("--only")?.split(',').map(str::to_string).collect();
                 for s in &cfg.only {
-                    if !["startup", "overhead", "throughput", "compile", "agg"]
-                        .contains(&s.as_str())
+                    if ![
+                        "startup",
+                        "overhead",
+                        "throughput",
+                        "compile",
+                        "agg",
+                        "pair",
+                    ]
+                    .contains(&s.as_str())
                     {
                         return Err(format!("unknown section `{s}`\n{USAGE}"));
                     }
@@ -134,8 +144,14 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let results = measure::run_all(&cfg);
-    let md = report::markdown(&cfg, &results);
+    let mut results = measure::run_all(&cfg);
+    let pairs = if cfg.wants("pair") {
+        pair::pairing(&cfg, &mut results)
+    } else {
+        Vec::new()
+    };
+    results.elapsed = results.started.map(|t| t.elapsed()).unwrap_or_default();
+    let md = report::markdown(&cfg, &results, &pairs);
     print!("{md}");
     if let Some(out) = &cfg.out {
         if let Err(e) = std::fs::write(out, &md) {
@@ -145,7 +161,9 @@ fn main() {
         eprintln!("tracectl-bench: wrote {}", out.display());
     }
     if let Some(raw) = &cfg.raw {
-        let json = serde_json::to_string_pretty(&results.raw_json()).unwrap_or_default();
+        let mut raw_json = results.raw_json();
+        raw_json["pairing"] = pair::raw_json(&pairs);
+        let json = serde_json::to_string_pretty(&raw_json).unwrap_or_default();
         if let Err(e) = std::fs::write(raw, json) {
             eprintln!("tracectl-bench: cannot write {}: {e}", raw.display());
         }

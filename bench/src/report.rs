@@ -9,6 +9,7 @@ use crate::agg::{
     PRINT_MAX_KEYS,
 };
 use crate::measure::{col, median, EventRun, Results, Tool, BPFTRACE_MARKER, SYSCALLS};
+use crate::pair::{self, PairOverhead, UNMATCHED_TOLERATED};
 
 /// bpftrace's per-event statement, shortened for the report.
 const BPFTRACE_SHORT: &str = r#"printf("{\"pid\":%d,…}\n", pid, comm);"#;
@@ -146,7 +147,7 @@ fn loss_onset(r: &Results, tool: Tool) -> (Option<f64>, f64) {
     (onset, max)
 }
 
-pub fn markdown(cfg: &Config, r: &Results) -> String {
+pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead]) -> String {
     let mut m = String::new();
     let tracectl = cfg.tracectl.to_string_lossy().into_owned();
     let bpftrace = cfg.bpftrace.to_string_lossy().into_owned();
@@ -263,7 +264,8 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
     let _ = writeln!(
         m,
         "Ratios are bpftrace ÷ tracectl (how many times faster or smaller tracectl is), \
-         except the first per-event overhead row: tracectl ÷ the hand-written floor.\n"
+         except the first per-event overhead row: tracectl ÷ the hand-written floor, and the \
+         first pairing row: tracectl paired ÷ tracectl unpaired.\n"
     );
     let _ = writeln!(
         m,
@@ -406,6 +408,7 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
         met(check(mx, |v| v <= 20.0))
     );
     agg_summary(&mut m, r);
+    pair_summary(&mut m, pairs);
     let _ = writeln!(m);
 
     // ---- details ----
@@ -545,6 +548,9 @@ pub fn markdown(cfg: &Config, r: &Results) -> String {
     }
     let _ = writeln!(m);
     agg_details(&mut m, cfg, r);
+    if !pairs.is_empty() {
+        pair_details(&mut m, cfg, pairs);
+    }
     m
 }
 
@@ -706,4 +712,131 @@ fn agg_details(m: &mut String, cfg: &Config, r: &Results) {
         );
     }
     let _ = writeln!(m);
+}
+
+/// The summary rows of section 7.
+fn pair_summary(m: &mut String, pairs: &[PairOverhead]) {
+    if pairs.is_empty() {
+        return;
+    }
+    let added = |case, tool| pair::added(pairs, case, tool);
+    let unpaired = added(pair::Case::Unpaired, Tool::Tracectl);
+    let (t, b) = (
+        added(pair::Case::Json, Tool::Tracectl),
+        added(pair::Case::Json, Tool::Bpftrace),
+    );
+    let q = t / unpaired;
+    let _ = writeln!(
+        m,
+        "| 7 | ns added per event, paired getppid (enter+exit) to JSON (unpaired: {}) | {} | {} | | {} | ≤ 2× an unpaired event | {} |",
+        ns(unpaired),
+        ns(t),
+        ns(b),
+        ratio(q),
+        met(check(q, |v| v <= 2.0))
+    );
+    let q = b / t;
+    let _ = writeln!(
+        m,
+        "| 7 | … bpftrace ÷ tracectl | | | | {} | ≥ 10× less than bpftrace's printf equivalent | {} |",
+        ratio(q),
+        met(check(q, |v| v >= 10.0))
+    );
+    let (t, b) = (
+        added(pair::Case::Hist, Tool::Tracectl),
+        added(pair::Case::Hist, Tool::Bpftrace),
+    );
+    let _ = writeln!(
+        m,
+        "| 7 | ns added per event, paired getppid, `hist(latency)` | {} | {} | | {} | | |",
+        ns(t),
+        ns(b),
+        ratio(b / t)
+    );
+}
+
+/// Section 7 of the details.
+fn pair_details(m: &mut String, cfg: &Config, pairs: &[PairOverhead]) {
+    let _ = writeln!(m, "## 7. Start/end pairing\n");
+    let _ = writeln!(
+        m,
+        "The workload calls getppid(2) back to back for {} ms (pinned to CPU {}, the tracer on \
+         the other one), untraced and traced, each case and tool interleaved in every \
+         repetition. *Unpaired*: section 3's tracectl run, `{}` (`--pid P -o json --time none`, \
+         to /dev/null), measured again here so that the ratio is of one run. *Paired, to JSON*: \
+         `tracectl run --pid P -o json --time none -e '{}'` to /dev/null (a record per call, and \
+         per call a stash insert at the enter, a lookup and a delete at the exit), against \
+         bpftrace's equivalent to a pipe counted by the harness: `{}` (a printf per call). \
+         *Paired, hist*: `tracectl run --pid P -o json -e '{}'` against `… {{ @h = hist(nsecs - \
+         @start[tid]); delete(@start[tid]); }}`, one print at exit (the funclatency shape). \
+         ns added = traced − untraced ns per call, median of {} repetitions. Every run checks \
+         that each call made one record (or one histogram count) and none was lost; tracectl's \
+         pairing counts (its `{{\"pairing\":…}}` object on stderr) must say every call paired — \
+         nothing evicted, replaced or still stashed, at most {} end without a start (a call in \
+         flight when the end program attached; its call then makes no record: it is counted in \
+         the table) — and bpftrace's `@start` must be empty at exit.\n",
+        cfg.duration.as_millis(),
+        cfg.workload_cpu.map_or("any".into(), |c| c.to_string()),
+        pair::Case::Unpaired.tracectl_prog(),
+        pair::Case::Json.tracectl_prog(),
+        pair::Case::Json
+            .bpftrace_prog(0)
+            .lines()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .replace("pid == 0", "pid == P"),
+        pair::Case::Hist.tracectl_prog(),
+        cfg.reps,
+        UNMATCHED_TOLERATED,
+    );
+    let _ = writeln!(
+        m,
+        "| case | tool | ns per call | ns added | calls | received | lost | matched | evicted | replaced | ends without a start | left stashed | tracer CPU per event | tracer peak RSS |"
+    );
+    let _ = writeln!(
+        m,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for a in pairs {
+        let (calls, recv, lost) = a.o.total();
+        let traced = a.o.tool != Tool::None;
+        let rss = median(a.o.runs.iter().map(|x| x.tracer_rss_kib as f64).collect());
+        let opt = |show: bool, s: String| if show { s } else { String::new() };
+        let c = a.counts_total();
+        let pc =
+            |f: fn(&pair::PairCounts) -> u64| c.as_ref().map_or(String::new(), |c| count(f(c)));
+        let _ = writeln!(
+            m,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            a.case.label(),
+            a.o.tool.name(),
+            ns(if a.o.runs.is_empty() {
+                f64::NAN
+            } else {
+                a.o.median_ns()
+            }),
+            opt(traced, ns(pair::added(pairs, a.case, a.o.tool))),
+            count(calls),
+            opt(traced, count(recv)),
+            opt(traced, count(lost)),
+            pc(|c| c.matched),
+            pc(|c| c.evicted),
+            pc(|c| c.replaced),
+            pc(|c| c.unmatched_ends),
+            pc(|c| c.stash_entries),
+            // The histogram cases deliver nothing per event.
+            opt(
+                traced && a.case != pair::Case::Hist,
+                ns(a.o.cpu_ns_per_event())
+            ),
+            opt(traced, mib(rss)),
+        );
+    }
+    let _ = writeln!(
+        m,
+        "\n*Received* is records for the JSON cases, the histogram's total count for `hist`; \
+         the pairing columns are tracectl's counts summed over the repetitions (bpftrace \
+         reports none). *Tracer CPU per event* as in section 3.\n"
+    );
 }
