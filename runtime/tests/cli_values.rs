@@ -480,7 +480,6 @@ fn aggregation_flags_refuse_zero() {
         ("--max-keys", "1048577"),
         ("--stash", "0"),
         ("--stash", "1048577"),
-        ("--stash", "-1"),
     ] {
         let out = tracectl(&[
             "run",
