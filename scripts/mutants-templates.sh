@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Mutation testing of the eBPF templates (issue 18): plants one bug at a time
-# in templates-ebpf/capture.h, calc.h, agg.h and bits.h (a wrong comparison, a lost sign extension, a
+# in templates-ebpf/capture.h, calc.h, agg.h, pair.h and bits.h (a wrong comparison, a lost sign extension, a
 # missing byte swap, a hop offset off by 8, a string bound off by one, a
 # broken filter instruction, an unwritten header field, ...), rebuilds the
 # objects and the tests that load them, and expects those tests to FAIL. A
@@ -77,7 +77,7 @@ filter-or-as-and	OR computes AND
 filter-not-ignored	`!` does nothing
 	[("case TC_F_NOT:\n\t\t\tst ^= 1;", "case TC_F_NOT:\n\t\t\tst ^= 0;")]
 filter-skipped	the filter never runs: every event is kept
-	[("if (CFG.nfilter && !tc_filter(rec))", "if (0 && !tc_filter(rec))")]
+	[("if (CFG.nfilter > CFG.join_filter && !tc_filter(rec, CFG.join_filter, CFG.nfilter))", "if (0 && !tc_filter(rec, CFG.join_filter, CFG.nfilter))")]
 filter-at-minus-1	the filter runs before its last operand is captured
 	[("\t\tif (i >= CFG.filter_at)\n\t\t\tbreak;", "\t\tif (i + 1 >= CFG.filter_at)\n\t\t\tbreak;"), ("\t\tif (i < CFG.filter_at)\n\t\t\tcontinue;", "\t\tif (i + 1 < CFG.filter_at)\n\t\t\tcontinue;")]
 cmp-str-nul-check-removed	exact string match accepts a longer string
@@ -118,6 +118,14 @@ agg-sum-counts	sum() adds 1 instead of the value
 	[("agg.h", "\tcase TC_AGG_SUM:\n\t\tw[0] += x;", "\tcase TC_AGG_SUM:\n\t\tw[0] += 1;")]
 agg-full-map-uncounted	events whose key does not fit are not counted
 	[("agg.h", "\t\t\tif (n)\n\t\t\t\t*n += 1;", "\t\t\tif (n)\n\t\t\t\t*n += 0;")]
+pair-delete-dropped	a matched start stays in the stash (and matches again)
+	[("pair.h", "\tbpf_map_delete_elem(&stash, rec + key_off);\n", "")]
+pair-latency-not-rewritten	a paired record's latency holds the start's timestamp
+	[("pair.h", "\t*first = ts - *first;", "\t*first = *first + 0 * ts;")]
+pair-stage1-filter-flipped	an exit failing the end's first stage is joined; one passing it is dropped
+	[("if (CFG.join_filter && !tc_filter(rec, 0, CFG.join_filter))", "if (CFG.join_filter && tc_filter(rec, 0, CFG.join_filter))")]
+pair-replace-uncounted	a start replacing a stashed one is not counted
+	[("pair.h", "\t\ttc_pair_count(TC_PC_REPLACED);\n", "")]
 EOF
 )
 
@@ -160,7 +168,7 @@ mkdir -p "$scratch/orig"
 cp "$src"/templates-ebpf/*.h "$scratch/orig/"
 
 # The fast, specific binaries first: a run stops at the first that fails.
-binaries=(arithmetic aggregate semantics kernel e2e)
+binaries=(arithmetic aggregate pairing semantics kernel e2e)
 
 # Restores every header of the scratch copy from the originals.
 restore() {
@@ -304,7 +312,7 @@ if [ ${#selected[@]} -eq 0 ]; then
     {
         echo "# Template mutants (scripts/mutants-templates.sh)"
         echo
-        echo "Each row is one bug planted in \`templates-ebpf/\` (capture.h, calc.h, agg.h, bits.h); the"
+        echo "Each row is one bug planted in \`templates-ebpf/\` (capture.h, calc.h, agg.h, pair.h, bits.h); the"
         echo "objects and tests are rebuilt and the kernel-facing tests must fail."
         echo "Written by the last full run ($(date -u +%Y-%m-%d))."
         echo

@@ -338,6 +338,7 @@ fn generated_values_of_every_numeric_flag_never_panic_the_binary() {
         "--interval",
         "--top",
         "--max-keys",
+        "--stash",
     ] {
         for i in 0..PER_FLAG {
             // The first values: the extremes of every integer type.
@@ -477,6 +478,8 @@ fn aggregation_flags_refuse_zero() {
         ("--top", "0"),
         ("--max-keys", "0"),
         ("--max-keys", "1048577"),
+        ("--stash", "0"),
+        ("--stash", "1048577"),
     ] {
         let out = tracectl(&[
             "run",
@@ -488,5 +491,27 @@ fn aggregation_flags_refuse_zero() {
         assert_eq!(out.status.code(), Some(2), "{flag} {v}: {out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(flag), "{flag} {v}: {err}");
+    }
+}
+
+/// `--stash` sizes paired probes' stashes: on a spec without one it is an
+/// error naming the flag (as root, where the spec gets compiled; without
+/// root the loader refuses first), never a silent no-op.
+#[test]
+fn stash_needs_a_paired_probe() {
+    let out = tracectl(&[
+        "run",
+        "--stash",
+        "8",
+        "-d",
+        "1s",
+        "-e",
+        "tracepoint:raw_syscalls:sys_enter { n = count() }",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(err.contains("--stash applies to paired probes"), "{err}");
     }
 }

@@ -866,6 +866,97 @@ fn limits_agg(c: &ProbeConfig) -> ProbeConfig {
     c
 }
 
+/// Bytes a paired limits program stashes (the start timestamp and values).
+const LIMITS_STASH: u32 = 2200;
+
+/// `c` with every record offset (slots, filter and arithmetic operands,
+/// aggregate arguments) moved `d` bytes up.
+fn shifted(c: &ProbeConfig, d: u32) -> ProbeConfig {
+    let mut c = c.clone();
+    for o in &mut c.ops {
+        o.slot += d;
+    }
+    for f in &mut c.filter {
+        match f {
+            FilterOp::CmpImm { slot, .. } | FilterOp::CmpStr { slot, .. } => *slot += d,
+            FilterOp::CmpSlots { a, b, .. } => {
+                *a += d;
+                *b += d;
+            }
+            _ => {}
+        }
+    }
+    for k in &mut c.calcs {
+        k.dst += d;
+        for arg in [&mut k.a, &mut k.b] {
+            if let CalcArg::Slot { slot } = arg {
+                *slot += d;
+            }
+        }
+    }
+    if let Some(a) = &mut c.agg {
+        for v in &mut a.values {
+            if let Some(arg) = &mut v.arg {
+                *arg += d;
+            }
+        }
+    }
+    c
+}
+
+/// A paired probe at the limits from `c` (a limits configuration of one
+/// kind, possibly aggregating): the stash holds [`LIMITS_STASH`] bytes, the
+/// key is the first [`MAX_PAIR_KEY`] bytes of op 0's string. The start runs
+/// everything before stashing; the end runs op 0 and the string compare
+/// as its first stage, joins, then the other 15 ops, a second filter
+/// program of 31 instructions and every calc.
+fn limits_pair(
+    name: &str,
+    start: (&Attach, &ProbeConfig),
+    end: (&Attach, &ProbeConfig),
+) -> ProbePlan {
+    let pc = |role, value_off| PairConfig {
+        role,
+        value_off,
+        key_off: value_off + LIMITS_STASH,
+        key_size: MAX_PAIR_KEY,
+        value_size: LIMITS_STASH,
+        join_at: 0,
+        join_calc: 0,
+        join_filter: 0,
+    };
+    let mut s = shifted(start.1, LIMITS_STASH);
+    s.agg = None;
+    s.pair = Some(pc(PairRole::Start, RECORD_HEADER));
+    // An aggregating end keeps its key first, before the stashed bytes.
+    let value_off = RECORD_HEADER + end.1.agg.as_ref().map_or(0, |a| a.key_size);
+    let mut e = shifted(end.1, value_off - RECORD_HEADER + LIMITS_STASH);
+    if let Some(a) = &mut e.agg {
+        // Its key stays at the header; every other argument moved.
+        a.key_size = MAX_AGG_KEY;
+    }
+    let mut filter = vec![e.filter[0].clone(), FilterOp::Const { value: true }];
+    filter.extend_from_slice(&e.filter[1..MAX_FILTER_OPS - 1]);
+    assert_eq!(filter.len(), MAX_FILTER_OPS);
+    e.filter = filter;
+    e.pair = Some(PairConfig {
+        join_at: 1,
+        join_filter: 1,
+        ..pc(PairRole::End, value_off)
+    });
+    ProbePlan {
+        pair: Some(PairPlan {
+            end: name.into(),
+            start: start.0.clone(),
+            start_config: s,
+            match_start: vec!["key".into()],
+            match_end: vec!["key".into()],
+            stash_entries: 16,
+        }),
+        ..probe(name, end.0.clone(), e)
+    }
+}
+
 /// `c` with `nargs` arguments and the ops `which` selects reading the return
 /// value instead of argument 0.
 fn limits_variant(c: &ProbeConfig, nargs: u32, which: impl Fn(usize) -> bool) -> ProbeConfig {
@@ -979,6 +1070,47 @@ fn i_limits_pass_the_verifier() {
     print_template_sizes();
     s.close();
 
+    // Paired probes at the limits (start and end programs; the end
+    // aggregating or not), a uprobe ending at a uretprobe.
+    let tp_at = tracepoint("syscalls", "sys_enter_execve");
+    let tpbtf_at = Attach::TpBtf {
+        name: "sched_process_exec".into(),
+    };
+    let (up_at, uret_at) = (uprobe(false), uprobe(true));
+    let s = l
+        .start(&plan(vec![
+            limits_pair("limits-pair-tp", (&tp_at, &tp), (&tp_at, &tp)),
+            limits_pair(
+                "limits-pair-tpbtf",
+                (&tpbtf_at, &tpbtf),
+                (&tpbtf_at, &tpbtf),
+            ),
+            limits_pair("limits-pair-uprobe", (&up_at, &up), (&uret_at, &uret)),
+            limits_pair(
+                "limits-pair-tp-agg",
+                (&tp_at, &tp),
+                (&tp_at, &limits_agg(&tp)),
+            ),
+            limits_pair(
+                "limits-pair-tpbtf-agg",
+                (&tpbtf_at, &tpbtf),
+                (&tpbtf_at, &limits_agg(&tpbtf)),
+            ),
+            limits_pair(
+                "limits-pair-uprobe-agg",
+                (&up_at, &up),
+                (&uret_at, &limits_agg(&uret)),
+            ),
+        ]))
+        .unwrap_or_else(|e| panic!("paired limits: {e}"));
+    let ends = [Kind::Tracepoint, Kind::TpBtf, Kind::Uretprobe];
+    let starts = [Kind::Tracepoint, Kind::TpBtf, Kind::Uprobe].map(Some);
+    assert_eq!(s.kinds(), [ends, ends].concat());
+    assert_eq!(s.start_kinds(), [starts, starts].concat());
+    eprintln!("paired:");
+    print_template_sizes();
+    s.close();
+
     // Kernel functions, one mechanism at a time: kprobes take the six
     // register arguments; trampolines the function's own three, and fexit
     // reads the return value in every other op.
@@ -1008,10 +1140,24 @@ fn i_limits_pass_the_verifier() {
             probe("limits-exit", attach(true), exit.clone()),
             probe("limits-entry-agg", attach(false), limits_agg(&entry)),
             probe("limits-exit-agg", attach(true), limits_agg(&exit)),
+            limits_pair(
+                "limits-pair",
+                (&attach(false), &entry),
+                (&attach(true), &exit),
+            ),
+            limits_pair(
+                "limits-pair-agg",
+                (&attach(false), &entry),
+                (&attach(true), &limits_agg(&exit)),
+            ),
         ]);
         match l.start(&p) {
             Ok(s) => {
-                assert_eq!(s.kinds(), [kinds, kinds].concat(), "{mode:?}");
+                assert_eq!(
+                    s.kinds(),
+                    [kinds, kinds, [kinds[1]; 2]].concat(),
+                    "{mode:?}"
+                );
                 loaded.extend_from_slice(s.kinds());
                 print_template_sizes();
                 s.close();

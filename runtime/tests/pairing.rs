@@ -469,7 +469,7 @@ fn c_first_stage_filter_keeps_the_start() {
     let mut probe = openat_probe(vec![tid_is_worker.clone(), ret_ok, FilterOp::And], 3);
     probe.pair.as_mut().unwrap().start_config.filter = vec![tid_is_worker];
     let mut s = loader().start(&plan(vec![probe])).unwrap();
-    let mut open = |p: &std::path::Path| {
+    let open = |p: &std::path::Path| {
         to_worker.send(p.to_path_buf()).unwrap();
         from_worker.recv().unwrap()
     };
