@@ -16,6 +16,7 @@
 //!   event failing them is not an end and consumes no start); the rest run
 //!   after the join.
 
+use crate::aggregate::{AggField, Key};
 use crate::arith::{Calc, Value};
 use crate::check::{Cond, Operand};
 use crate::diag::Spanned;
@@ -46,11 +47,6 @@ impl<'a> Sides<'a> {
             stash: Vec::new(),
             next: 8,
         }
-    }
-
-    /// Bytes stashed per start: the timestamp word and the start values.
-    pub fn value_size(&self) -> u32 {
-        self.next
     }
 
     /// Gives the start value `c` a place in the stash (once), and returns
@@ -417,17 +413,26 @@ fn class_name(c: ValueClass) -> &'static str {
 }
 
 /// What a condition reads.
-#[derive(Default, Clone, Copy)]
+#[derive(Default)]
 struct Reads {
     start: bool,
     latency: bool,
     end: bool,
+    /// Where in the stash the start values read are.
+    offs: Vec<u32>,
 }
 
 impl Reads {
     fn capture(&mut self, c: &Capture) {
         match (c.base, c.read) {
             (Base::Record, Read::Int { off: 0, .. }) => self.latency = true,
+            (
+                Base::Record,
+                Read::Int { off, .. } | Read::Str { off, .. } | Read::Bytes { off, .. },
+            ) => {
+                self.start = true;
+                self.offs.push(off);
+            }
             (Base::Record, _) => self.start = true,
             _ => self.end = true,
         }
@@ -531,75 +536,24 @@ impl Sides<'_> {
         split
     }
 
-    /// A condition over start values, as the start program reads them.
+    /// A condition over start values, as the start program reads them
+    /// (fields inlined: the start program has none).
     fn at_start(&self, c: Cond, fields: &[(String, Value)], probe: Span) -> Cond {
-        let operand = |o: Operand| -> Operand {
-            match o {
-                Operand::Field(i) => match fields.get(i).map(|(_, v)| v) {
-                    Some(Value::Capture(c)) => Operand::Hidden(self.capture_at_start(c), probe),
-                    Some(Value::Computed { calc, .. }) => {
-                        Operand::Computed(self.calc_at_start(calc), probe)
-                    }
-                    None => Operand::Field(i),
-                },
-                Operand::Hidden(c, span) => Operand::Hidden(self.capture_at_start(&c), span),
-                Operand::Computed(c, span) => Operand::Computed(self.calc_at_start(&c), span),
-            }
-        };
-        match c {
-            Cond::CmpImm {
-                operand: o,
-                cmp,
-                imm,
-                signed,
-            } => Cond::CmpImm {
-                operand: operand(o),
-                cmp,
-                imm,
-                signed,
-            },
-            Cond::CmpStr {
-                operand: o,
-                text,
-                prefix,
-                negate,
-                span,
-            } => Cond::CmpStr {
-                operand: operand(o),
-                text,
-                prefix,
-                negate,
-                span,
-            },
-            Cond::CmpOperands { a, b, cmp, signed } => Cond::CmpOperands {
-                a: operand(a),
-                b: operand(b),
-                cmp,
-                signed,
-            },
-            Cond::And(a, b) => Cond::And(
-                Box::new(self.at_start(*a, fields, probe)),
-                Box::new(self.at_start(*b, fields, probe)),
-            ),
-            Cond::Or(a, b) => Cond::Or(
-                Box::new(self.at_start(*a, fields, probe)),
-                Box::new(self.at_start(*b, fields, probe)),
-            ),
-            Cond::Not(a) => Cond::Not(Box::new(self.at_start(*a, fields, probe))),
-            c @ Cond::Const(_) => c,
+        Rewrite {
+            capture: &|c| self.capture_at_start(c),
+            inline: Some((fields, probe)),
         }
+        .cond(c)
     }
 
     /// A value with its stashed start values read where they were
     /// captured (what the start program, or fexit alone, reads).
     pub fn unstashed(&self, v: &Value) -> Value {
-        match v {
-            Value::Capture(c) => Value::Capture(self.capture_at_start(c)),
-            Value::Computed { calc, signed } => Value::Computed {
-                calc: self.calc_at_start(calc),
-                signed: *signed,
-            },
+        Rewrite {
+            capture: &|c| self.capture_at_start(c),
+            inline: None,
         }
+        .value(v)
     }
 
     /// A condition with its stashed start values read where they were
@@ -663,17 +617,91 @@ impl Sides<'_> {
             _ => c.clone(),
         }
     }
+}
 
-    fn calc_at_start(&self, c: &Calc) -> Calc {
+/// Rewrites every capture of values and conditions.
+struct Rewrite<'f> {
+    capture: &'f dyn Fn(&Capture) -> Capture,
+    /// Replace `Operand::Field` by the field's value (and where the filter
+    /// is), for a program without those fields.
+    inline: Option<(&'f [(String, Value)], Span)>,
+}
+
+impl Rewrite<'_> {
+    fn value(&self, v: &Value) -> Value {
+        match v {
+            Value::Capture(c) => Value::Capture((self.capture)(c)),
+            Value::Computed { calc, signed } => Value::Computed {
+                calc: self.calc(calc),
+                signed: *signed,
+            },
+        }
+    }
+
+    fn calc(&self, c: &Calc) -> Calc {
         match c {
-            Calc::Leaf(c) => Calc::Leaf(self.capture_at_start(c)),
+            Calc::Leaf(c) => Calc::Leaf((self.capture)(c)),
             Calc::Imm(v) => Calc::Imm(*v),
             Calc::Bin { op, a, b, signed } => Calc::Bin {
                 op: *op,
-                a: Box::new(self.calc_at_start(a)),
-                b: Box::new(self.calc_at_start(b)),
+                a: Box::new(self.calc(a)),
+                b: Box::new(self.calc(b)),
                 signed: *signed,
             },
+        }
+    }
+
+    fn operand(&self, o: Operand) -> Operand {
+        match o {
+            Operand::Field(i) => match self.inline {
+                Some((fields, span)) => match fields.get(i).map(|(_, v)| self.value(v)) {
+                    Some(Value::Capture(c)) => Operand::Hidden(c, span),
+                    Some(Value::Computed { calc, .. }) => Operand::Computed(calc, span),
+                    None => Operand::Field(i),
+                },
+                None => Operand::Field(i),
+            },
+            Operand::Hidden(c, span) => Operand::Hidden((self.capture)(&c), span),
+            Operand::Computed(c, span) => Operand::Computed(self.calc(&c), span),
+        }
+    }
+
+    fn cond(&self, c: Cond) -> Cond {
+        match c {
+            Cond::CmpImm {
+                operand,
+                cmp,
+                imm,
+                signed,
+            } => Cond::CmpImm {
+                operand: self.operand(operand),
+                cmp,
+                imm,
+                signed,
+            },
+            Cond::CmpStr {
+                operand,
+                text,
+                prefix,
+                negate,
+                span,
+            } => Cond::CmpStr {
+                operand: self.operand(operand),
+                text,
+                prefix,
+                negate,
+                span,
+            },
+            Cond::CmpOperands { a, b, cmp, signed } => Cond::CmpOperands {
+                a: self.operand(a),
+                b: self.operand(b),
+                cmp,
+                signed,
+            },
+            Cond::And(a, b) => Cond::And(Box::new(self.cond(*a)), Box::new(self.cond(*b))),
+            Cond::Or(a, b) => Cond::Or(Box::new(self.cond(*a)), Box::new(self.cond(*b))),
+            Cond::Not(a) => Cond::Not(Box::new(self.cond(*a))),
+            c @ Cond::Const(_) => c,
         }
     }
 }
@@ -700,7 +728,82 @@ pub fn lower_pair(
     cond: Option<Cond>,
     spans: &ProbeSpans,
 ) -> Result<(Lowered, PairPlan), Diagnostic> {
-    let value_size = sides.value_size();
+    let split = sides.split(cond, fields, spans.probe);
+    // Stash only what the end reads: a start value only the start's filter
+    // reads was given a place while resolving, and needs none.
+    let mut reads = Reads::default();
+    match &values {
+        ProbeValues::Fields(f) => f.iter().for_each(|(_, v)| reads.value(v)),
+        ProbeValues::Aggregate { keys, values } => {
+            keys.iter().for_each(|k| reads.value(&k.value));
+            values
+                .iter()
+                .filter_map(|a| a.arg.as_ref())
+                .for_each(|v| reads.value(v));
+        }
+    }
+    for c in [&split.stage1, &split.stage2].into_iter().flatten() {
+        reads.cond(c, fields);
+    }
+    let mut kept: Vec<(&Capture, u32, u32)> = Vec::new();
+    let mut value_size = 8;
+    for (c, off) in &sides.stash {
+        if reads.offs.contains(off) {
+            kept.push((c, *off, value_size));
+            value_size += c.slot_size.div_ceil(8) * 8;
+        }
+    }
+    let moved = |c: &Capture| -> Capture {
+        let mut c = c.clone();
+        if c.base == Base::Record {
+            if let Read::Int { off, .. } | Read::Str { off, .. } | Read::Bytes { off, .. } =
+                &mut c.read
+            {
+                if let Some((_, _, new)) = kept.iter().find(|(_, old, _)| old == off) {
+                    *off = *new;
+                }
+            }
+        }
+        c
+    };
+    let rw = Rewrite {
+        capture: &moved,
+        inline: None,
+    };
+    let (stage1, stage2) = (
+        split.stage1.map(|c| rw.cond(c)),
+        split.stage2.map(|c| rw.cond(c)),
+    );
+    let (fields_end, keys_end, aggs_end): (Vec<_>, Vec<Key>, Vec<AggField>) = match &values {
+        ProbeValues::Fields(f) => (
+            f.iter().map(|(n, v)| (n.clone(), rw.value(v))).collect(),
+            Vec::new(),
+            Vec::new(),
+        ),
+        ProbeValues::Aggregate { keys, values } => (
+            Vec::new(),
+            keys.iter()
+                .map(|k| Key {
+                    value: rw.value(&k.value),
+                    ..k.clone()
+                })
+                .collect(),
+            values
+                .iter()
+                .map(|a| AggField {
+                    arg: a.arg.as_ref().map(|v| rw.value(v)),
+                    ..a.clone()
+                })
+                .collect(),
+        ),
+    };
+    let values = match values {
+        ProbeValues::Fields(_) => ProbeValues::Fields(&fields_end),
+        ProbeValues::Aggregate { .. } => ProbeValues::Aggregate {
+            keys: &keys_end,
+            values: &aggs_end,
+        },
+    };
     if RECORD_HEADER + value_size + MAX_PAIR_KEY > MAX_RECORD {
         return Err(Diagnostic::error(
             spans.probe,
@@ -712,13 +815,11 @@ pub fn lower_pair(
         .label("too much to stash")
         .note("lower the lengths given to `str()` and `bytes()` read at the start, e.g. `str(filename, 256)`"));
     }
-    let split = sides.split(cond, fields, spans.probe);
     // The start program: its fields are the stashed values, in stash order.
-    let stashed: Vec<(String, Value)> = sides
-        .stash
+    let stashed: Vec<(String, Value)> = kept
         .iter()
         .enumerate()
-        .map(|(i, (c, _))| (format!("start{i}"), Value::Capture(c.clone())))
+        .map(|(i, (c, _, _))| (format!("start{i}"), Value::Capture((*c).clone())))
         .collect();
     let start_spans = ProbeSpans {
         probe: spans.probe,
@@ -742,13 +843,13 @@ pub fn lower_pair(
         &p.end.attach,
         p.end.arg_count(),
         values,
-        split.stage2.as_ref(),
+        stage2.as_ref(),
         spans,
         Some(&PairLower {
             role: PairRole::End,
             value_size,
             key: &p.keys.end,
-            stage1: split.stage1.as_ref(),
+            stage1: stage1.as_ref(),
         }),
     )?;
     let plan = PairPlan {

@@ -99,8 +99,11 @@ fn the_filter_runs_where_its_values_are() {
         }
         f => panic!("end filter {f:?}"),
     }
-    // The start-only value is stashed nowhere it is not needed at the end
-    // ... but an `||` across ends runs after the join.
+    // addr_len is read by the start's filter only: not stashed (the
+    // timestamp word alone).
+    assert_eq!(e.value_size, 8);
+    assert_eq!(pair.start_config.pair.as_ref().unwrap().value_size, 8);
+    // An `||` across ends runs after the join.
     let p = probe(&format!(
         "probe {PAIR} {{ r = end.retval }} where addr_len > 4 || end.retval < 0"
     ));
