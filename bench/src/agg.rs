@@ -213,7 +213,7 @@ fn bpftrace_rows(lines: &[String]) -> Vec<(String, u64)> {
 
 /// The total of a histogram drawn as bpftrace draws it
 /// (`[4, 8)     12 |@@@   |`).
-fn drawn_hist_total(lines: &[String]) -> u64 {
+pub(crate) fn drawn_hist_total(lines: &[String]) -> u64 {
     lines
         .iter()
         .filter(|l| l.starts_with('[') && l.ends_with('|'))

@@ -323,7 +323,7 @@ fn loadavg() -> String {
 }
 
 /// Waits (up to `cfg.wait_quiet`) until no compiler runs, and records it.
-fn quiet(cfg: &Config, r: &mut Results, section: &'static str) {
+pub(crate) fn quiet(cfg: &Config, r: &mut Results, section: &'static str) {
     let t0 = Instant::now();
     if cfg.wait_quiet.is_zero() {
         r.quiet.push(Quiet {
@@ -559,7 +559,7 @@ fn parse_summary(lines: &[String], prefix: &str) -> Option<(u64, u64)> {
 }
 
 /// bpftrace prints "Lost N events" on stdout when its perf buffer overflows.
-fn bpftrace_lost(lines: &[String]) -> u64 {
+pub(crate) fn bpftrace_lost(lines: &[String]) -> u64 {
     lines
         .iter()
         .filter_map(|l| {

@@ -14,11 +14,12 @@
 //! is empty at exit.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::agg::drawn_hist_total;
 use crate::measure::{
-    event_run, settle, traced_run, EventRun, Overhead, Quiet, RawRun, Results, Tool, Tracer,
-    Workload, BPFTRACE_MARKER,
+    bpftrace_lost, event_run, quiet, settle, traced_run, EventRun, Overhead, RawRun, Results, Tool,
+    Tracer, Workload, BPFTRACE_MARKER,
 };
 use crate::Config;
 
@@ -256,33 +257,6 @@ fn json_hist_total(lines: &[String], value: &str) -> Result<(usize, u64), String
     Ok((rows, total))
 }
 
-/// The total of a histogram drawn as bpftrace draws it
-/// (`[256, 512)        12 |@@@   |`).
-fn drawn_hist_total(lines: &[String]) -> u64 {
-    lines
-        .iter()
-        .filter(|l| l.starts_with('[') && l.ends_with('|'))
-        .filter_map(|l| {
-            let before_bar = l.split(" |").next()?;
-            before_bar.split_whitespace().last()?.parse::<u64>().ok()
-        })
-        .sum()
-}
-
-/// bpftrace's "Lost N events" lines (its perf buffer overflowed).
-fn bpftrace_lost(lines: &[String]) -> u64 {
-    lines
-        .iter()
-        .filter_map(|l| {
-            l.strip_prefix("Lost ")?
-                .split_whitespace()
-                .next()?
-                .parse::<u64>()
-                .ok()
-        })
-        .sum()
-}
-
 /// `@start[TID]: NS` lines: starts bpftrace still held at exit (it prints
 /// every map when it ends; an empty one prints nothing).
 fn bpftrace_left(lines: &[String]) -> u64 {
@@ -504,12 +478,6 @@ fn pair_run(
     Ok((run, seen.counts))
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 /// Section 7: every (case, tool) of [`RUNS`], interleaved within each
 /// repetition so that drift hits them alike; first a run without events
 /// per tracer (its fixed CPU cost). Skipped (the error is already reported)
@@ -519,26 +487,7 @@ pub fn pairing(cfg: &Config, r: &mut Results) -> Vec<PairOverhead> {
         return Vec::new();
     }
     // A quiet machine, as before every section (recorded in the report).
-    let t0 = Instant::now();
-    settle(cfg);
-    let waited = t0.elapsed();
-    let still_busy = !cfg.wait_quiet.is_zero() && waited >= cfg.wait_quiet;
-    if still_busy {
-        r.warnings.push(format!(
-            "start/end pairing: the machine was still busy after {} s: numbers are noisy",
-            waited.as_secs()
-        ));
-    }
-    r.quiet.push(Quiet {
-        section: "start/end pairing",
-        loadavg: loadavg(),
-        busy: if still_busy {
-            vec!["still busy".into()]
-        } else {
-            Vec::new()
-        },
-        waited,
-    });
+    quiet(cfg, r, "start/end pairing");
 
     let mut all: Vec<PairOverhead> = RUNS
         .iter()
