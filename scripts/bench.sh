@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks tracectl against bpftrace and a hand-written C/libbpf program:
 # start-up, memory, per-event overhead, throughput, aggregations (per-event
-# cost of count()/hist(), one print of 10 000 keys), compile time. Installs what
+# cost of count()/hist(), one print of 10 000 keys), compile time, start/end
+# pairing (a paired getppid to JSON and to hist(latency)). Installs what
 # it needs (Debian packages), builds tracectl in release mode, and writes
 # bench/results.md (see bench/README.md).
 #
-#   scripts/bench.sh            # the full run (about 4-5 minutes on a quiet machine)
-#   scripts/bench.sh --quick    # a smoke run (about 30 s): every measurement, few
+#   scripts/bench.sh            # the full run (about 5-6 minutes on a quiet machine)
+#   scripts/bench.sh --quick    # a smoke run (about 45 s): every measurement, few
 #                               # iterations; fails only if a tool fails, never on goals
 #
 # Other arguments go to the harness (target/release/tracectl-bench --help).
