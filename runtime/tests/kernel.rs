@@ -10,9 +10,8 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tracectl::error::RuntimeError;
@@ -25,29 +24,8 @@ use tracectl_compiler::plan::*;
 #[path = "../../tests/common/elsewhere.rs"]
 mod elsewhere;
 
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Takes the test lock, or returns None (after a message) when the machine
-/// cannot run kernel tests and we are not in CI.
-fn kernel_env() -> Option<MutexGuard<'static, ()>> {
-    let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let btf = Path::new("/sys/kernel/btf/vmlinux").exists();
-    let why = if !root {
-        "not running as root"
-    } else if !btf {
-        "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    } else {
-        return Some(guard);
-    };
-    if ci {
-        panic!("kernel tests need root and BTF, but {why} (CI=true, so this is an error)");
-    }
-    eprintln!("SKIPPED: kernel tests need root and BTF, but {why}");
-    None
-}
+mod support;
+use support::kernel_env;
 
 fn loader() -> Loader {
     Loader::new(LoaderOptions::default()).expect("loader")

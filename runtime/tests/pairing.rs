@@ -11,7 +11,7 @@
 //! run one at a time.
 
 use std::fs;
-use std::sync::{Arc, Barrier, Mutex, MutexGuard};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use tracectl::load::{Loader, LoaderOptions};
@@ -20,29 +20,8 @@ use tracectl::session::Session;
 use tracectl::templates::Kind;
 use tracectl_compiler::plan::*;
 
-static LOCK: Mutex<()> = Mutex::new(());
-
-/// Takes the test lock, or returns None (after a message) when the machine
-/// cannot run kernel tests and we are not in CI.
-fn kernel_env() -> Option<MutexGuard<'static, ()>> {
-    let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let ci = std::env::var("CI").as_deref() == Ok("true");
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let btf = std::path::Path::new("/sys/kernel/btf/vmlinux").exists();
-    let why = if !root {
-        "not running as root"
-    } else if !btf {
-        "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    } else {
-        return Some(guard);
-    };
-    if ci {
-        panic!("kernel tests need root and BTF, but {why} (CI=true, so this is an error)");
-    }
-    eprintln!("SKIPPED: kernel tests need root and BTF, but {why}");
-    None
-}
+mod support;
+use support::kernel_env;
 
 /// A loader that only sees this process's events.
 fn loader() -> Loader {
