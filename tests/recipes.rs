@@ -16,6 +16,13 @@
 //!   program ([`WORKLOAD_C`]) that waits on its stdin until the recipe is
 //!   attached, then makes exactly the calls, forks, writes and block I/O it
 //!   is told to; counts and every histogram bucket must equal what it did.
+//! * Paired recipes (start/end) are checked on values read at both ends
+//!   (a path and the descriptor or errno the call returned, a new
+//!   program's name, a connection's ports) and on latencies bounded by
+//!   what the test measured itself; their histograms count exactly the
+//!   calls, wakeups or reads the test made, with the pairing counts on
+//!   stderr accounting for every start. `biolatency` has no key to single
+//!   out a device: there, a lower bound.
 //!
 //! The kernel tests need root and kernel BTF: without them they fail when
 //! `CI=true`, else they print SKIPPED. They run one at a time.
@@ -52,12 +59,14 @@ use tracectl::recipes::{self, Feature};
 /// `every_recipe_has_an_event_test`.
 const EVENT_TESTS: &[&str] = &[
     "bashreadline",
+    "biolatency",
     "bitesize",
     "capable",
     "execcount",
     "execsnoop",
     "exitsnoop",
-    "gethostsnoop",
+    "funclatency",
+    "gethostlatency",
     "killsnoop",
     "mountsnoop",
     "naptime",
@@ -65,6 +74,7 @@ const EVENT_TESTS: &[&str] = &[
     "opensnoop",
     "pidpersec",
     "readsize",
+    "runqlat",
     "schedcount",
     "setuids",
     "sigsnoop",
@@ -79,6 +89,7 @@ const EVENT_TESTS: &[&str] = &[
     "tcpconnect",
     "tcpconnect-count",
     "tcpconnect-tp",
+    "tcplife",
     "tcpretrans",
     "tcpstates",
     "threadsnoop",
@@ -163,17 +174,23 @@ impl Capture {
         Capture::try_start(recipe, args).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// As [`Capture::start`], but a `tracectl` that exits before attaching
+    /// is an `Err` with its stderr.
+    ///
+    /// In sample mode the table twin starts first: the JSON run, whose
+    /// records the test checks, starts last, so that its `--duration`
+    /// window cannot run out while the twin is still attaching.
     fn try_start(recipe: &str, args: &[&str]) -> Result<Capture, String> {
-        let mut a = vec![recipe, "-o", "json"];
-        a.extend_from_slice(args);
-        let json = Tracer::try_start(&a)?;
         let table = if samples_dir().is_some() {
             let mut a = vec![recipe];
             a.extend_from_slice(args);
-            Some(Tracer::start(&a))
+            Some(Tracer::try_start(&a)?)
         } else {
             None
         };
+        let mut a = vec![recipe, "-o", "json"];
+        a.extend_from_slice(args);
+        let json = Tracer::try_start(&a)?;
         Ok(Capture {
             recipe: recipe.to_string(),
             args: args.iter().map(|s| s.to_string()).collect(),
@@ -188,15 +205,16 @@ impl Capture {
     /// in sample mode the table twin with `sample_args` instead (e.g. without
     /// the `--pid` that makes the JSON counts exact, so that the sample shows
     /// the whole system).
+    /// The table twin starts first, as in [`Capture::try_start`].
     fn start_aggregate(recipe: &str, args: &[&str], sample_args: &[&str]) -> Capture {
-        let mut a = vec![recipe, "-o", "json"];
-        a.extend_from_slice(args);
-        let json = Tracer::start(&a);
         let table = samples_dir().map(|_| {
             let mut a = vec![recipe];
             a.extend_from_slice(sample_args);
             Tracer::start(&a)
         });
+        let mut a = vec![recipe, "-o", "json"];
+        a.extend_from_slice(args);
+        let json = Tracer::start(&a);
         Capture {
             recipe: recipe.to_string(),
             args: sample_args.iter().map(|s| s.to_string()).collect(),
@@ -213,9 +231,24 @@ impl Capture {
         self
     }
 
+    /// Marks a capture started with [`Capture::start`] or
+    /// [`Capture::try_start`] as an aggregating recipe's (for its sample).
+    fn aggregating(mut self) -> Capture {
+        self.aggregate = true;
+        self
+    }
+
     /// Waits for the recipe to end and returns its records (and saves the sample).
     fn finish(self) -> Vec<Value> {
-        let (out, _) = self.json.finish();
+        self.finish_with_stderr().0
+    }
+
+    /// As [`Capture::finish`], with what the JSON run printed on stderr
+    /// (the summary, and the pairing counts of paired probes).
+    fn finish_with_stderr(self) -> (Vec<Value>, String) {
+        let (out, err) = self.json.finish();
+        // Captured by the test harness: shown when the test fails.
+        println!("tracectl run {} -o json: stderr:\n{err}", self.recipe);
         if let (Some(t), Some(dir)) = (self.table, samples_dir()) {
             let (table, _) = t.finish();
             let save = if self.aggregate {
@@ -231,7 +264,7 @@ impl Capture {
                 self.marker.as_deref(),
             );
         }
-        json_lines(&out)
+        (json_lines(&out), err)
     }
 }
 
@@ -687,6 +720,46 @@ fn log2_hist(values: &[i64]) -> Vec<(Option<i64>, Option<i64>, i64)> {
         .collect()
 }
 
+/// The number of events in the histograms `field` of the rows of `probe`
+/// that `select` chooses (every bucket of every print).
+fn hist_total(rows: &[Value], probe: &str, field: &str, select: impl Fn(&Value) -> bool) -> i64 {
+    rows.iter()
+        .filter(|r| r["probe"] == probe && select(r))
+        .flat_map(|r| buckets(&r[field]))
+        .map(|(_, _, n)| n)
+        .sum()
+}
+
+/// The pairing counts a paired probe's run printed on stderr with `-o json`
+/// (`{"pairing":PROBE,"matched":N,...}`).
+fn pairing_counts(stderr: &str, probe: &str) -> Value {
+    let objs: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with("{\"pairing\":"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad pairing line {l}: {e}")))
+        .filter(|v: &Value| v["pairing"] == probe)
+        .collect();
+    assert_eq!(
+        objs.len(),
+        1,
+        "expected one pairing object of {probe} on stderr:\n{stderr}"
+    );
+    objs.into_iter().next().unwrap()
+}
+
+/// Starts a second `tracectl run RECIPE -o json ARGS` next to a [`Capture`]
+/// (another parameter set over the same events); [`records`] ends it.
+fn json_tracer(recipe: &str, args: &[&str]) -> Tracer {
+    let mut a = vec![recipe, "-o", "json"];
+    a.extend_from_slice(args);
+    Tracer::start(&a)
+}
+
+/// The records of a [`json_tracer`] once it ended.
+fn records(t: Tracer) -> Vec<Value> {
+    json_lines(&t.finish().0)
+}
+
 /// The only row of `probe` whose key `key` is `value`: a recipe without an
 /// interval prints once, at exit.
 fn only_row<'a>(rows: &'a [Value], probe: &str, key: &str, value: &str) -> &'a Value {
@@ -1028,6 +1101,48 @@ impl Drop for LoopDevice {
 }
 
 #[test]
+fn biolatency_counts_direct_writes_to_a_loop_device() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("biolat");
+    let image = dir.join("disk.img");
+    std::fs::File::create(&image)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let dev = LoopDevice::attach(&image);
+    // O_DIRECT writes of these sizes are one request each (bitesize's test
+    // checks it), each issued and completed while the recipe runs.
+    let sizes = [4096, 8192, 16384, 65536];
+    let actions: Vec<String> = sizes
+        .iter()
+        .map(|n| format!("d:{n}:{}", dev.path))
+        .collect();
+    let actions: Vec<&str> = actions.iter().map(String::as_str).collect();
+    let w = Workload::start("tbio", &actions);
+    let t = Capture::start_aggregate("biolatency", &["-d", SHORT], &["-d", SHORT]);
+    w.go();
+    let (rows, err) = t.finish_with_stderr();
+    assert!(rows.iter().all(|r| r["probe"] == "bio"), "{rows:?}");
+    // One histogram for every device: other disks' requests in the same
+    // seconds count too, and the recipe has nothing to tell them apart
+    // (no key, no device parameter), so the exact count is unknowable
+    // here. What holds: our requests are in it, and every count is a
+    // matched issue and completion (the pairing counters, read after the
+    // last print, may have matched more since).
+    let n = hist_total(&rows, "bio", "usecs", |_| true);
+    let matched = int(&pairing_counts(&err, "bio")["matched"]);
+    assert!(
+        n >= sizes.len() as i64,
+        "{n} requests counted, we made {}: {rows:?}",
+        sizes.len()
+    );
+    assert!(n <= matched, "{n} counted, {matched} matched:\n{err}");
+}
+
+#[test]
 fn bitesize_sees_direct_writes_to_a_loop_device() {
     let _serial = serial();
     if !bpf_available() {
@@ -1114,22 +1229,64 @@ fn execcount_counts_each_exec_of_a_unique_program() {
 }
 
 #[test]
-fn execsnoop_sees_a_uniquely_named_program() {
+fn execsnoop_sees_a_new_program_by_its_name_and_failed_execs_on_request() {
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let dir = scratch("execsnoop");
-    let prog = unique_true(&dir, &format!("tracectl_exec_{}", nonce()));
-    let t = Capture::start("execsnoop", &["-d", SHORT]).marker(prog.to_str().unwrap());
+    let n = nonce();
+    // At most 15 characters: the new program's comm is its whole name.
+    let name = format!("tx{n}");
+    assert!(name.len() <= 15, "{name}");
+    let prog = unique_true(&dir, &name);
+    let missing = dir.join(format!("tracectl_noexec_{n}"));
+    let t = Capture::start("execsnoop", &["-d", SHORT]).marker(&n);
+    // Over the same execs: failed ones shown too (bcc's -x).
+    let with_failed = json_tracer("execsnoop", &["-d", SHORT, "-p", "failed=true"]);
     let pid = run_exec(&prog);
+    let e = Command::new(&missing)
+        .spawn()
+        .expect_err("the program does not exist");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+    // The name the child had before its exec: this thread's, which it
+    // inherited.
+    let parent = thread_comm();
+    assert_ne!(parent, name);
     let recs = t.finish();
+    let all = records(with_failed);
     let r = only(&recs, "the exec", |r| r["path"] == prog.to_str().unwrap());
     assert_eq!(r["probe"], "exec");
     // sys_enter_execve fires in the child before the exec: the pid is the child's.
     assert_eq!(r["pid"], pid, "{r}");
+    // The name it runs as, read at the exit: the new program's, not the
+    // name of the process that called execve (this thread's).
+    assert_eq!(r["comm"], name.as_str(), "{r}");
+    assert_eq!(r["ret"], 0, "{r}");
     assert!(r["time"].as_f64().is_some_and(|t| t >= 0.0), "{r}");
-    assert!(r["comm"].as_str().is_some_and(|c| !c.is_empty()), "{r}");
+    assert!(
+        recs.iter().all(|r| r["ret"] == 0),
+        "failed execs are hidden by default: {recs:?}"
+    );
+    assert!(
+        recs.iter().all(|r| r["path"] != missing.to_str().unwrap()),
+        "the failed exec shown without failed=true: {recs:?}"
+    );
+    // failed=true: the failed exec (ENOENT), under the name it kept, and
+    // the successful one too.
+    let r = only(&all, "the failed exec", |r| {
+        r["path"] == missing.to_str().unwrap()
+    });
+    assert_eq!(r["ret"], -libc::ENOENT, "{r}");
+    assert_eq!(
+        r["comm"],
+        parent.as_str(),
+        "a failed exec keeps its name: {r}"
+    );
+    let r = only(&all, "the exec (failed=true)", |r| {
+        r["path"] == prog.to_str().unwrap()
+    });
+    assert_eq!((&r["ret"], &r["pid"]), (&0.into(), &pid.into()), "{r}");
 }
 
 #[test]
@@ -1165,22 +1322,105 @@ fn exitsnoop_sees_exit_codes_and_signals() {
     );
 }
 
+#[test]
+fn funclatency_counts_each_vfs_read_of_a_named_thread() {
+    const TEST: &str = "funclatency_counts_each_vfs_read_of_a_named_thread";
+    const READS: i64 = 25;
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("funclat");
+    let n = nonce();
+    let file = dir.join(format!("tracectl_funclat_{n}"));
+    std::fs::write(&file, [7u8; 512]).unwrap();
+    let f = std::fs::File::open(&file).unwrap();
+    // A thread of its own name (its comm, the histogram's key), in this
+    // process (the pid param): only its reads count under that name.
+    let name = format!("tfl{n}");
+    assert!(name.len() <= 15, "{name}");
+    let Some(t) = capture_kernel_function_recipe(
+        TEST,
+        "funclatency",
+        &["-d", SHORT, "-p", &format!("pid={}", me())],
+    ) else {
+        return;
+    };
+    let t = t.aggregating().marker(&name);
+    let started = Instant::now();
+    let (comm, reads) = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            use std::os::unix::fs::FileExt;
+            let mut buf = [0u8; 512];
+            // pread64 is vfs_read, once per call.
+            let reads: Vec<usize> = (0..READS)
+                .map(|_| f.read_at(&mut buf, 0).unwrap())
+                .collect();
+            // The comm, by prctl: reading /proc would be one more vfs_read.
+            let mut comm = [0u8; 16];
+            assert_eq!(
+                unsafe { libc::prctl(libc::PR_GET_NAME, comm.as_mut_ptr()) },
+                0
+            );
+            let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+            (String::from_utf8_lossy(&comm[..len]).into_owned(), reads)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let took_us = started.elapsed().as_micros() as i64;
+    assert_eq!(comm, name, "the thread's name is its comm");
+    assert!(reads.iter().all(|&r| r == 512), "{reads:?}");
+    let rows = t.finish();
+    assert!(rows.iter().all(|r| r["probe"] == "vfs_read"), "{rows:?}");
+    // Each read once: its entry paired with its return.
+    let mine = |r: &Value| r["comm"] == name.as_str();
+    assert_eq!(
+        hist_total(&rows, "vfs_read", "usecs", mine),
+        READS,
+        "{rows:?}"
+    );
+    // And each took at most the time the thread ran.
+    for r in rows.iter().filter(|r| mine(r)) {
+        for (lo, _, _) in buckets(&r["usecs"]) {
+            assert!(
+                lo.is_some_and(|lo| lo <= took_us),
+                "{took_us} us in all: {r}"
+            );
+        }
+    }
+    elsewhere::exercised(TEST, "");
+}
+
+/// Two resolver calls that make no DNS traffic, each timed (CLOCK_MONOTONIC,
+/// the clock of the recipe's timestamps) around the call: prints
+/// `GETADDRINFO_RESULT FOUND GETADDRINFO_NS GETHOSTBYNAME_NS`.
 const GETHOST_C: &str = r#"#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+static long long ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 int main(int argc, char **argv) {
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_flags = AI_NUMERICHOST; /* no DNS traffic: fails at once */
+    long long a = ns();
     int e = getaddrinfo(argv[1], NULL, &hints, &res);
+    long long b = ns();
     struct hostent *h = gethostbyname(argv[2]); /* a dotted quad: no DNS either */
-    printf("%d %d\n", e, h != NULL);
+    long long c = ns();
+    printf("%d %d %lld %lld\n", e, h != NULL, b - a, c - b);
     return 0;
 }
 "#;
 
 #[test]
-fn gethostsnoop_sees_resolver_calls() {
+fn gethostlatency_sees_resolver_calls_and_their_latency() {
     let _serial = serial();
     if !bpf_available() {
         return;
@@ -1188,26 +1428,45 @@ fn gethostsnoop_sees_resolver_calls() {
     let dir = scratch("gethost");
     let bin = cc(&dir, "tgethost", GETHOST_C, &[]);
     let host = format!("tracectl-{}.invalid", nonce());
-    let t = Capture::start("gethostsnoop", &["-d", SHORT]).marker("tgethost");
+    let t = Capture::start("gethostlatency", &["-d", SHORT]).marker("tgethost");
     let out = output_within(
         Command::new(&bin).args([host.as_str(), "127.1.2.3"]),
         PROGRAM_DEADLINE,
         "tgethost",
     );
     assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v: Vec<i64> = said
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [_, found, gai_ns, ghbn_ns] = v[..] else {
+        panic!("tgethost printed {said:?}")
+    };
+    assert_eq!(found, 1, "gethostbyname(\"127.1.2.3\") failed");
     let recs = t.finish();
     let g = only(&recs, "getaddrinfo", |r| r["host"] == host.as_str());
     assert_eq!(g["probe"], "getaddrinfo");
     assert_eq!(g["comm"], "tgethost");
+    // From the call to its return, in whole microseconds: within the time
+    // the program measured around the call (which also holds the uprobe's
+    // and the uretprobe's traps), and not nothing.
+    let lat = int(&g["lat_us"]);
+    assert!(lat > 0 && lat <= gai_ns / 1000, "{g}, measured {gai_ns} ns");
     let pid = g["pid"].clone();
     let h = only(&recs, "gethostbyname", |r| {
         r["probe"] == "gethostbyname" && r["pid"] == pid
     });
     assert_eq!(h["host"], "127.1.2.3");
+    let lat = int(&h["lat_us"]);
+    assert!(
+        lat > 0 && lat <= ghbn_ns / 1000,
+        "{h}, measured {ghbn_ns} ns"
+    );
 }
 
 #[test]
-fn killsnoop_sees_a_kill_with_its_signal_and_target() {
+fn killsnoop_sees_a_kill_with_its_signal_target_and_result() {
     let _serial = serial();
     if !bpf_available() {
         return;
@@ -1215,14 +1474,24 @@ fn killsnoop_sees_a_kill_with_its_signal_and_target() {
     let mut child = Command::new("sleep").arg("30").spawn().unwrap();
     let target = child.id();
     wait_comm(target, "sleep");
+    // A process that exited and was reaped: its pid names no process.
+    let mut gone = Command::new("/bin/true").spawn().unwrap();
+    let dead = gone.id();
+    assert!(wait_child(&mut gone, "/bin/true").success());
     let t = Capture::start(
         "killsnoop",
         &["-d", SHORT, "-p", &format!("pid={}", me()), "-p", "sig=12"],
     );
-    // A signal the params filter out, then SIGUSR2.
+    // A signal the params filter out, then SIGUSR2, then SIGUSR2 to nobody.
     assert_eq!(unsafe { kill(target as i32, 0) }, 0);
     assert_eq!(unsafe { kill(target as i32, 12) }, 0);
+    assert_eq!(unsafe { kill(dead as i32, 12) }, -1);
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::ESRCH)
+    );
     wait_child(&mut child, "sleep, sent SIGUSR2");
+    let comm = thread_comm();
     let recs = t.finish();
     assert!(
         recs.iter().all(|r| r["pid"] == me() && r["sig"] == 12),
@@ -1230,7 +1499,11 @@ fn killsnoop_sees_a_kill_with_its_signal_and_target() {
     );
     let r = only(&recs, "our kill", |r| r["tpid"] == target);
     assert_eq!(r["probe"], "kill");
-    assert!(r["comm"].as_str().is_some_and(|c| !c.is_empty()));
+    assert_eq!(r["comm"], comm.as_str(), "{r}");
+    assert_eq!(r["result"], 0, "{r}");
+    let r = only(&recs, "the kill of a dead pid", |r| r["tpid"] == dead);
+    assert_eq!(r["probe"], "kill");
+    assert_eq!(r["result"], -libc::ESRCH, "{r}");
 }
 
 #[test]
@@ -1395,23 +1668,61 @@ fn oomkill_sees_a_contained_oom_kill() {
 }
 
 #[test]
-fn opensnoop_sees_a_uniquely_named_file() {
+fn opensnoop_sees_each_open_with_its_descriptor_or_error() {
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let dir = scratch("open");
-    let file = dir.join(format!("tracectl_open_{}.txt", nonce()));
+    let n = nonce();
+    let file = dir.join(format!("tracectl_open_{n}.txt"));
+    let missing = dir.join(format!("tracectl_missing_{n}.txt"));
     std::fs::write(&file, b"x").unwrap();
-    let t = Capture::start("opensnoop", &["-d", SHORT, "-p", &format!("pid={}", me())])
-        .marker(file.to_str().unwrap());
-    let _ = std::fs::read(&file).unwrap();
+    let pid = format!("pid={}", me());
+    let t = Capture::start("opensnoop", &["-d", SHORT, "-p", &pid]).marker(&n);
+    // The same opens, failed ones only (bcc's -x).
+    let failed_only = json_tracer("opensnoop", &["-d", SHORT, "-p", &pid, "-p", "failed=true"]);
+    let f = std::fs::File::open(&file).unwrap();
+    let fd = f.as_raw_fd();
+    drop(f);
+    let e = std::fs::File::open(&missing).expect_err("the file does not exist");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
+    let comm = thread_comm();
     let recs = t.finish();
+    let failed = records(failed_only);
     assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
     let r = only(&recs, "the open", |r| r["path"] == file.to_str().unwrap());
     assert_eq!(r["probe"], "open");
+    assert_eq!(r["comm"], comm.as_str(), "{r}");
+    // The descriptor open(2) returned, read at the exit.
+    assert_eq!(r["fd"], fd, "{r}");
+    assert_eq!(r["err"], 0, "{r}");
     // O_RDONLY | O_CLOEXEC, as std opens for reading.
     assert_eq!(r["flags"], "0x80000", "{r}");
+    let r = only(&recs, "the failed open", |r| {
+        r["path"] == missing.to_str().unwrap()
+    });
+    assert_eq!(
+        (&r["fd"], &r["err"]),
+        (&(-1).into(), &2.into()),
+        "ENOENT: {r}"
+    );
+    assert_eq!(r["flags"], "0x80000", "{r}");
+    // failed=true: the failed open alone, not the one that succeeded.
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["pid"] == me() && r["fd"] == -1 && int(&r["err"]) > 0),
+        "failed=true shows failed opens only: {failed:?}"
+    );
+    let r = only(&failed, "the failed open (failed=true)", |r| {
+        r["path"] == missing.to_str().unwrap()
+    });
+    assert_eq!(r["err"], 2, "{r}");
+    assert!(
+        failed.iter().all(|r| r["path"] != file.to_str().unwrap()),
+        "failed=true showed the successful open: {failed:?}"
+    );
 }
 
 #[test]
@@ -1450,6 +1761,135 @@ fn readsize_draws_the_exact_read_sizes_of_a_program() {
     assert_eq!(buckets(&r["bytes"]), log2_hist(&want), "{r}");
 }
 
+/// runqlat's subject: blocks reading one byte of stdin (until the recipe
+/// runs), then ARGV[1] times sleeps 3 ms (usleep: clock_nanosleep) and runs
+/// 5 ms on its CPU. Prints when the read returned and the largest
+/// overshoot of a sleep (CLOCK_MONOTONIC, ns), and how many times it
+/// switched out to sleep from before its read to after its last sleep
+/// (voluntary context switches): `WOKE WORST SWITCHES`.
+const RUNQ_C: &str = r#"#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+static long long ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+int main(int argc, char **argv) {
+    int n = atoi(argv[1]);
+    char go;
+    struct rusage r0, r1;
+    getrusage(RUSAGE_SELF, &r0);
+    if (read(0, &go, 1) != 1) return 2;
+    long long woke = ns(), worst = 0;
+    for (int i = 0; i < n; i++) {
+        long long t0 = ns();
+        usleep(3000);
+        long long t1 = ns();
+        if (t1 - t0 - 3000000 > worst) worst = t1 - t0 - 3000000;
+        while (ns() - t1 < 5000000)
+            ;
+    }
+    getrusage(RUSAGE_SELF, &r1);
+    printf("%lld %lld %ld\n", woke, worst, r1.ru_nvcsw - r0.ru_nvcsw);
+    return 0;
+}
+"#;
+
+/// CLOCK_MONOTONIC in ns (the clock of the recipes' timestamps).
+fn monotonic_ns() -> i64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) },
+        0
+    );
+    t.tv_sec * 1_000_000_000 + t.tv_nsec
+}
+
+#[test]
+fn runqlat_counts_each_wakeup_of_a_sleeping_process() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    const SLEEPS: i64 = 8;
+    let dir = scratch("runqlat");
+    let bin = cc(&dir, "trunq", RUNQ_C, &[]);
+    let mut child = Command::new(&bin)
+        .arg(SLEEPS.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_in_syscall(pid, libc::SYS_read, "trunq");
+    let t = Capture::start_aggregate(
+        "runqlat",
+        &["-d", SHORT, "-p", &format!("pid={pid}")],
+        &["-d", SHORT],
+    );
+    // The byte wakes it once, and each sleep once more.
+    let mut stdin = child.stdin.take().unwrap();
+    let written = monotonic_ns();
+    stdin.write_all(b"g").unwrap();
+    drop(stdin);
+    let out = collect_output(child, PROGRAM_DEADLINE, "trunq");
+    assert!(out.status.success(), "trunq failed: {}", out.status);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v: Vec<i64> = said
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    let [woke, worst, switches] = v[..] else {
+        panic!("trunq printed {said:?}")
+    };
+    let (rows, err) = t.finish_with_stderr();
+    let p = pairing_counts(&err, "runq");
+    let count = |k: &str| int(&p[k]);
+    // Every wakeup of the task (sched_wakeup of the pid param's task, the
+    // start) is counted once: matched by the next switch to it, replaced
+    // by a later wakeup before any switch, still stashed, or evicted. It
+    // had exactly these wakeups: its read's, and one per sleep.
+    let starts = count("matched") + count("replaced") + count("stash_entries") + count("evicted");
+    assert_eq!(starts, SLEEPS + 1, "{p}");
+    // Each time it switched out to sleep, its wakeup was followed by a
+    // switch to it: matched. A wakeup can have no switch when it comes
+    // while the task is still on its CPU (stalled for the whole 3 ms
+    // between arming its timer and switching out, e.g. a vCPU preempted by
+    // its host): then the next wakeup replaces it, or it stays stashed.
+    // (A task preempted before it switched out to sleep, then woken on the
+    // run queue, is a matched wakeup without a voluntary switch: hence
+    // at least.) Switches that follow no wakeup (preempted while it runs,
+    // then run again) are ends without a start.
+    assert!(
+        count("matched") >= switches && switches >= 1,
+        "{switches} voluntary switches: {p}"
+    );
+    // The histogram holds exactly the matched waits (all before the last
+    // print: the task exited long before tracectl did).
+    let n = hist_total(&rows, "runq", "usecs", |_| true);
+    assert_eq!(n, count("matched"), "{rows:?}\n{err}");
+    // Each wait is at most what the task saw: the time from our write to
+    // its read's return, or a sleep's overshoot (the timer wakes it 3 ms
+    // after it went to sleep, at the earliest). Not the 5 ms it then runs
+    // before it sleeps again: that is no wait.
+    let bound = worst.max(woke - written);
+    for r in &rows {
+        for (lo, _, _) in buckets(&r["usecs"]) {
+            assert!(
+                lo.is_some_and(|lo| lo * 1000 <= bound),
+                "a wait longer than the task saw ({bound} ns): {r}"
+            );
+        }
+    }
+}
+
 #[test]
 fn schedcount_counts_the_scheduler_events_of_a_process() {
     let _serial = serial();
@@ -1477,18 +1917,24 @@ fn schedcount_counts_the_scheduler_events_of_a_process() {
 }
 
 #[test]
-fn setuids_sees_each_kind_of_uid_change() {
+fn setuids_sees_each_kind_of_uid_change_and_its_result() {
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let t = Capture::start("setuids", &["-d", SHORT]).marker("40001");
     // setuid(2), by std between fork and exec.
-    let mut a = Command::new("/bin/true").uid(40001).spawn().unwrap();
-    assert!(wait_child(&mut a, "/bin/true as uid 40001").success());
+    let mut child = Command::new("/bin/true").uid(40001).spawn().unwrap();
+    let a = child.id();
+    assert!(wait_child(&mut child, "/bin/true as uid 40001").success());
+    // A closure's unexpected result fails the spawn with EPROTO (no
+    // allocation between fork and exec).
+    fn unexpected() -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::EPROTO))
+    }
     let spawn = |f: fn() -> std::io::Result<()>| {
         let mut c = Command::new("/bin/true");
-        // SAFETY: the closures only make one async-signal-safe syscall.
+        // SAFETY: the closures only make async-signal-safe syscalls.
         unsafe { c.pre_exec(f) };
         let mut child = c.spawn().unwrap();
         let pid = child.id();
@@ -1507,26 +1953,81 @@ fn setuids_sees_each_kind_of_uid_change() {
         }
         Ok(())
     });
+    // setfsuid returns the previous fsuid: 0, then 40007.
     let d = spawn(|| {
-        unsafe { setfsuid(40007) };
+        let first = unsafe { setfsuid(40007) };
+        let second = unsafe { setfsuid(40008) };
+        if (first, second) != (0, 40007) {
+            return unexpected();
+        }
+        Ok(())
+    });
+    // Privileges dropped, then a setuid back to root: EPERM.
+    let e = spawn(|| {
+        if unsafe { setresuid(40010, 40010, 40010) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if unsafe { libc::setuid(0) } != -1
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM)
+        {
+            return unexpected();
+        }
+        Ok(())
+    });
+    // An invalid uid, even for root: EINVAL.
+    let f = spawn(|| {
+        if unsafe { libc::setuid(u32::MAX) } != -1
+            || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINVAL)
+        {
+            return unexpected();
+        }
         Ok(())
     });
     let recs = t.finish();
     let r = only(&recs, "setuid", |r| r["new_uid"] == 40001);
     assert_eq!(r["probe"], "setuid");
+    assert_eq!(r["pid"], a, "{r}");
     assert_eq!(r["uid"], 0, "the caller was root: {r}");
+    assert_eq!(r["ret"], 0, "{r}");
     let r = only(&recs, "setresuid", |r| r["pid"] == b);
     assert_eq!(r["probe"], "setresuid");
     assert_eq!(
         (&r["ruid"], &r["euid"], &r["suid"]),
         (&40002.into(), &40003.into(), &40004.into())
     );
+    assert_eq!(r["ret"], 0, "{r}");
     let r = only(&recs, "setreuid", |r| r["pid"] == c);
     assert_eq!(r["probe"], "setreuid");
     assert_eq!((&r["ruid"], &r["euid"]), (&40005.into(), &40006.into()));
-    let r = only(&recs, "setfsuid", |r| r["pid"] == d);
+    assert_eq!(r["ret"], 0, "{r}");
+    let r = only(&recs, "the first setfsuid", |r| {
+        r["pid"] == d && r["fsuid"] == 40007
+    });
     assert_eq!(r["probe"], "setfsuid");
-    assert_eq!(r["fsuid"], 40007);
+    assert_eq!(r["ret"], 0, "the previous fsuid, root's: {r}");
+    let r = only(&recs, "the second setfsuid", |r| {
+        r["pid"] == d && r["fsuid"] == 40008
+    });
+    assert_eq!(r["ret"], 40007, "the previous fsuid: {r}");
+    let r = only(&recs, "the dropping setresuid", |r| {
+        r["pid"] == e && r["probe"] == "setresuid"
+    });
+    assert_eq!(r["ret"], 0, "{r}");
+    let r = only(&recs, "the refused setuid", |r| {
+        r["pid"] == e && r["probe"] == "setuid"
+    });
+    assert_eq!(
+        (&r["uid"], &r["new_uid"]),
+        (&40010.into(), &0.into()),
+        "{r}"
+    );
+    // The exit tracepoint's ret is the system call's result, -errno.
+    assert_eq!(r["ret"], -libc::EPERM, "{r}");
+    let r = only(&recs, "the invalid setuid", |r| {
+        r["pid"] == f && r["probe"] == "setuid"
+    });
+    assert_eq!(r["new_uid"], u32::MAX, "{r}");
+    assert_eq!(r["ret"], -libc::EINVAL, "{r}");
 }
 
 #[test]
@@ -1628,23 +2129,36 @@ fn sslsniff_sees_plaintext_written_to_tls() {
 }
 
 #[test]
-fn statsnoop_sees_a_stat_of_a_unique_path() {
+fn statsnoop_sees_a_stat_and_a_failed_one_with_their_results() {
     let _serial = serial();
     if !bpf_available() {
         return;
     }
     let dir = scratch("stat");
-    let file = dir.join(format!("tracectl_stat_{}", nonce()));
+    let n = nonce();
+    let file = dir.join(format!("tracectl_stat_{n}"));
+    let missing = dir.join(format!("tracectl_nostat_{n}"));
     std::fs::write(&file, b"x").unwrap();
-    let t = Capture::start("statsnoop", &["-d", SHORT, "-p", &format!("pid={}", me())])
-        .marker(file.to_str().unwrap());
+    let t = Capture::start("statsnoop", &["-d", SHORT, "-p", &format!("pid={}", me())]).marker(&n);
     let md = std::fs::metadata(&file).unwrap();
     assert_eq!(md.len(), 1);
+    let e = std::fs::metadata(&missing).expect_err("the path does not exist");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT), "{e}");
     let recs = t.finish();
     assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
     let r = only(&recs, "the stat", |r| r["path"] == file.to_str().unwrap());
     // std uses statx where the kernel has it.
     assert_eq!(r["probe"], "statx", "{r}");
+    assert_eq!((&r["ret"], &r["err"]), (&0.into(), &0.into()), "{r}");
+    let r = only(&recs, "the failed stat", |r| {
+        r["path"] == missing.to_str().unwrap()
+    });
+    assert_eq!(r["probe"], "statx", "{r}");
+    assert_eq!(
+        (&r["ret"], &r["err"]),
+        (&(-1).into(), &2.into()),
+        "ENOENT: {r}"
+    );
 }
 
 #[test]
@@ -1857,6 +2371,79 @@ fn tcpconnect_tp_sees_a_loopback_connect() {
     assert_eq!(r["daddr"], "127.0.0.1");
     assert_eq!(r["dport"], port);
     assert_eq!(r["family"], 2);
+}
+
+#[test]
+fn tcplife_sees_both_ends_of_a_connection_and_its_lifetime() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    const HELD_MS: u64 = 50;
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = Capture::start("tcplife", &["-d", SHORT]).marker(port.to_string());
+    // The same connections, by the params: the active side has our port as
+    // its remote port from its first state change, the passive side as its
+    // local port.
+    let by_rport = json_tracer("tcplife", &["-d", SHORT, "-p", &format!("rport={port}")]);
+    let by_lport = json_tracer("tcplife", &["-d", SHORT, "-p", &format!("lport={port}")]);
+    let started = Instant::now();
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let cport = c.local_addr().unwrap().port();
+    let (mut s, _) = l.accept().unwrap();
+    let connected = Instant::now();
+    let mut b = [0u8; 1];
+    c.write_all(b"q").unwrap();
+    std::io::Read::read_exact(&mut s, &mut b).unwrap();
+    s.write_all(b"r").unwrap();
+    std::io::Read::read_exact(&mut c, &mut b).unwrap();
+    assert_eq!(&b, b"r");
+    std::thread::sleep(Duration::from_millis(HELD_MS));
+    let held_ms = connected.elapsed().as_millis() as i64;
+    // The active side closes first (FIN_WAIT1 … TIME_WAIT: the socket goes
+    // to CLOSE), then the passive side (LAST_ACK, then CLOSE).
+    drop(c);
+    drop(s);
+    let comm = thread_comm();
+    let recs = t.finish();
+    let rport_recs = records(by_rport);
+    let lport_recs = records(by_lport);
+    let total_ms = started.elapsed().as_millis() as i64;
+    let active = only(&recs, "the active side", |r| r["rport"] == port);
+    assert_eq!(active["probe"], "conn");
+    // Its first change (SYN_SENT) is in connect(), in this thread.
+    assert_eq!(active["pid"], me(), "{active}");
+    assert_eq!(active["comm"], comm.as_str(), "{active}");
+    assert_eq!(active["lport"], cport, "{active}");
+    let passive = only(&recs, "the passive side", |r| r["lport"] == port);
+    assert_eq!(passive["probe"], "conn");
+    assert_eq!(passive["rport"], cport, "{passive}");
+    for r in [active, passive] {
+        assert_eq!(r["laddr"], "127.0.0.1", "{r}");
+        assert_eq!(r["raddr"], "127.0.0.1", "{r}");
+        assert_eq!(r["family"], 2, "{r}");
+        // From the first state change (before connect() returned) to CLOSE
+        // (after our close()s): at least the time we held the connection,
+        // at most the whole test.
+        let ms = int(&r["ms"]);
+        assert!(
+            ms >= held_ms && ms <= total_ms,
+            "held {held_ms} ms, {total_ms} ms in all: {r}"
+        );
+    }
+    let r = only(&rport_recs, "rport param", |_| true);
+    assert_eq!(
+        (&r["lport"], &r["rport"]),
+        (&cport.into(), &port.into()),
+        "{r}"
+    );
+    let r = only(&lport_recs, "lport param", |_| true);
+    assert_eq!(
+        (&r["lport"], &r["rport"]),
+        (&port.into(), &cport.into()),
+        "{r}"
+    );
 }
 
 #[test]

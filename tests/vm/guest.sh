@@ -303,12 +303,26 @@ port=$((port + 1))
 run_test "run tcpconnect-tp" "connect:$port" tracepoint \
     comm=tvm pid=@pid daddr=127.0.0.1 "dport=$port" family=2 -- \
     run tcpconnect-tp -p "port=$port" "${J[@]}"
-x=/tmp/tx-$TOK-4
-run_test "run execsnoop" "exec:$x" tracepoint comm=tvm pid=@child "path=$x" -- \
+# Paired recipes (start/end): two programs each, listed by fd, the end's
+# first (it is loaded first). execsnoop's COMM is read at the exit: the new
+# program's name, not tvm.
+x=/tmp/tx-$TOK-5
+run_test "run execsnoop" "exec:$x" tracepoint,tracepoint "comm=tx-$TOK-5" pid=@child ret=0 "path=$x" -- \
     run execsnoop "${J[@]}"
 f=/tmp/tvm-open-$TOK-opensnoop
-run_test "run opensnoop" "open:$f" tracepoint comm=tvm pid=@pid "path=$f" flags=0x40 -- \
+run_test "run opensnoop" "open:$f" tracepoint,tracepoint comm=tvm pid=@pid "path=$f" flags=0x40 fd=@fd err=0 -- \
     run opensnoop -p "pid={PID}" "${J[@]}"
+# funclatency (kfunc:vfs_read => kretfunc:vfs_read, a histogram per comm):
+# tvm's read(2) of tracectl's "attached" line is a vfs_read made after the
+# probes attached, in tvm (the pid param). The exact count of a thread's
+# reads is the host test recipes::funclatency_counts_each_vfs_read_of_a_named_thread.
+if [ "${MECHS[fentry]:-}" = fentry ]; then want=fexit,fentry; else want=kretprobe,kprobe; fi
+f=/tmp/tvm-open-$TOK-funclatency
+run_test "run funclatency" "open:$f" "$want" comm=tvm -- \
+    run funclatency -p "pid={PID}" -o json --time none -d 3s
+f=/tmp/tvm-open-$TOK-funclatency-nt
+run_test "run funclatency --no-trampolines" "open:$f" kretprobe,kprobe comm=tvm -- \
+    run funclatency --no-trampolines -p "pid={PID}" -o json --time none -d 3s
 
 # --- the host's Rust tests on kernel functions (tests/vm/host-tests.txt) ----
 # They cannot exercise kernel functions on the development and CI machines
