@@ -65,7 +65,7 @@ recipe_section() {
     printf '\n'
 
     printf '| probe | label | columns (keys → values for aggregations) |\n|---|---|---|\n'
-    rj '.probes[] | "| `" + .probe + "` | " + (.name // "") + " | " + (if (.by // []) == [] then "" else ([.by[] | "`" + . + "`"] | join(" ")) + " → " end) + ([.fields[] | "`" + . + "`"] | join(" ")) + " |"'
+    rj '.probes[] | "| `" + .probe + "`" + (if .end then " → `" + .end + "`" else "" end) + " | " + (.name // "") + " | " + (if (.by // []) == [] then "" else ([.by[] | "`" + . + "`"] | join(" ")) + " → " end) + ([.fields[] | "`" + . + "`"] | join(" ")) + " |"'
     printf '\n'
 
     if [ "$(rj '.params | length')" -gt 0 ]; then
@@ -148,7 +148,7 @@ EOF
         [ -s "$samples/$name.txt" ] || here="no (VM matrix)"
         q --arg n "$name" --arg here "$here" '.recipes[] | select(.name == $n) |
             "| [" + .name + "](#" + .name + ") | " + .mirrors + " | " + (.tags | join(", ")) + " | " +
-            ([.probes[].probe | "`" + . + "`"] | join("<br>")) + " | " + (.features | join(", ")) + " | " + $here + " |"'
+            ([.probes[] | "`" + .probe + "`" + (if .end then " → `" + .end + "`" else "" end)] | join("<br>")) + " | " + (.features | join(", ")) + " | " + $here + " |"'
     done
     printf '\n'
     for name in $(q '.recipes[].name'); do

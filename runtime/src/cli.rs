@@ -722,6 +722,7 @@ fn list_json(spec: &syntax::ast::Spec, e: &recipes::Entry) -> serde_json::Value 
         .map(|p| {
             serde_json::json!({
                 "probe": p.probe.value,
+                "end": p.end.as_ref().map(|e| e.value.as_str()),
                 "name": p.name.as_ref().map(|n| n.value.as_str()),
                 "fields": p.fields.iter().map(|f| f.name.value.as_str()).collect::<Vec<_>>(),
                 "by": p.by.iter().map(|k| k.name.value.as_str()).collect::<Vec<_>>(),

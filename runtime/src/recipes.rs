@@ -136,8 +136,13 @@ impl Feature {
 pub fn needs_of(spec: &Spec) -> (BTreeSet<Feature>, BTreeSet<String>) {
     let mut features = BTreeSet::new();
     let mut files = BTreeSet::new();
-    for p in &spec.probes {
-        let probe = p.probe.value.as_str();
+    // A paired probe's end needs its kind's feature too.
+    let probes = spec
+        .probes
+        .iter()
+        .flat_map(|p| std::iter::once(&p.probe).chain(p.end.as_ref()));
+    for p in probes {
+        let probe = p.value.as_str();
         if let Some(f) = Feature::of_probe(probe) {
             features.insert(f);
             if f == Feature::Uprobe {
