@@ -187,17 +187,20 @@ fn table_output_has_the_seed_columns() {
     let (out, _) = t.finish();
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, vec!["TIME(s)", "COMM", "PID", "PATH"], "{out}");
+    assert_eq!(header, vec!["TIME(s)", "COMM", "PID", "RET", "PATH"], "{out}");
     let row = lines
         .find(|l| l.ends_with(prog.to_str().unwrap()))
         .unwrap_or_else(|| panic!("no row for {prog:?}: {out}"));
     let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cols.len(), 4, "{row}");
+    assert_eq!(cols.len(), 5, "{row}");
     assert!(
         cols[0].contains('.') && cols[0].split('.').nth(1).unwrap().len() == 9,
         "{row}"
     );
+    // COMM is read at the exec's end: the new program's name (15 bytes).
+    assert_eq!(cols[1], "tracectl_table_", "{row}");
     assert_eq!(cols[2], pid.to_string());
+    assert_eq!(cols[3], "0", "{row}");
 }
 
 #[test]
