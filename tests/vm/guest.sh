@@ -324,6 +324,42 @@ f=/tmp/tvm-open-$TOK-funclatency-nt
 run_test "run funclatency --no-trampolines" "open:$f" kretprobe,kprobe comm=tvm -- \
     run funclatency --no-trampolines -p "pid={PID}" -o json --time none -d 3s
 
+# --- start/end pairing: every probe kind as a pair -------------------------
+# (tests/pairing.rs checks the same kinds with exact counts on the host; its
+# kernel-function tests run here as host-tests.txt rows.) A paired probe
+# loads two programs (listed by fd: the end's, loaded first, then the
+# start's); `fentry:F => fexit:F` reading argument registers only, without
+# latency, is one fexit program. The filter `comm == "tvm"` is a start
+# value: other processes' ends are only ends without a start.
+f=/tmp/tvm-open-$TOK-pair-tp
+run_test "pair tracepoint => tracepoint" "open:$f" tracepoint,tracepoint "f=$f" r=@fd -- \
+    run -e "tracepoint:syscalls:sys_enter_openat => tracepoint:syscalls:sys_exit_openat { f = str(filename), r = end.ret } where comm == \"tvm\"" "${J[@]}"
+# tp_btf:sys_enter(regs, id) => tp_btf:sys_exit(regs, ret), by position (5.10
+# names no tp_btf parameter); openat is system call 257 on x86-64.
+f=/tmp/tvm-open-$TOK-pair-tpbtf
+run_test "pair tp_btf => tp_btf" "open:$f" tp_btf,tp_btf id=257 r=@fd -- \
+    run -e "tp_btf:sys_enter => tp_btf:sys_exit { id = arg1, r = end.arg1 } where comm == \"tvm\" && arg1 == 257" "${J[@]}"
+run_test "pair uprobe => uretprobe" "call:4343:$TOK" uretprobe,uprobe a=4343 "s=$TOK" r=@ret -- \
+    run -e "uprobe:$TVM:tvm_target => uretprobe:$TVM:tvm_target { a = arg0, s = str(arg1), r = end.retval } where comm == \"tvm\"" "${J[@]}"
+PAIR_OPEN="{ f = ustr(filename), dfd, r = end.retval } where comm == \"tvm\""
+if [ "${MECHS[fentry]:-}" = fentry ]; then want=fexit,fentry; else want=kretprobe,kprobe; fi
+f=/tmp/tvm-open-$TOK-pair-kfunc
+run_test "pair kfunc => kretfunc" "open:$f" "$want" "f=$f" dfd=-100 r=@fd -- \
+    run -e "kfunc:$OPENFN => kretfunc:$OPENFN $PAIR_OPEN" "${J[@]}"
+f=/tmp/tvm-open-$TOK-pair-kfunc-nt
+run_test "pair kfunc => kretfunc --no-trampolines" "open:$f" kretprobe,kprobe "f=$f" dfd=-100 r=@fd -- \
+    run --no-trampolines -e "kfunc:$OPENFN => kretfunc:$OPENFN $PAIR_OPEN" "${J[@]}"
+f=/tmp/tvm-open-$TOK-pair-kprobe
+run_test "pair kprobe => kretprobe" "open:$f" kretprobe,kprobe "f=$f" dfd=-100 r=@fd -- \
+    run -e "kprobe:$OPENFN => kretprobe:$OPENFN $PAIR_OPEN" "${J[@]}"
+f=/tmp/tvm-open-$TOK-pair-fexit
+# `end.comm`: read at the return (`comm` would be a start value to stash).
+run_test "pair fentry => fexit (one fexit)" "open:$f" fexit dfd=-100 r=@fd -- \
+    run -e "fentry:$OPENFN => fexit:$OPENFN { dfd, r = end.retval } where end.comm == \"tvm\"" "${J[@]}"
+f=/tmp/tvm-open-$TOK-pair-fentry
+run_test "pair fentry => fexit (latency: stashed)" "open:$f" fexit,fentry "f=$f" r=@fd -- \
+    run -e "fentry:$OPENFN => fexit:$OPENFN { f = ustr(filename), r = end.retval, lat = latency } where comm == \"tvm\"" "${J[@]}"
+
 # --- the host's Rust tests on kernel functions (tests/vm/host-tests.txt) ----
 # They cannot exercise kernel functions on the development and CI machines
 # (no kprobes, trampolines refused), where they assert the refusal and name
