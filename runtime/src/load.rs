@@ -20,8 +20,8 @@
 //! configuration): the start (`pair.start`, `pair.start_config`), loaded
 //! first, then the end (the probe's `attach` and `config`). They share the
 //! probe's `stash` and `pair_counts` maps through pins of their own in the
-//! same private directory (`stash_N`, `pair_counts_N` for probe N; every
-//! probe gets its own, minimal for an unpaired one).
+//! same private directory (`stash_N`, `pair_counts_N` for probe N); the
+//! unpaired probes share one minimal pair (`stash_unpaired`, …).
 
 use std::borrow::Cow;
 use std::ffi::CString;
@@ -270,19 +270,24 @@ impl Loader {
             }
             // The probe's stash and counters: shared by its two programs
             // (pinned under names of its own), minimal when unpaired.
-            match (&plan.probes[i].pair, &probe.config.pair) {
+            // Unpaired probes share one minimal pair (created by the first,
+            // reopened through its pins by the others: two maps fewer to
+            // create per probe, as `events` and `lost` are shared).
+            let pin_name = match (&plan.probes[i].pair, &probe.config.pair) {
                 (Some(pp), Some(pc)) => {
                     el.map_sizes(STASH_MAP, pc.key_size, pc.value_size)
                         .map_max_entries(STASH_MAP, pp.stash_entries.max(1));
+                    i.to_string()
                 }
                 _ => {
                     el.map_sizes(STASH_MAP, 8, 8).map_max_entries(STASH_MAP, 1);
+                    "unpaired".to_string()
                 }
-            }
-            el.map_pin_path(STASH_MAP, pins.path.join(format!("{STASH_MAP}_{i}")))
+            };
+            el.map_pin_path(STASH_MAP, pins.path.join(format!("{STASH_MAP}_{pin_name}")))
                 .map_pin_path(
                     PAIR_COUNTS_MAP,
-                    pins.path.join(format!("{PAIR_COUNTS_MAP}_{i}")),
+                    pins.path.join(format!("{PAIR_COUNTS_MAP}_{pin_name}")),
                 );
             let (kind, ebpf) = self.load_probe(&mut el, probe, per_kind)?;
             objects.push(ebpf);
