@@ -187,7 +187,11 @@ fn table_output_has_the_seed_columns() {
     let (out, _) = t.finish();
     let mut lines = out.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
-    assert_eq!(header, vec!["TIME(s)", "COMM", "PID", "RET", "PATH"], "{out}");
+    assert_eq!(
+        header,
+        vec!["TIME(s)", "COMM", "PID", "RET", "PATH"],
+        "{out}"
+    );
     let row = lines
         .find(|l| l.ends_with(prog.to_str().unwrap()))
         .unwrap_or_else(|| panic!("no row for {prog:?}: {out}"));

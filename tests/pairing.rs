@@ -331,19 +331,11 @@ fn first_cpu() -> usize {
 /// Waits until thread `tid` of this process sleeps in system call `nr`
 /// (`/proc/self/task/TID/syscall`).
 fn wait_blocked_in(tid: i64, nr: libc::c_long) {
-    let path = format!("/proc/self/task/{tid}/syscall");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = std::fs::read_to_string(&path).unwrap_or_default();
-        if s.split_whitespace().next() == Some(nr.to_string().as_str()) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "thread {tid} did not block in syscall {nr}: {path}: {s}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    common::wait_blocked(
+        &format!("/proc/self/task/{tid}/syscall"),
+        nr,
+        &format!("thread {tid}"),
+    );
 }
 
 /// A `latency` value that the kernel measured inside an interval of `took`

@@ -485,3 +485,20 @@ impl Drop for Tracer {
         }
     }
 }
+
+/// Waits (10 s at most) until the task whose `/proc/…/syscall` file is
+/// `path` sleeps in system call `nr`; `what` names it in the failure.
+pub fn wait_blocked(path: &str, nr: i64, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = std::fs::read_to_string(path).unwrap_or_default();
+        if now.split_whitespace().next() == Some(nr.to_string().as_str()) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not block in syscall {nr}: {path}: {now}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
