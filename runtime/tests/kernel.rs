@@ -25,24 +25,10 @@ use tracectl_compiler::plan::*;
 mod elsewhere;
 
 mod support;
-use support::kernel_env;
+use support::*;
 
 fn loader() -> Loader {
     Loader::new(LoaderOptions::default()).expect("loader")
-}
-
-fn plan(probes: Vec<ProbePlan>) -> Plan {
-    Plan {
-        format: PLAN_FORMAT,
-        name: "kernel-test".into(),
-        description: None,
-        probes,
-        output: OutputPlan {
-            format: Format::Json,
-            time: TimeMode::Relative,
-            stats: Default::default(),
-        },
-    }
 }
 
 fn probe(name: &str, attach: Attach, config: ProbeConfig) -> ProbePlan {
@@ -53,41 +39,6 @@ fn probe(name: &str, attach: Attach, config: ProbeConfig) -> ProbePlan {
         config,
         fields: vec![],
         pair: None,
-    }
-}
-
-fn tracepoint(category: &str, name: &str) -> Attach {
-    Attach::Tracepoint {
-        category: category.into(),
-        name: name.into(),
-    }
-}
-
-fn config(nargs: u32, ctx_copy: u32, record_size: u32, ops: Vec<ValueOp>) -> ProbeConfig {
-    ProbeConfig {
-        nargs,
-        ctx_copy,
-        record_size,
-        filter_at: ops.len() as u32,
-        ops,
-        filter: vec![],
-        strings: vec![],
-        calcs: vec![],
-        calc_at: 0,
-        agg: None,
-        pair: None,
-    }
-}
-
-fn op(slot: u32, slot_size: u32, base: Base, read: Read) -> ValueOp {
-    ValueOp {
-        slot,
-        slot_size,
-        base,
-        hops: vec![],
-        mem: Mem::Kernel,
-        read,
-        transform: Transform::None,
     }
 }
 
@@ -145,43 +96,13 @@ fn kernel_member_offset(strukt: &str, member: &str) -> u32 {
     m.bit_offset / 8
 }
 
-fn u64_at(rec: &[u8], off: u32) -> u64 {
-    let o = off as usize;
-    u64::from_le_bytes(rec[o..o + 8].try_into().unwrap())
-}
-
 fn u32_at(rec: &[u8], off: u32) -> u32 {
     let o = off as usize;
     u32::from_le_bytes(rec[o..o + 4].try_into().unwrap())
 }
 
-fn str_at(rec: &[u8], off: u32, len: u32) -> String {
-    let s = &rec[off as usize..(off + len) as usize];
-    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-    String::from_utf8_lossy(&s[..end]).into_owned()
-}
-
 fn probe_index(rec: &[u8]) -> u32 {
     u32_at(rec, 8)
-}
-
-/// Polls until `done` holds for the records so far, or `limit` passes.
-fn collect(
-    session: &mut Session,
-    limit: Duration,
-    mut done: impl FnMut(&[Vec<u8>]) -> bool,
-) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    let mut records = Vec::new();
-    while start.elapsed() < limit {
-        session
-            .poll(Duration::from_millis(50), &mut |r| records.push(r.to_vec()))
-            .expect("poll");
-        if done(&records) {
-            break;
-        }
-    }
-    records
 }
 
 /// A copy of /bin/true under a unique name (its comm), in a fresh directory.
@@ -507,11 +428,6 @@ fn uprobe_probe(name: &str, ret: bool) -> ProbePlan {
         ]
     };
     probe(name, attach, config(2, 0, 40, ops))
-}
-
-fn gettid() -> u64 {
-    // SAFETY: no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
 }
 
 #[test]

@@ -12,7 +12,7 @@
 
 use std::fs;
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tracectl::load::{Loader, LoaderOptions};
 use tracectl::pair::PairCounts;
@@ -21,7 +21,7 @@ use tracectl::templates::Kind;
 use tracectl_compiler::plan::*;
 
 mod support;
-use support::kernel_env;
+use support::*;
 
 /// A loader that only sees this process's events.
 fn loader() -> Loader {
@@ -30,39 +30,6 @@ fn loader() -> Loader {
         ..LoaderOptions::default()
     })
     .expect("loader")
-}
-
-fn plan(probes: Vec<ProbePlan>) -> Plan {
-    Plan {
-        format: PLAN_FORMAT,
-        name: "pairing-test".into(),
-        description: None,
-        probes,
-        output: OutputPlan {
-            format: Format::Json,
-            time: TimeMode::Relative,
-            stats: Default::default(),
-        },
-    }
-}
-
-fn tracepoint(category: &str, name: &str) -> Attach {
-    Attach::Tracepoint {
-        category: category.into(),
-        name: name.into(),
-    }
-}
-
-fn op(slot: u32, slot_size: u32, base: Base, read: Read) -> ValueOp {
-    ValueOp {
-        slot,
-        slot_size,
-        base,
-        hops: vec![],
-        mem: Mem::Kernel,
-        read,
-        transform: Transform::None,
-    }
 }
 
 fn tid_op(slot: u32) -> ValueOp {
@@ -119,22 +86,6 @@ fn tp_field(category: &str, name: &str, field: &str) -> u32 {
         .offset
 }
 
-fn config(nargs: u32, ctx_copy: u32, record_size: u32, ops: Vec<ValueOp>) -> ProbeConfig {
-    ProbeConfig {
-        nargs,
-        ctx_copy,
-        record_size,
-        filter_at: ops.len() as u32,
-        ops,
-        filter: vec![],
-        strings: vec![],
-        calcs: vec![],
-        calc_at: 0,
-        agg: None,
-        pair: None,
-    }
-}
-
 /// The pairing part of a program's configuration: stashed bytes at
 /// `value_off` (`value_size` of them), the key right after.
 fn pair_config(role: PairRole, value_off: u32, value_size: u32, key_size: u32) -> PairConfig {
@@ -174,36 +125,6 @@ fn paired(
     }
 }
 
-fn u64_at(rec: &[u8], off: u32) -> u64 {
-    let o = off as usize;
-    u64::from_le_bytes(rec[o..o + 8].try_into().unwrap())
-}
-
-fn str_at(rec: &[u8], off: u32, len: u32) -> String {
-    let s = &rec[off as usize..(off + len) as usize];
-    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-    String::from_utf8_lossy(&s[..end]).into_owned()
-}
-
-/// Polls until `done` holds for the records so far, or `limit` passes.
-fn collect(
-    session: &mut Session,
-    limit: Duration,
-    mut done: impl FnMut(&[Vec<u8>]) -> bool,
-) -> Vec<Vec<u8>> {
-    let start = Instant::now();
-    let mut records = Vec::new();
-    while start.elapsed() < limit {
-        session
-            .poll(Duration::from_millis(50), &mut |r| records.push(r.to_vec()))
-            .expect("poll");
-        if done(&records) {
-            break;
-        }
-    }
-    records
-}
-
 /// The only paired probe's counters, read after detaching (exact).
 fn final_counts(s: &mut Session) -> PairCounts {
     s.detach();
@@ -217,11 +138,6 @@ fn final_counts(s: &mut Session) -> PairCounts {
 /// The paired probe's counters while it runs.
 fn counts_now(s: &Session) -> PairCounts {
     s.pair_counts().remove(0).1.expect("pairing counters")
-}
-
-fn gettid() -> u64 {
-    // SAFETY: no preconditions.
-    unsafe { libc::syscall(libc::SYS_gettid) as u64 }
 }
 
 /// The nanosleep system call itself (glibc's nanosleep() uses
