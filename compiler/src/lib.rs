@@ -25,6 +25,7 @@ pub mod check;
 pub mod compile;
 pub mod diag;
 pub mod lower;
+pub mod names;
 pub mod pair;
 pub mod plan;
 pub mod resolve;
