@@ -10,6 +10,7 @@
 
 pub mod abi;
 pub mod aggregate;
+pub mod cgroups;
 pub mod cli;
 pub mod decode;
 pub mod error;
@@ -20,5 +21,6 @@ pub mod recipes;
 pub mod run;
 pub mod session;
 pub mod stats;
+pub mod symbols;
 pub mod targets;
 pub mod templates;
