@@ -32,6 +32,10 @@
 /* Largest match key of a paired probe; its offset (and the stashed bytes')
  * is at most TC_MAX_RECORD - TC_MAX_PAIR_KEY. */
 #define TC_MAX_PAIR_KEY 512 /* MAX_PAIR_KEY */
+/* join(): most strings read (the loop bound), and the bytes of its slot
+ * (the joined text, its NUL, one truncation flag byte). */
+#define TC_MAX_JOIN_ARGS 64 /* MAX_JOIN_ARGS */
+#define TC_JOIN_BYTES 1024  /* JOIN_BYTES */
 
 /* tc_op.base (abi::base) */
 #define TC_BASE_ARG 1
@@ -48,6 +52,7 @@
 #define TC_BI_TS 6
 #define TC_BI_CPU 7
 #define TC_BI_CGROUP 8
+#define TC_BI_TASK 9     /* the current struct task_struct * */
 
 /* tc_op.read (abi::read) */
 #define TC_READ_VALUE 1
@@ -55,6 +60,7 @@
 #define TC_READ_STR 3
 #define TC_READ_BYTES 4
 #define TC_READ_DATALOC 5
+#define TC_READ_JOIN 6   /* join(): a NULL-terminated array of strings, joined with spaces */
 
 /* address spaces, tc_op.read_mem and tc_op.hop_mem (abi::mem) */
 #define TC_MEM_KERNEL 0
@@ -130,6 +136,8 @@
 /* tc_config.flags, bits (abi::CFG_*) */
 #define TC_CFG_NEED_RET 1 /* fexit: also copy the return value (ctx[nargs]) */
 #define TC_CFG_NO_TS 2    /* no time column: leave the header's timestamp 0 */
+#define TC_CFG_SCRATCH 4  /* build records in the scratch area, never in place (join()) */
+#define TC_CFG_CGROUP 8   /* only tasks in the cgroup of `cgroup_filter` (or below it) */
 
 /* Per-CPU counters in the `lost` map, by key (abi::lost) */
 #define TC_LOST_RING 0    /* records the ring buffer could not take */

@@ -10,7 +10,9 @@
  * `if (i >= CFG.n) break;`.
  *
  * Per event (see tc_begin/tc_finish):
- *   1. `--pid`: return unless the current tgid is CFG.target_tgid (0 = any).
+ *   1. `--pid`: return unless the current tgid is CFG.target_tgid (0 = any);
+ *      `--cgroup`/`--container` (TC_CFG_CGROUP): return unless the current
+ *      task is in the cgroup the runtime put in `cgroup_filter`, or below.
  *   2. Look up the per-CPU scratch area (args area + record).
  *   3. The kind-specific program fills the args area (tracepoint: a copy of
  *      the raw record; function-like kinds: u64 argument i at 8*i, the return
@@ -67,6 +69,10 @@
 /*
  * One value op: start from a base, follow nhops pointers, do one final read,
  * transform, store at `slot` bytes into the record. 56 bytes.
+ *
+ * Hop number index_hop - 1 (none when index_hop is 0) is indexed: before its
+ * load, p += index_scale * *(u32 *)(p + index_off), an array element chosen
+ * at run time (`pid->numbers[pid->level]`).
  */
 struct tc_op {
 	__u32 slot;              /* record offset of the slot */
@@ -87,7 +93,10 @@ struct tc_op {
 	__u8 bit_off;            /* INT bitfield: value = (raw >> bit_off) & mask(bit_size) */
 	__u8 bit_size;           /* INT bitfield width, 0 = not a bitfield */
 	__u8 transform;          /* TC_XF_* */
-	__u8 _pad[5];
+	__u8 index_hop;          /* 1 + the hop indexed first; 0 = none */
+	__u8 index_scale;        /* bytes per element of the indexed hop */
+	__u8 _pad;
+	__u16 index_off;         /* offset of the u32 index from the pointer */
 };
 
 /* One filter instruction (postfix, over a stack of booleans). 24 bytes. */
@@ -143,10 +152,13 @@ struct tc_header {
 };
 _Static_assert(sizeof(struct tc_header) == TC_RECORD_HEADER, "record header size");
 
-/* Per-CPU working memory: the args area then the record. */
+/* Per-CPU working memory: the args area then the record. The tail is never
+ * written: it lets the verifier accept join()'s reads at a run-time offset
+ * (it checks offset + length against both bounds, not their sum). */
 struct tc_scratch {
 	__u8 args[TC_ARGS_AREA];
 	__u8 rec[TC_MAX_RECORD];
+	__u8 tail[TC_JOIN_BYTES];
 } __attribute__((aligned(8)));
 
 const volatile struct tc_config CFG = {};
@@ -163,6 +175,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
+
+/* --cgroup / --container: entry 0 is the cgroup (TC_CFG_CGROUP). Shared. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} cgroup_filter SEC(".maps");
 
 /* Private to each probe. */
 struct {
@@ -250,6 +270,69 @@ static __always_inline int tc_read_str(void *dst, __u32 len, __u64 src, __u8 mem
 	}
 }
 
+/* Like tc_read_str, returning the helper's result: the bytes copied with
+ * the NUL, or a negative error. */
+static __always_inline long tc_read_str_n(void *dst, __u32 len, __u64 src, __u8 mem)
+{
+	if (mem == TC_MEM_USER)
+		return bpf_probe_read_user_str(dst, len, (const void *)src);
+	return bpf_probe_read_kernel_str(dst, len, (const void *)src);
+}
+
+/*
+ * join(): the NULL-terminated array of string pointers at `arr`, at most
+ * max_args strings (<= TC_MAX_JOIN_ARGS), joined with spaces into `slot`
+ * (`size` bytes: the text and its NUL in the first size - 1, then a flag
+ * byte set to 1 when a string was cut or strings were left). A string that
+ * cannot be read ends the list. 0, or TC_UNKNOWN for an unknown address
+ * space.
+ */
+static __always_inline int tc_read_join(__u8 *slot, __u32 size, __u32 max_args, __u64 arr,
+					__u8 mem)
+{
+	__u64 room = size - 1; /* text and NUL */
+	__u64 off = 0;
+	__u32 i;
+
+	if (mem != TC_MEM_USER && mem != TC_MEM_KERNEL)
+		return TC_UNKNOWN;
+	if (size < 2 || size > TC_JOIN_BYTES)
+		return TC_UNKNOWN;
+	for (i = 0; i < TC_MAX_JOIN_ARGS; i++) {
+		__u64 p = 0, len;
+		long n;
+
+		tc_read(&p, 8, arr + 8 * (__u64)i, mem);
+		if (!p)
+			break;
+		if (i >= max_args || off + 1 >= room) {
+			slot[room] = 1;
+			break;
+		}
+		/* Bounds the verifier sees on the registers the helper gets. */
+		tc_opaque(off);
+		if (off > TC_JOIN_BYTES)
+			break;
+		len = room - off;
+		tc_opaque(len);
+		if (len < 1 || len > TC_JOIN_BYTES)
+			break;
+		n = tc_read_str_n(slot + off, len, p, mem);
+		if (n <= 0)
+			break;
+		if ((__u64)n >= len) { /* filled the rest: it may have been cut */
+			slot[room] = 1;
+			off = room;
+			break;
+		}
+		off += n;
+		slot[(off - 1) & (TC_JOIN_BYTES - 1)] = ' ';
+	}
+	if (off >= 1 && off <= room)
+		slot[(off - 1) & (TC_JOIN_BYTES - 1)] = 0;
+	return 0;
+}
+
 /* *v = the integer of `size` bytes (1, 2, 4, 8) in the args area; 0, or
  * TC_UNKNOWN for another width. */
 static __always_inline int tc_load_arg(const __u8 *p, __u8 size, __u64 *v)
@@ -320,6 +403,9 @@ static __always_inline int tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u
 		case TC_BI_CGROUP:
 			v = bpf_get_current_cgroup_id();
 			break;
+		case TC_BI_TASK:
+			v = (__u64)bpf_get_current_task();
+			break;
 		default:
 			return TC_UNKNOWN;
 		}
@@ -332,6 +418,13 @@ static __always_inline int tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u
 
 		if (h >= op->nhops)
 			break;
+		if (op->index_hop == h + 1) {
+			__u32 idx = 0;
+
+			if (tc_read(&idx, 4, v + op->index_off, op->hop_mem[h]))
+				return TC_UNKNOWN;
+			v += (__u64)idx * op->index_scale;
+		}
 		if (tc_read(&next, 8, v + op->hop_off[h], op->hop_mem[h]))
 			return TC_UNKNOWN;
 		v = next;
@@ -373,6 +466,8 @@ static __always_inline int tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u
 		bpf_probe_read_kernel_str(slot, op->read_len, (const __u8 *)ctx + (loc & 0xffff));
 		return 0;
 	}
+	case TC_READ_JOIN:
+		return tc_read_join(slot, op->slot_size, op->read_len, v + op->read_off, op->read_mem);
 	default:
 		return TC_UNKNOWN;
 	}
@@ -489,6 +584,8 @@ static __always_inline struct tc_scratch *tc_begin(void)
 	__u32 zero = 0;
 
 	if (CFG.target_tgid && (bpf_get_current_pid_tgid() >> 32) != CFG.target_tgid)
+		return 0;
+	if ((CFG.flags & TC_CFG_CGROUP) && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)
 		return 0;
 	return bpf_map_lookup_elem(&scratch, &zero);
 }
@@ -615,7 +712,7 @@ static __always_inline int tc_finish(void *ctx, struct tc_scratch *s)
 
 	switch (CFG.sink) {
 	case TC_SINK_RING:
-		if (!CFG.nfilter && CFG.pair == TC_PAIR_NONE) {
+		if (!CFG.nfilter && CFG.pair == TC_PAIR_NONE && !(CFG.flags & TC_CFG_SCRATCH)) {
 			rec = bpf_ringbuf_reserve(&events, CFG.record_size, 0);
 			if (!rec) {
 				tc_count(TC_LOST_RING);

@@ -1319,6 +1319,18 @@ impl Btf {
         self.names_of_kind(KIND_STRUCT)
     }
 
+    /// Names of every named enum (ENUM and ENUM64), in id order.
+    pub fn enum_names(&self) -> Vec<&str> {
+        let mut v = self.names_of_kind(KIND_ENUM);
+        v.extend(self.names_of_kind(KIND_ENUM64));
+        v
+    }
+
+    /// A named enum (ENUM or ENUM64) by name.
+    pub fn find_enum(&self, name: &str) -> Option<TypeId> {
+        self.lookup(name, |k| k == KIND_ENUM || k == KIND_ENUM64)
+    }
+
     /// Names of the types of `kind`, in id order, without duplicates.
     fn names_of_kind(&self, kind: u32) -> Vec<&str> {
         // Deduplicate by string offset (BTF strings are deduplicated): far

@@ -4,7 +4,7 @@
 
 use crate::arith::{is_arith, ArithChecker, Calc, Value};
 use crate::diag::{Diagnostic, Span};
-use crate::plan::CmpOp;
+use crate::plan::{CmpOp, Decode};
 use crate::resolve::{Capture, Resolver, ValueClass};
 use crate::syntax::ast::{BinOp, Expr, ExprKind, Literal, ParamDecl, ParamType, Spec};
 use std::collections::HashMap;
@@ -393,6 +393,9 @@ impl FilterChecker<'_, '_> {
                 }),
                 _ => Err(mismatch(class, "an integer", vs, is)),
             },
+            (Value(o, class @ ValueClass::Int { signed }, vs), Str(s, ss)) => self
+                .compare_name(cmp, o, signed, &s, span, ss)
+                .unwrap_or_else(|| Err(mismatch(class, "a string", vs, ss))),
             (Value(o, class, vs), Str(s, ss)) => match class {
                 ValueClass::Str => {
                     if ordering {
@@ -488,6 +491,76 @@ impl FilterChecker<'_, '_> {
                 )
             }
         }
+    }
+}
+
+impl FilterChecker<'_, '_> {
+    /// How the runtime prints an operand.
+    fn decode_of(&self, o: &Operand) -> Option<Decode> {
+        match o {
+            Operand::Field(i) => self.fields.get(*i).map(|(_, v)| v.decode()),
+            Operand::Hidden(c, _) => Some(c.decode),
+            Operand::Computed(..) => None,
+        }
+    }
+
+    /// A value printed as a name compared with a name: the name's number
+    /// (`signal(sig) == "SIGKILL"` is `sig == 9`). `errno()` prints both
+    /// signs alike, so a name matches either (`-2` and `2` are `ENOENT`)
+    /// and compares with `==` and `!=` only. `None`: not a named value.
+    fn compare_name(
+        &self,
+        cmp: CmpOp,
+        o: Operand,
+        signed: bool,
+        name: &str,
+        span: Span,
+        ss: Span,
+    ) -> Option<Result<Cond, Diagnostic>> {
+        let decode = self.decode_of(&o)?;
+        let btf = self.resolver.btf;
+        if !matches!(decode, Decode::Name { .. } | Decode::Enum { .. }) {
+            return None;
+        }
+        let Some(v) = crate::context::name_value(&decode, btf, name) else {
+            let names = crate::context::name_candidates(&decode, btf);
+            let what = match decode {
+                Decode::Name { table, .. } => format!("`{}()` name", table.func()),
+                _ => "enumerator of this enum".to_string(),
+            };
+            return Some(Err(Diagnostic::error(
+                ss,
+                format!(
+                    "\"{name}\" is not a{} {what}",
+                    if what.starts_with('e') { "n" } else { "" }
+                ),
+            )
+            .label("unknown name")
+            .suggest(name, names.iter().map(String::as_str), "names")));
+        };
+        let imm = |v: i64| Cond::CmpImm {
+            operand: o.clone(),
+            cmp,
+            imm: v as u64,
+            signed,
+        };
+        Some(match decode {
+            Decode::Name {
+                table: crate::names::NameTable::Errno,
+                ..
+            } => match cmp {
+                CmpOp::Eq => Ok(Cond::Or(Box::new(imm(v)), Box::new(imm(-v)))),
+                CmpOp::Ne => Ok(Cond::And(Box::new(imm(v)), Box::new(imm(-v)))),
+                _ => Err(
+                    Diagnostic::error(span, "error names compare with `==` and `!=` only")
+                        .label("ordering comparison on an error name")
+                        .note(
+                            "`errno()` names a value of either sign (`-2` and `2` are both ENOENT)",
+                        ),
+                ),
+            },
+            _ => Ok(imm(v)),
+        })
     }
 }
 

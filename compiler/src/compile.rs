@@ -298,10 +298,24 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
     if has_errors(&diags) {
         return Err(diags);
     }
+    let enums = crate::plan::enums_used(&probes, |id| {
+        let name = match env.btf.ty(id) {
+            crate::btf::Type::Enum { name, .. } => name.to_string(),
+            _ => String::new(),
+        };
+        let values = env
+            .btf
+            .enum_values(id)
+            .into_iter()
+            .map(|v| (v.value, v.name.to_string()))
+            .collect();
+        (name, values)
+    });
     let plan = Plan {
         format: PLAN_FORMAT,
         name: spec.name.value.clone(),
         description: spec.description.as_ref().map(|d| d.value.clone()),
+        enums,
         probes,
         output: OutputPlan {
             format: spec

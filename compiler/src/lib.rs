@@ -23,6 +23,7 @@ pub mod arith;
 pub mod btf;
 pub mod check;
 pub mod compile;
+pub mod context;
 pub mod diag;
 pub mod lower;
 pub mod names;

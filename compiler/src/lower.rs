@@ -8,9 +8,9 @@ use crate::arith::{Calc, Value};
 use crate::check::{Cond, Operand};
 use crate::diag::{Diagnostic, Span};
 use crate::plan::{
-    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, FieldPlan, FilterOp, PairConfig,
-    PairRole, Read, ValueOp, ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS, MAX_OPS,
-    MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
+    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, Decode, FieldPlan, FilterOp,
+    PairConfig, PairRole, Read, ValueOp, ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS,
+    MAX_OPS, MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
 };
 use crate::resolve::Capture;
 
@@ -454,6 +454,32 @@ pub fn lower(
             }
         });
     }
+    // `usym()` prints in the process that made the event: its pid is read
+    // too (a hidden value, or the `pid` key of an aggregating probe).
+    let pid = crate::resolve::builtin_pid();
+    let mut usym_pid: Vec<Option<u32>> = vec![None; placed_values.len()];
+    for (i, (_, v, span)) in placed_values.iter().enumerate() {
+        if !matches!(v.decode(), Decode::Usym { .. }) {
+            continue;
+        }
+        usym_pid[i] = Some(if aggregating {
+            let key = placed_values
+                .iter()
+                .position(|(_, k, _)| matches!(k, Value::Capture(c) if same(c, &pid)))
+                .ok_or_else(|| {
+                    Diagnostic::error(*span, "`usym()` in a key needs the process id in the key")
+                        .label("a user address means something only in its process")
+                        .note("add `pid` to `by:`")
+                })?;
+            match placed[key] {
+                Placed::Op(k) => slots.slot[k],
+                Placed::Calc(_, s, _) => s,
+            }
+        } else {
+            let k = slots.shared(&pid, *span, spans.probe)?;
+            slots.slot[k]
+        });
+    }
     if pair.is_some_and(|p| p.role == PairRole::Start) {
         if slots.next != RECORD_HEADER + pair.map_or(0, |p| p.value_size) {
             return Err(Diagnostic::error(
@@ -795,14 +821,18 @@ pub fn lower(
     let field_plans: Vec<FieldPlan> = placed_values
         .iter()
         .zip(&placed)
-        .map(|((name, v, _), p)| FieldPlan {
+        .enumerate()
+        .map(|(i, ((name, v, _), p))| FieldPlan {
             name: name.clone(),
             slot: placed_slot(p, &slots),
             size: match v {
                 Value::Capture(c) => c.slot_size,
                 Value::Computed { .. } => 8,
             },
-            decode: v.decode(),
+            decode: match (v.decode(), usym_pid[i]) {
+                (Decode::Usym { .. }, Some(pid)) => Decode::Usym { pid },
+                (d, _) => d,
+            },
         })
         .collect();
     let (fields_out, agg) = match agg {
@@ -872,6 +902,7 @@ mod tests {
                 vec![Hop {
                     off,
                     mem: Mem::Kernel,
+                    index: None,
                 }],
                 Read::Str {
                     off: 0,
@@ -1043,6 +1074,7 @@ mod tests {
         other_hops.hops.push(Hop {
             off: ABI_ARGS_AREA,
             mem: Mem::Kernel,
+            index: None,
         });
         let other_read = record_value(304, 4, false);
         let mut other_base = v.clone();

@@ -79,7 +79,10 @@ fn joined(c: &Capture, off: u32) -> Capture {
             max,
             mem: Mem::Kernel,
         },
-        (_, Decode::Str | Decode::Bytes | Decode::Ip6 | Decode::IntArray { .. }) => Read::Bytes {
+        (
+            _,
+            Decode::Str | Decode::Joined | Decode::Bytes | Decode::Ip6 | Decode::IntArray { .. },
+        ) => Read::Bytes {
             off,
             len: c.slot_size,
             mem: Mem::Kernel,

@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the plan format; bumped on any incompatible change.
-pub const PLAN_FORMAT: u32 = 3;
+pub const PLAN_FORMAT: u32 = 4;
 
 /// Size of the record header: `u64 ts; u32 probe index; u32 cpu`.
 pub const RECORD_HEADER: u32 = 16;
@@ -60,6 +60,14 @@ pub const RET_OFF: u32 = 8 * 12;
 pub const MAX_STR: u32 = 1024;
 /// Default `str()` length when no maximum is given (as bpftrace).
 pub const DEFAULT_STR: u32 = 64;
+/// Most arguments `join()` reads (the template's loop bound).
+pub const MAX_JOIN_ARGS: u32 = 64;
+/// Arguments `join()` reads when no maximum is given (bcc execsnoop's
+/// `--max-args`).
+pub const DEFAULT_JOIN_ARGS: u32 = 20;
+/// Bytes of a `join()` slot: the joined text with its NUL, then one
+/// truncation flag byte (the template's scratch area is padded for it).
+pub const JOIN_BYTES: u32 = 1024;
 
 /// A compiled spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +82,42 @@ pub struct Plan {
     pub probes: Vec<ProbePlan>,
     /// How records are printed.
     pub output: OutputPlan,
+    /// The kernel enums `enum(e, TYPE)` fields print with, by BTF type id
+    /// ([`Decode::Enum`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enums: Vec<EnumNames>,
+}
+
+/// The enums the fields and keys of `probes` print with ([`Decode::Enum`]),
+/// each once, their names and enumerators given by `lookup(id)`.
+pub fn enums_used(
+    probes: &[ProbePlan],
+    mut lookup: impl FnMut(u32) -> (String, Vec<(i64, String)>),
+) -> Vec<EnumNames> {
+    let mut out: Vec<EnumNames> = Vec::new();
+    for p in probes {
+        let keys = p.config.agg.iter().flat_map(|a| a.keys.iter());
+        for f in p.fields.iter().chain(keys) {
+            if let Decode::Enum { id, .. } = f.decode {
+                if !out.iter().any(|e| e.id == id) {
+                    let (name, values) = lookup(id);
+                    out.push(EnumNames { id, name, values });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The enumerators of one kernel enum, for printing values as names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnumNames {
+    /// Its BTF type id (what [`Decode::Enum`] names).
+    pub id: u32,
+    /// Its name (`tcp_ca_state`), for messages.
+    pub name: String,
+    /// `(value, name)`, in declaration order; the first name of a value wins.
+    pub values: Vec<(i64, String)>,
 }
 
 /// Output settings.
@@ -438,6 +482,8 @@ pub enum Builtin {
     Cpu,
     /// cgroup v2 id.
     Cgroup,
+    /// The current `struct task_struct *` (`bpf_get_current_task`).
+    Task,
 }
 
 /// Which address space a read goes to.
@@ -450,13 +496,27 @@ pub enum Mem {
     User,
 }
 
-/// One pointer dereference: `p = *(u64 *)(p + off)`.
+/// One pointer dereference: `p = *(u64 *)(p + off)`, optionally indexed
+/// first by a number read from the same object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hop {
     /// Offset added before the load.
     pub off: u32,
     /// Address space of the load.
     pub mem: Mem,
+    /// Before the load, `p += scale * *(u32 *)(p + off)`: an array element
+    /// chosen at run time (`pid->numbers[pid->level]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<HopIndex>,
+}
+
+/// The run-time index of an indexed [`Hop`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HopIndex {
+    /// Offset of the `u32` index from the current pointer.
+    pub off: u32,
+    /// Bytes per element.
+    pub scale: u32,
 }
 
 /// The final read of a value op.
@@ -503,6 +563,17 @@ pub enum Read {
         off: u32,
         /// Slot size.
         max: u32,
+    },
+    /// `join()`: the NULL-terminated array of string pointers at `p`
+    /// (execve's `argv`), at most `max_args` of them, joined with spaces
+    /// into the slot; its last byte is 1 when something was left out.
+    Join {
+        /// Offset of the array from the current pointer.
+        off: u32,
+        /// Most strings read.
+        max_args: u32,
+        /// Address space of the array and the strings.
+        mem: Mem,
     },
 }
 
@@ -771,4 +842,55 @@ pub enum Decode {
         /// Element signedness.
         signed: bool,
     },
+    /// `join()`: a string, then (last byte) a truncation flag: `…` follows
+    /// the text when it is set.
+    Joined,
+    /// An integer printed as a name from a fixed table (`errno()`,
+    /// `signal()`, `cap()`, `tcp_state()`); a value without a name prints
+    /// as the number.
+    Name {
+        /// Which table.
+        table: NameTable,
+        /// Signedness of the number.
+        signed: bool,
+    },
+    /// An integer printed as the name of a kernel enum's enumerator
+    /// (`enum(e, TYPE)`; [`Plan::enums`] holds the names).
+    Enum {
+        /// BTF type id of the enum.
+        id: u32,
+        /// Signedness of the number.
+        signed: bool,
+    },
+    /// A kernel address printed as the symbol it falls in (`ksym()`).
+    Ksym,
+    /// A user address printed as the symbol it falls in (`usym()`), in the
+    /// process whose pid is in the slot at `pid`.
+    Usym {
+        /// Record slot of the process id.
+        pid: u32,
+    },
+    /// A cgroup v2 id printed as its path (`cgroup_path()`).
+    CgroupPath,
+    /// A cgroup v2 id printed as the container id its path names
+    /// (`container()`), or `-`.
+    Container,
+}
+
+pub use crate::names::NameTable;
+
+impl Decode {
+    /// True when the value prints as a name but stays a number in the
+    /// kernel (filters compare it as an integer).
+    pub fn is_named_int(&self) -> bool {
+        matches!(
+            self,
+            Decode::Name { .. }
+                | Decode::Enum { .. }
+                | Decode::Ksym
+                | Decode::Usym { .. }
+                | Decode::CgroupPath
+                | Decode::Container
+        )
+    }
 }

@@ -40,13 +40,32 @@ pub const PROBE_KINDS: [&str; 10] = [
 ];
 
 /// Builtin names.
-pub const BUILTINS: [&str; 9] = [
-    "pid", "tid", "uid", "gid", "comm", "ts", "cpu", "cgroup", "retval",
+pub const BUILTINS: [&str; 14] = [
+    "pid", "tid", "uid", "gid", "comm", "ts", "cpu", "cgroup", "retval", "ppid", "task", "pidns",
+    "mntns", "netns",
 ];
 
 /// Functions.
-pub const FUNCTIONS: [&str; 9] = [
-    "str", "ustr", "kstr", "ip4", "ip6", "ntohs", "ntohl", "hex", "bytes",
+pub const FUNCTIONS: [&str; 19] = [
+    "str",
+    "ustr",
+    "kstr",
+    "ip4",
+    "ip6",
+    "ntohs",
+    "ntohl",
+    "hex",
+    "bytes",
+    "join",
+    "errno",
+    "signal",
+    "cap",
+    "tcp_state",
+    "enum",
+    "ksym",
+    "usym",
+    "cgroup_path",
+    "container",
 ];
 
 /// Where an argument is found.
@@ -146,6 +165,11 @@ impl Capture {
             Decode::Int { signed, .. } => ValueClass::Int { signed },
             Decode::Bool | Decode::Pointer | Decode::Hex => ValueClass::Int { signed: false },
             Decode::Ip6 | Decode::Bytes | Decode::IntArray { .. } => ValueClass::Opaque,
+            Decode::Joined => ValueClass::Str,
+            Decode::Name { signed, .. } | Decode::Enum { signed, .. } => ValueClass::Int { signed },
+            Decode::Ksym | Decode::Usym { .. } | Decode::CgroupPath | Decode::Container => {
+                ValueClass::Int { signed: false }
+            }
         }
     }
 }
@@ -506,6 +530,7 @@ pub struct Resolver<'a> {
 fn builtin_capture(b: Builtin) -> Capture {
     let (slot_size, decode) = match b {
         Builtin::Comm => (16, Decode::Str),
+        Builtin::Task => (8, Decode::Pointer),
         Builtin::Ts | Builtin::Cgroup => (
             8,
             Decode::Int {
@@ -530,6 +555,11 @@ fn builtin_capture(b: Builtin) -> Capture {
         slot_size,
         decode,
     }
+}
+
+/// The `pid` builtin's capture.
+pub(crate) fn builtin_pid() -> Capture {
+    builtin_capture(Builtin::Pid)
 }
 
 fn builtin_by_name(n: &str) -> Option<Builtin> {
@@ -710,28 +740,40 @@ impl<'a> Resolver<'a> {
     }
 
     fn ident_place(&mut self, name: &str, span: Span) -> Result<Place, Diagnostic> {
+        if name == "task" {
+            self.shadows(name, span);
+            return Ok(self.task_place());
+        }
         match self.ctx.find_arg(name) {
             Some(a) => {
                 let a = a.clone();
                 self.ctx.arg_place(self.btf, &a, span)
             }
             None if name == "retval" => self.retval_place(span),
-            None if builtin_by_name(name).is_some() => Err(err(
-                span,
-                format!("`{name}` is a builtin, not a memory location"),
-            )
-            .label("builtins are captured directly: they have no members and point nowhere")
-            .note(format!("write `{name}` as a field of its own"))),
+            None if builtin_by_name(name).is_some()
+                || crate::context::CONTEXT_BUILTINS.contains(&name) =>
+            {
+                Err(err(
+                    span,
+                    format!("`{name}` is a builtin, not a memory location"),
+                )
+                .label("builtins are captured directly: they have no members and point nowhere")
+                .note(format!("write `{name}` as a field of its own")))
+            }
             None => Err(self.unknown_arg(name, span)),
         }
     }
 
     /// Makes sure the place is in memory; loads a pointer held in a register.
-    fn deref(&self, p: Place, what_span: Span) -> Result<Place, Diagnostic> {
+    pub(crate) fn deref(&self, p: Place, what_span: Span) -> Result<Place, Diagnostic> {
         let mut p = p;
         match p.loc {
             Loc::Reg => {}
-            Loc::Mem { off, mem, .. } => p.hops.push(Hop { off, mem }),
+            Loc::Mem { off, mem, .. } => p.hops.push(Hop {
+                off,
+                mem,
+                index: None,
+            }),
             Loc::DataLoc { .. } => {
                 return Err(err(
                     what_span,
@@ -750,7 +792,10 @@ impl<'a> Resolver<'a> {
             .label(format!("pointer {} read from memory", p.hops.len()))
             .note("every pointer read from memory on the way counts; the argument or field the path starts from does not"));
         }
-        let mem = if p.hops.is_empty() && matches!(p.base, Base::Arg { .. } | Base::Ctx) {
+        let mem = if matches!(p.base, Base::Builtin { .. }) {
+            // `task->…`: the kernel's own structures.
+            Mem::Kernel
+        } else if p.hops.is_empty() && matches!(p.base, Base::Arg { .. } | Base::Ctx) {
             self.ctx.ptr_mem
         } else {
             p.hops
@@ -766,7 +811,7 @@ impl<'a> Resolver<'a> {
         Ok(p)
     }
 
-    fn member(
+    pub(crate) fn member(
         &mut self,
         p: Place,
         name: &str,
@@ -859,7 +904,7 @@ impl<'a> Resolver<'a> {
         })
     }
 
-    fn index(
+    pub(crate) fn index(
         &mut self,
         p: Place,
         index: u64,
@@ -933,7 +978,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Any 1-byte integer: what `str()` accepts as a character.
-    fn is_char(&self, ty: TypeId) -> bool {
+    pub(crate) fn is_char(&self, ty: TypeId) -> bool {
         matches!(
             self.btf.ty(self.btf.strip(ty)),
             Type::Int { is_char: true, .. }
@@ -1052,7 +1097,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// Reads an integer (or pointer) value at a place.
-    fn int_capture(&self, p: Place, span: Span) -> Result<Capture, Diagnostic> {
+    pub(crate) fn int_capture(&self, p: Place, span: Span) -> Result<Capture, Diagnostic> {
         let stripped = self.btf.strip(p.ty);
         let (size, signed, decode) = match self.btf.ty(stripped) {
             Type::Int {
@@ -1208,20 +1253,12 @@ impl<'a> Resolver<'a> {
         match &e.kind {
             ExprKind::Ident(name) => {
                 if let Some(b) = builtin_by_name(name) {
-                    if self.ctx.find_arg(name).is_some() {
-                        self.shadowed.push((
-                            name.clone(),
-                            Diagnostic::warning(
-                                e.span,
-                                format!(
-                                    "`{name}` is the builtin, not the argument of the same name"
-                                ),
-                            )
-                            .label("builtin")
-                            .note(format!("write `args.{name}` for the argument")),
-                        ));
-                    }
+                    self.shadows(name, e.span);
                     return Ok(builtin_capture(b));
+                }
+                if let Some(c) = self.context_builtin(name, e.span) {
+                    self.shadows(name, e.span);
+                    return c;
                 }
                 if name == "retval" {
                     return self.retval(e.span);
@@ -1236,6 +1273,22 @@ impl<'a> Resolver<'a> {
                 let p = self.place(e)?;
                 self.natural_capture(p, e.span)
             }
+        }
+    }
+
+    /// Notes that `name`, a builtin, hides the probe's argument of the same
+    /// name (a warning unless the spec also reads `args.NAME`).
+    fn shadows(&mut self, name: &str, span: Span) {
+        if self.ctx.find_arg(name).is_some() {
+            self.shadowed.push((
+                name.to_string(),
+                Diagnostic::warning(
+                    span,
+                    format!("`{name}` is the builtin, not the argument of the same name"),
+                )
+                .label("builtin")
+                .note(format!("write `args.{name}` for the argument")),
+            ));
         }
     }
 
@@ -1283,7 +1336,7 @@ impl<'a> Resolver<'a> {
     }
 
     /// A function argument that must be a path (or `retval`).
-    fn arg_place(&mut self, e: &Expr) -> Result<Place, Diagnostic> {
+    pub(crate) fn arg_place(&mut self, e: &Expr) -> Result<Place, Diagnostic> {
         if let ExprKind::Ident(n) = &e.kind {
             if n == "retval" {
                 return self.retval_place(e.span);
@@ -1484,9 +1537,12 @@ impl<'a> Resolver<'a> {
                     },
                 })
             }
-            _ => Err(err(func_span, format!("unknown function `{func}()`"))
-                .label("unknown function")
-                .suggest(func, FUNCTIONS, "functions")),
+            _ => match self.context_call(func, args, span) {
+                Some(r) => r,
+                None => Err(err(func_span, format!("unknown function `{func}()`"))
+                    .label("unknown function")
+                    .suggest(func, FUNCTIONS, "functions")),
+            },
         }
     }
 }

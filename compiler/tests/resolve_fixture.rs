@@ -377,6 +377,7 @@ fn tp_btf_arguments_pointer_chains_and_strings() {
     let hop = Hop {
         off: 40,
         mem: Mem::Kernel,
+        index: None,
     };
     let (op, _) = field(&plan, 0, "ppid");
     assert_eq!(op.hops, [hop]);
@@ -399,7 +400,8 @@ fn tp_btf_arguments_pointer_chains_and_strings() {
         op.hops,
         [Hop {
             off: 16,
-            mem: Mem::Kernel
+            mem: Mem::Kernel,
+            index: None
         }]
     );
     assert_eq!(
@@ -417,7 +419,8 @@ fn tp_btf_arguments_pointer_chains_and_strings() {
         op.hops,
         [Hop {
             off: 24,
-            mem: Mem::Kernel
+            mem: Mem::Kernel,
+            index: None
         }]
     );
     assert_eq!(

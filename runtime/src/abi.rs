@@ -23,8 +23,8 @@ use std::mem::{offset_of, size_of};
 
 use tracectl_compiler::plan::{
     Base, Builtin, CmpOp, FilterOp, Mem, ProbeConfig, Read, Transform, ValueOp, ABI_ARGS_AREA,
-    MAX_AGG, MAX_CALC, MAX_FILTER_OPS, MAX_HOPS, MAX_OPS, MAX_RECORD, MAX_STR, RECORD_HEADER,
-    RET_OFF, STR_POOL,
+    JOIN_BYTES, MAX_AGG, MAX_CALC, MAX_FILTER_OPS, MAX_HOPS, MAX_JOIN_ARGS, MAX_OPS, MAX_RECORD,
+    MAX_STR, RECORD_HEADER, RET_OFF, STR_POOL,
 };
 
 pub mod agg;
@@ -77,8 +77,10 @@ pub mod builtin {
     pub const CPU: u8 = 7;
     /// cgroup v2 id
     pub const CGROUP: u8 = 8;
+    /// The current `struct task_struct *`
+    pub const TASK: u8 = 9;
     /// Every code the templates know.
-    pub const ALL: [u8; 8] = [PID, TID, UID, GID, COMM, TS, CPU, CGROUP];
+    pub const ALL: [u8; 9] = [PID, TID, UID, GID, COMM, TS, CPU, CGROUP, TASK];
 }
 
 /// `tc_op.read`
@@ -93,8 +95,10 @@ pub mod read {
     pub const BYTES: u8 = 4;
     /// A tracepoint `__data_loc` string.
     pub const DATALOC: u8 = 5;
+    /// `join()`: an array of strings joined with spaces.
+    pub const JOIN: u8 = 6;
     /// Every code the templates know.
-    pub const ALL: [u8; 5] = [VALUE, INT, STR, BYTES, DATALOC];
+    pub const ALL: [u8; 6] = [VALUE, INT, STR, BYTES, DATALOC, JOIN];
 }
 
 /// Address spaces (`tc_op.read_mem`, `tc_op.hop_mem`).
@@ -185,8 +189,16 @@ pub const CFG_NEED_RET: u32 = 1;
 /// `tc_config.flags`: no time column; the templates skip the timestamp.
 pub const CFG_NO_TS: u32 = 2;
 
+/// `tc_config.flags`: build records in the scratch area, never in place in
+/// the ring buffer (a `join()` op writes at run-time offsets).
+pub const CFG_SCRATCH: u32 = 4;
+
+/// `tc_config.flags`: only tasks in the cgroup of the `cgroup_filter` map
+/// (or below it): `--cgroup`, `--container`.
+pub const CFG_CGROUP: u32 = 8;
+
 /// Every `tc_config.flags` bit the templates know.
-pub const CFG_ALL: [u32; 2] = [CFG_NEED_RET, CFG_NO_TS];
+pub const CFG_ALL: [u32; 4] = [CFG_NEED_RET, CFG_NO_TS, CFG_SCRATCH, CFG_CGROUP];
 
 /// Mirror of `struct tc_op` (56 bytes).
 #[repr(C)]
@@ -228,8 +240,14 @@ pub struct TcOp {
     pub bit_size: u8,
     /// [`transform`] kind.
     pub transform: u8,
+    /// 1 + the hop indexed before its load; 0 = none.
+    pub index_hop: u8,
+    /// Bytes per element of the indexed hop.
+    pub index_scale: u8,
     /// Padding.
-    pub _pad: [u8; 5],
+    pub _pad: u8,
+    /// Offset of the `u32` index from the pointer.
+    pub index_off: u16,
 }
 
 /// Mirror of `struct tc_filter_op` (24 bytes).
@@ -401,6 +419,12 @@ impl TcOp {
         w.put(at + offset_of!(TcOp, bit_off), &[self.bit_off]);
         w.put(at + offset_of!(TcOp, bit_size), &[self.bit_size]);
         w.put(at + offset_of!(TcOp, transform), &[self.transform]);
+        w.put(at + offset_of!(TcOp, index_hop), &[self.index_hop]);
+        w.put(at + offset_of!(TcOp, index_scale), &[self.index_scale]);
+        w.put(
+            at + offset_of!(TcOp, index_off),
+            &self.index_off.to_ne_bytes(),
+        );
     }
 }
 
@@ -559,6 +583,7 @@ fn encode_op(i: usize, op: &ValueOp, record_size: u32) -> Result<TcOp, AbiError>
                 Builtin::Ts => builtin::TS,
                 Builtin::Cpu => builtin::CPU,
                 Builtin::Cgroup => builtin::CGROUP,
+                Builtin::Task => builtin::TASK,
             };
         }
         Base::Record => {
@@ -585,6 +610,27 @@ fn encode_op(i: usize, op: &ValueOp, record_size: u32) -> Result<TcOp, AbiError>
     for (h, hop) in op.hops.iter().enumerate() {
         t.hop_off[h] = hop.off;
         t.hop_mem[h] = mem_code(hop.mem);
+        if let Some(ix) = hop.index {
+            if t.index_hop != 0 {
+                bail!("{what} indexes more than one hop; the templates index one");
+            }
+            t.index_hop = h as u8 + 1;
+            t.index_scale = u8::try_from(ix.scale)
+                .ok()
+                .filter(|&s| s > 0)
+                .ok_or_else(|| {
+                    AbiError(format!(
+                        "{what} indexes elements of {} bytes; the templates take 1..=255",
+                        ix.scale
+                    ))
+                })?;
+            t.index_off = u16::try_from(ix.off).map_err(|_| {
+                AbiError(format!(
+                    "{what} reads its index at offset {}; the templates reach 65535",
+                    ix.off
+                ))
+            })?;
+        }
     }
 
     let mut integer = false;
@@ -642,6 +688,25 @@ fn encode_op(i: usize, op: &ValueOp, record_size: u32) -> Result<TcOp, AbiError>
             t.read_off = off;
             check_string_max(&what, max, op.slot_size)?;
             t.read_len = max;
+        }
+        Read::Join {
+            off,
+            max_args,
+            mem: m,
+        } => {
+            t.read = read::JOIN;
+            t.read_off = off;
+            t.read_mem = mem_code(m);
+            if max_args == 0 || max_args > MAX_JOIN_ARGS {
+                bail!("{what} joins {max_args} strings; the templates join 1..={MAX_JOIN_ARGS}");
+            }
+            if op.slot_size < 2 || op.slot_size > JOIN_BYTES {
+                bail!(
+                    "{what} joins into {} bytes; the templates take 2..={JOIN_BYTES}",
+                    op.slot_size
+                );
+            }
+            t.read_len = max_args;
         }
     }
 
@@ -934,6 +999,9 @@ pub fn build(
                 cfg.flags |= CFG_NEED_RET;
             }
         }
+        if matches!(op.read, Read::Join { .. }) {
+            cfg.flags |= CFG_SCRATCH;
+        }
     }
     if config.calcs.len() > MAX_CALC {
         bail!(
@@ -1026,6 +1094,7 @@ mod tests {
         op.hops = vec![Hop {
             off: 0x1234,
             mem: Mem::User,
+            index: None,
         }];
         op.read = Read::Int {
             off: 24,
@@ -1119,7 +1188,8 @@ mod tests {
         c.ops[0].hops = vec![
             Hop {
                 off: 0,
-                mem: Mem::Kernel
+                mem: Mem::Kernel,
+                index: None
             };
             MAX_HOPS + 1
         ];

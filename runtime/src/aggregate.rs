@@ -272,7 +272,7 @@ pub struct KeyDecoder {
 
 impl KeyDecoder {
     /// For an aggregating probe's keys.
-    pub fn new(plan: &AggPlan) -> KeyDecoder {
+    pub fn new(plan: &AggPlan, enums: &[tracectl_compiler::plan::EnumNames]) -> KeyDecoder {
         let probe = tracectl_compiler::plan::ProbePlan {
             name: String::new(),
             probe: String::new(),
@@ -299,6 +299,7 @@ impl KeyDecoder {
             format: tracectl_compiler::plan::PLAN_FORMAT,
             name: String::new(),
             description: None,
+            enums: enums.to_vec(),
             probes: vec![probe],
             output: tracectl_compiler::plan::OutputPlan {
                 format: Default::default(),
@@ -525,7 +526,7 @@ mod tests {
     #[test]
     fn keys_decode_from_the_key_bytes() {
         let p = plan(vec![val("n", AggFunc::Count, false)]);
-        let mut d = KeyDecoder::new(&p);
+        let mut d = KeyDecoder::new(&p, &[]);
         let v = d.decode(&4242u64.to_ne_bytes());
         assert_eq!(v, vec![Value::UInt(4242)]);
     }

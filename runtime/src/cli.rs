@@ -93,6 +93,14 @@ pub struct RunArgs {
     /// Only events of this process (tgid).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub pid: Option<u32>,
+    /// Only events of tasks in this cgroup v2 (a path under the cgroup2
+    /// mount, or a full path), or below it; filtered in the kernel.
+    #[arg(long, value_name = "PATH", conflicts_with = "container")]
+    pub cgroup: Option<String>,
+    /// Only events of this container (its id, or a prefix of it, as
+    /// `docker ps` shows); filtered in the kernel by its cgroup.
+    #[arg(long, value_name = "ID")]
+    pub container: Option<String>,
     /// Loading options.
     #[command(flatten)]
     pub load: LoadOpts,

@@ -50,6 +50,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tracectl_compiler::plan::{Decode, Plan, RECORD_HEADER};
 
+use crate::names::Names;
+
 #[cfg(doc)]
 use tracectl_compiler::plan::FieldPlan;
 
@@ -61,6 +63,7 @@ use tracectl_compiler::plan::FieldPlan;
 pub struct Decoder {
     probes: Vec<ProbeLayout>,
     errors: AtomicU64,
+    names: Names,
 }
 
 /// Precomputed layout of one probe's records.
@@ -190,6 +193,7 @@ impl Decoder {
         Decoder {
             probes,
             errors: AtomicU64::new(0),
+            names: Names::new(plan),
         }
     }
 
@@ -197,7 +201,7 @@ impl Decoder {
     ///
     /// Allocates the values `Vec` (and a `String` for any string that is not
     /// valid UTF-8); see [`Decoder::decode_with`] to reuse the `Vec`.
-    pub fn decode<'a>(&self, raw: &'a [u8]) -> Result<Record<'a>, DecodeError> {
+    pub fn decode<'a>(&'a self, raw: &'a [u8]) -> Result<Record<'a>, DecodeError> {
         self.decode_with(raw, &mut Vec::new())
     }
 
@@ -206,7 +210,7 @@ impl Decoder {
     ///
     /// On error `spare` is left untouched.
     pub fn decode_with<'a>(
-        &self,
+        &'a self,
         raw: &'a [u8],
         spare: &mut Vec<Value<'static>>,
     ) -> Result<Record<'a>, DecodeError> {
@@ -220,7 +224,7 @@ impl Decoder {
     }
 
     fn decode_inner<'a>(
-        &self,
+        &'a self,
         raw: &'a [u8],
         spare: &mut Vec<Value<'static>>,
     ) -> Result<Record<'a>, DecodeError> {
@@ -253,7 +257,17 @@ impl Decoder {
         for f in &layout.fields {
             // In range: `layout.need` covers every slot end.
             let slot = &raw[f.off..f.off + f.size];
-            values.push(decode_slot(f.decode, slot));
+            values.push(if f.decode.is_named_int() {
+                let pid = match f.decode {
+                    Decode::Usym { pid } => raw
+                        .get(pid as usize..pid as usize + 4)
+                        .map_or(0, |b| le_u64(b) as u32),
+                    _ => 0,
+                };
+                self.names.value(f.decode, le_u64(slot), pid)
+            } else {
+                decode_slot(f.decode, slot)
+            });
         }
         Ok(Record {
             ts_ns,
@@ -313,6 +327,27 @@ fn decode_slot(decode: Decode, slot: &[u8]) -> Value<'_> {
             Value::Ip6(Ipv6Addr::from(b))
         }
         Decode::Bytes => Value::Bytes(slot),
+        Decode::Joined => {
+            // The text, then a flag byte: 1 when something was left out.
+            let (text, flag) = slot.split_at(slot.len().saturating_sub(1));
+            let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
+            let s = String::from_utf8_lossy(&text[..end]);
+            if flag.first().is_some_and(|&f| f != 0) {
+                Value::Str(Cow::Owned(format!("{s}…")))
+            } else {
+                Value::Str(s)
+            }
+        }
+        // Named integers are decoded by `Names`; alone, they are numbers.
+        Decode::Name { signed: true, .. } | Decode::Enum { signed: true, .. } => {
+            Value::Int(le_u64(slot) as i64)
+        }
+        Decode::Name { .. }
+        | Decode::Enum { .. }
+        | Decode::Ksym
+        | Decode::Usym { .. }
+        | Decode::CgroupPath
+        | Decode::Container => Value::UInt(le_u64(slot)),
         Decode::IntArray { elem, signed } => match elem {
             1 | 2 | 4 | 8 => {
                 let elem = elem as usize;
@@ -546,6 +581,7 @@ mod tests {
             format: 1,
             name: "t".into(),
             description: None,
+            enums: Vec::new(),
             probes: vec![ProbePlan {
                 name: "p".into(),
                 probe: "tracepoint:a:b".into(),
@@ -725,7 +761,8 @@ mod tests {
         let mut r = header(0, 0, 0);
         r.extend_from_slice(b"abcd");
         r.extend_from_slice(&[b'f', 0xff, b'o', 0]);
-        let rec = Decoder::new(&p).decode(&r).unwrap();
+        let d = Decoder::new(&p);
+        let rec = d.decode(&r).unwrap();
         assert_eq!(rec.values[0], Value::Str("abcd".into()));
         assert_eq!(rec.values[1], Value::Str("f\u{fffd}o".into()));
         assert_eq!(json(&rec.values[1]), "\"f\u{fffd}o\"");
@@ -841,7 +878,8 @@ mod tests {
         ]);
         let mut r = header(0, 0, 0);
         r.extend_from_slice(&[0xfe, 0x80, 0, 0, 0x34, 0x12, 1, 2, 3, 1, 0, 0, 0, 9]);
-        let rec = Decoder::new(&p).decode(&r).unwrap();
+        let d = Decoder::new(&p);
+        let rec = d.decode(&r).unwrap();
         assert_eq!(text(&rec.values[0]), "fe80::");
         assert_eq!(rec.values[1], Value::UInt(0x1234));
         assert_eq!(rec.values[2], Value::Bytes(&[1, 2, 3]));

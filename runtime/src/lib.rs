@@ -15,6 +15,7 @@ pub mod cli;
 pub mod decode;
 pub mod error;
 pub mod load;
+pub mod names;
 pub mod output;
 pub mod pair;
 pub mod recipes;

@@ -28,12 +28,13 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::num::NonZeroU32;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use aya::maps::{PerCpuArray, RingBuf};
+use aya::maps::{CgroupArray, PerCpuArray, RingBuf};
 use aya::programs::uprobe::UProbeScope;
 use aya::programs::{BtfTracePoint, FEntry, FExit, KProbe, ProgramError, TracePoint, UProbe};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
@@ -46,7 +47,7 @@ use crate::aggregate;
 use crate::error::{verifier_summary, RuntimeError};
 use crate::pair::{PairMaps, PAIR_COUNTS_MAP, STASH_MAP};
 use crate::session::Session;
-use crate::templates::{Kind, EVENTS_MAP, LOST_MAP};
+use crate::templates::{Kind, CGROUP_FILTER_MAP, EVENTS_MAP, LOST_MAP};
 
 /// Default ring-buffer size: 4 MiB.
 pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
@@ -74,6 +75,9 @@ pub struct LoaderOptions {
     /// `kfunc:`/`kretfunc:` probes skip fentry/fexit and use kprobe/kretprobe
     /// (tests the fallback on kernels where trampolines work).
     pub no_trampolines: bool,
+    /// Only events of tasks in this cgroup v2 directory or below it
+    /// (`--cgroup`, `--container`), filtered in the kernel.
+    pub cgroup: Option<PathBuf>,
 }
 
 impl Default for LoaderOptions {
@@ -84,6 +88,7 @@ impl Default for LoaderOptions {
             target_tgid: 0,
             verbose_verifier: false,
             no_trampolines: false,
+            cgroup: None,
         }
     }
 }
@@ -211,6 +216,7 @@ impl Loader {
                     self.options.target_tgid,
                     wakeup,
                     timestamps,
+                    self.options.cgroup.is_some(),
                 ) {
                     Ok(bytes) => per_kind.push((kind, bytes)),
                     Err(e) => {
@@ -232,12 +238,14 @@ impl Loader {
         };
         let events_pin = pins.path.join(EVENTS_MAP);
         let lost_pin = pins.path.join(LOST_MAP);
+        let cgroup_pin = pins.path.join(CGROUP_FILTER_MAP);
         // No kernel BTF for CO-RE relocations: the templates have none (our
         // vendored aya's EbpfLoader::new() does not parse it; vendor/README.md).
         let mut el = EbpfLoader::new();
         el.map_max_entries(EVENTS_MAP, ring_bytes)
             .map_pin_path(EVENTS_MAP, events_pin.as_path())
             .map_pin_path(LOST_MAP, lost_pin.as_path())
+            .map_pin_path(CGROUP_FILTER_MAP, cgroup_pin.as_path())
             .verifier_log_level(level);
 
         let cpus = if plan.probes.iter().any(|p| p.config.agg.is_some()) {
@@ -317,6 +325,10 @@ impl Loader {
         }
 
         let first = &mut objects[0];
+        if let Some(dir) = &self.options.cgroup {
+            // Until this entry is set, the programs drop every event.
+            set_cgroup_filter(first, dir)?;
+        }
         let ring = first
             .take_map(EVENTS_MAP)
             .ok_or_else(|| internal("the template has no events map"))?;
@@ -710,6 +722,22 @@ fn candidates(attach: &Attach, have_btf: bool, no_trampolines: bool) -> Vec<Kind
     }
 }
 
+/// Puts the cgroup directory `dir` in the shared `cgroup_filter` map.
+fn set_cgroup_filter(object: &mut Ebpf, dir: &Path) -> Result<(), RuntimeError> {
+    let map = object
+        .map_mut(CGROUP_FILTER_MAP)
+        .ok_or_else(|| internal("the template has no cgroup_filter map"))?;
+    let mut array = CgroupArray::try_from(map).map_err(|e| internal(&error_chain(&e)))?;
+    let file = std::fs::File::open(dir)
+        .map_err(|e| RuntimeError::io(format!("cannot open the cgroup {}", dir.display()), e))?;
+    array.set(0, file.as_raw_fd(), 0).map_err(|e| {
+        RuntimeError::io(
+            format!("cannot filter by the cgroup {}", dir.display()),
+            io::Error::other(error_chain(&e)),
+        )
+    })
+}
+
 /// Encodes a probe's configuration for one template kind, checking what the
 /// kind can provide in its args area. Without `timestamps` (no time column)
 /// the template skips reading the clock.
@@ -720,6 +748,7 @@ pub fn encode_for(
     target_tgid: u32,
     wakeup_bytes: u64,
     timestamps: bool,
+    cgroup_filter: bool,
 ) -> Result<Vec<u8>, RuntimeError> {
     let plan_err = |message: String| RuntimeError::Plan {
         probe: probe.name.clone(),
@@ -736,6 +765,9 @@ pub fn encode_for(
     // difference of its two programs' timestamps.
     if !timestamps && config.pair.is_none() {
         cfg.flags |= abi::CFG_NO_TS;
+    }
+    if cgroup_filter {
+        cfg.flags |= abi::CFG_CGROUP;
     }
     Ok(cfg.to_bytes())
 }

@@ -56,6 +56,28 @@ fn runtime_failure(e: RuntimeError) -> Failure {
     Failure::Message(e.to_string())
 }
 
+/// The cgroup directory `--cgroup` or `--container` names, if any.
+fn cgroup_filter(args: &RunArgs) -> Result<Option<std::path::PathBuf>, Failure> {
+    let (what, found) = match (&args.cgroup, &args.container) {
+        (Some(path), _) => (
+            "--cgroup",
+            crate::cgroups::cgroup2_root()
+                .map_err(|e| format!("no cgroup v2 hierarchy is mounted: {e}"))
+                .and_then(|root| crate::cgroups::resolve_path(&root, path)),
+        ),
+        (None, Some(id)) => (
+            "--container",
+            crate::cgroups::cgroup2_root()
+                .map_err(|e| format!("no cgroup v2 hierarchy is mounted: {e}"))
+                .and_then(|root| crate::cgroups::find_container(&root, id)),
+        ),
+        (None, None) => return Ok(None),
+    };
+    found
+        .map(Some)
+        .map_err(|e| Failure::Message(format!("{what}: {e}")))
+}
+
 /// `tracectl run`.
 pub fn run(args: &RunArgs) -> Result<(), Failure> {
     let t0 = Instant::now();
@@ -68,6 +90,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
     }
     let src = load_source(args.spec.as_deref(), args.source.expr.as_deref())?;
     install_signal_handlers();
+    let cgroup = cgroup_filter(args)?;
     let loader = Loader::new(LoaderOptions {
         // At most 2 GiB: `--buffer-kib` is bounded when parsed.
         ring_bytes: args.buffer_kib.saturating_mul(1024),
@@ -75,6 +98,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         target_tgid: args.pid.unwrap_or(0),
         verbose_verifier: args.load.verbose_verifier,
         no_trampolines: args.load.no_trampolines,
+        cgroup,
     })
     .map_err(runtime_failure)?;
 

@@ -52,7 +52,7 @@ impl Stats {
                 Some(ProbeStats {
                     probe: i,
                     name: p.name.clone(),
-                    keys: KeyDecoder::new(a),
+                    keys: KeyDecoder::new(a, &plan.enums),
                     key_names: a.keys.iter().map(|k| k.name.clone()).collect(),
                     value_names: a.values.iter().map(|v| v.name.clone()).collect(),
                     csv_header_done: false,

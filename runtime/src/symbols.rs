@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// How far past the start of the last kernel symbol an address is still
 /// taken to be inside it.
@@ -112,7 +112,7 @@ struct Mapping {
     inode: u64,
     /// The file's path (`/…`), without a ` (deleted)` suffix; `None` for
     /// anonymous and special (`[heap]`, `[vdso]`, …) mappings.
-    path: Option<Rc<str>>,
+    path: Option<Arc<str>>,
 }
 
 /// Parses `/proc/PID/maps` text; lines that do not parse are skipped.
@@ -152,7 +152,7 @@ fn parse_maps_line(line: &str) -> Option<Mapping> {
         offset: u64::from_str_radix(offset, 16).ok()?,
         dev: u64::from_str_radix(major, 16).ok()? << 32 | u64::from_str_radix(minor, 16).ok()?,
         inode: inode.parse().ok()?,
-        path: path.starts_with('/').then(|| Rc::from(path)),
+        path: path.starts_with('/').then(|| Arc::from(path)),
     })
 }
 
@@ -162,7 +162,7 @@ enum FileKey {
     /// Device and inode, from the maps line.
     Inode(u64, u64),
     /// The path, when the inode is 0.
-    Path(Rc<str>),
+    Path(Arc<str>),
 }
 
 /// A function symbol of an ELF file.
@@ -171,7 +171,7 @@ struct Sym {
     addr: u64,
     /// 0: unknown, the symbol reaches up to the next one.
     size: u64,
-    name: Rc<str>,
+    name: Arc<str>,
 }
 
 /// What [`Usyms`] keeps of an ELF file.
@@ -218,7 +218,7 @@ impl ElfSyms {
             .map(|(addr, _, size, name)| Sym {
                 addr,
                 size,
-                name: Rc::from(name),
+                name: Arc::from(name),
             })
             .collect();
         Some(ElfSyms { loads, syms })
@@ -234,7 +234,7 @@ impl ElfSyms {
     }
 
     /// The function containing virtual address `vaddr`, and the offset.
-    fn lookup(&self, vaddr: u64) -> Option<(Rc<str>, u64)> {
+    fn lookup(&self, vaddr: u64) -> Option<(Arc<str>, u64)> {
         let i = self
             .syms
             .partition_point(|s| s.addr <= vaddr)
@@ -302,7 +302,7 @@ impl Drop for Mapped {
 pub struct Usyms {
     maps: HashMap<u32, Vec<Mapping>>,
     /// `None`: not ELF or unreadable, not tried again.
-    files: HashMap<FileKey, Option<Rc<ElfSyms>>>,
+    files: HashMap<FileKey, Option<Arc<ElfSyms>>>,
 }
 
 impl Usyms {
@@ -316,7 +316,7 @@ impl Usyms {
     /// no mapping or in an anonymous one (heap, stack, JIT code, the vDSO),
     /// or when the file has no function symbol there. An address in no
     /// cached mapping re-reads the pid's maps once (it may be new).
-    pub fn resolve(&mut self, pid: u32, addr: u64) -> Option<(Rc<str>, u64)> {
+    pub fn resolve(&mut self, pid: u32, addr: u64) -> Option<(Arc<str>, u64)> {
         let mapping = match self.maps.get(&pid).and_then(|m| find_mapping(m, addr)) {
             Some(m) => m.clone(),
             None => {
@@ -339,7 +339,7 @@ impl Usyms {
         let elf = match self.files.get(&key) {
             Some(e) => e.clone(),
             None => {
-                let e = load_elf(pid, &mapping, &path).map(Rc::new);
+                let e = load_elf(pid, &mapping, &path).map(Arc::new);
                 self.files.insert(key, e.clone());
                 e
             }

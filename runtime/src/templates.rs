@@ -47,6 +47,8 @@ pub struct Template {
 pub const EVENTS_MAP: &str = "events";
 /// Name of the shared per-CPU lost-records counter.
 pub const LOST_MAP: &str = "lost";
+/// Name of the shared cgroup array of `--cgroup` / `--container`.
+pub const CGROUP_FILTER_MAP: &str = "cgroup_filter";
 /// Name of the private per-CPU scratch map.
 pub const SCRATCH_MAP: &str = "scratch";
 
@@ -140,6 +142,7 @@ mod tests {
             for m in [
                 EVENTS_MAP,
                 LOST_MAP,
+                CGROUP_FILTER_MAP,
                 SCRATCH_MAP,
                 crate::pair::STASH_MAP,
                 crate::pair::PAIR_COUNTS_MAP,

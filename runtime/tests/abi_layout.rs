@@ -35,7 +35,7 @@ fn mirrors() -> Vec<(&'static str, usize, Layout)> {
             layout!(TcOp, TcOp::default();
                 slot, slot_size, base_off, read_off, read_len, hop_off, hop_mem, base,
                 base_size, base_signed, builtin, nhops, read, read_mem, read_signed,
-                bit_off, bit_size, transform, _pad),
+                bit_off, bit_size, transform, index_hop, index_scale, _pad, index_off),
         ),
         (
             "tc_filter_op",
@@ -182,11 +182,13 @@ fn rust_abi() -> Vec<(&'static str, u64)> {
         ("TC_BI_TS", builtin::TS as u64),
         ("TC_BI_CPU", builtin::CPU as u64),
         ("TC_BI_CGROUP", builtin::CGROUP as u64),
+        ("TC_BI_TASK", builtin::TASK as u64),
         ("TC_READ_VALUE", read::VALUE as u64),
         ("TC_READ_INT", read::INT as u64),
         ("TC_READ_STR", read::STR as u64),
         ("TC_READ_BYTES", read::BYTES as u64),
         ("TC_READ_DATALOC", read::DATALOC as u64),
+        ("TC_READ_JOIN", read::JOIN as u64),
         ("TC_MEM_KERNEL", mem::KERNEL as u64),
         ("TC_MEM_USER", mem::USER as u64),
         ("TC_XF_NONE", transform::NONE as u64),
@@ -211,6 +213,10 @@ fn rust_abi() -> Vec<(&'static str, u64)> {
         ("TC_FF_VALUE", filter::FF_VALUE as u64),
         ("TC_CFG_NEED_RET", abi::CFG_NEED_RET as u64),
         ("TC_CFG_NO_TS", abi::CFG_NO_TS as u64),
+        ("TC_CFG_SCRATCH", abi::CFG_SCRATCH as u64),
+        ("TC_CFG_CGROUP", abi::CFG_CGROUP as u64),
+        ("TC_MAX_JOIN_ARGS", plan::MAX_JOIN_ARGS as u64),
+        ("TC_JOIN_BYTES", plan::JOIN_BYTES as u64),
         ("TC_LOST_RING", lost::RING as u64),
         ("TC_LOST_UNKNOWN", lost::UNKNOWN as u64),
         ("TC_LOST_SLOTS", lost::SLOTS as u64),
@@ -452,7 +458,10 @@ fn op_bytes(o: &TcOp) -> Vec<(&'static str, Vec<u8>)> {
         ("bit_off", vec![o.bit_off]),
         ("bit_size", vec![o.bit_size]),
         ("transform", vec![o.transform]),
-        ("_pad", vec![0; o._pad.len()]),
+        ("index_hop", vec![o.index_hop]),
+        ("index_scale", vec![o.index_scale]),
+        ("_pad", vec![0]),
+        ("index_off", o.index_off.to_ne_bytes().to_vec()),
     ]
 }
 
@@ -543,7 +552,10 @@ fn all_distinct() -> TcConfig {
             bit_off: n.u8(),
             bit_size: n.u8(),
             transform: n.u8(),
-            _pad: [0xEE; 5],
+            index_hop: n.u8(),
+            index_scale: n.u8(),
+            _pad: 0xEE,
+            index_off: n.u32() as u16,
         };
     }
     for f in c.filter.iter_mut() {

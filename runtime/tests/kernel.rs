@@ -377,6 +377,7 @@ fn d_tp_btf_bprm_filename() {
     file.hops = vec![Hop {
         off: filename_off,
         mem: Mem::Kernel,
+        index: None,
     }];
     let p = probe(
         "tp_btf",
@@ -603,6 +604,7 @@ fn limits_config() -> ProbeConfig {
             .map(|h| Hop {
                 off: 8 * h + i,
                 mem: if h % 2 == 0 { Mem::Kernel } else { Mem::User },
+                index: None,
             })
             .collect();
         o.transform = [Transform::None, Transform::Bswap16, Transform::Bswap32][i as usize % 3];
@@ -1303,6 +1305,7 @@ fn codes_config(filtered: bool, imm: u64) -> tracectl::abi::TcConfig {
     inner.hops = vec![Hop {
         off: 0,
         mem: Mem::User,
+        index: None,
     }];
     inner.mem = Mem::User;
     inner.transform = Transform::Bswap32;

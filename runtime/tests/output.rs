@@ -73,6 +73,7 @@ fn plan(probes: Vec<ProbePlan>) -> Plan {
         format: 1,
         name: "test".into(),
         description: None,
+        enums: Vec::new(),
         probes,
         output: OutputPlan {
             format: Format::Table,

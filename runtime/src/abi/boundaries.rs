@@ -120,6 +120,7 @@ fn at_most_max_hops() {
     let hop = |off| Hop {
         off,
         mem: Mem::Kernel,
+        index: None,
     };
     let mut op = arg(0, 8);
     op.hops = (0..MAX_HOPS as u32).map(|h| hop(8 * h + 8)).collect();
@@ -206,6 +207,7 @@ fn comm_is_a_16_byte_string() {
     hop.hops = vec![Hop {
         off: 0,
         mem: Mem::Kernel,
+        index: None,
     }];
     refused(&one(hop), "dereferences comm");
     let mut read = comm(16);

@@ -83,10 +83,19 @@ impl TcOp {
                     );
                 }
             }
-            read::STR | read::BYTES => {
+            read::STR | read::BYTES | read::JOIN => {
                 known(&field("read address space"), self.read_mem, &mem::ALL)?
             }
             _ => {}
+        }
+        if self.index_hop > self.nhops || (self.index_hop > 0 && self.index_scale == 0) {
+            bail!(
+                "{} is {} (scale {}) with {} hops",
+                field("indexed hop"),
+                self.index_hop,
+                self.index_scale,
+                self.nhops
+            );
         }
         known(&field("transform"), self.transform, &transform::ALL)
     }
@@ -173,6 +182,7 @@ mod tests {
             hops: vec![Hop {
                 off: 8,
                 mem: Mem::User,
+                index: None,
             }],
             mem: Mem::User,
             read: Read::Int {
@@ -249,7 +259,7 @@ mod tests {
     #[test]
     fn every_unknown_code_is_refused_by_name() {
         type Plant = fn(&mut TcConfig);
-        let cases: [(&str, Plant, &str); 18] = [
+        let cases: [(&str, Plant, &str); 19] = [
             ("base", |c| c.ops[0].base = 5, "value op 0: base is 5"),
             ("base 0", |c| c.ops[1].base = 0, "value op 1: base is 0"),
             (
@@ -259,8 +269,8 @@ mod tests {
             ),
             (
                 "builtin",
-                |c| c.ops[1].builtin = 9,
-                "value op 1: builtin is 9",
+                |c| c.ops[1].builtin = 10,
+                "value op 1: builtin is 10",
             ),
             (
                 "hop mem",
@@ -268,7 +278,12 @@ mod tests {
                 "value op 0: hop 0's address space is 2",
             ),
             ("nhops", |c| c.ops[0].nhops = 5, "value op 0: nhops is 5"),
-            ("read", |c| c.ops[0].read = 6, "value op 0: read is 6"),
+            ("read", |c| c.ops[0].read = 7, "value op 0: read is 7"),
+            (
+                "indexed hop",
+                |c| c.ops[0].index_hop = 4,
+                "value op 0: indexed hop is 4",
+            ),
             (
                 "int width",
                 |c| c.ops[0].read_len = 16,
@@ -306,8 +321,8 @@ mod tests {
             ),
             (
                 "config flags",
-                |c| c.flags |= 4,
-                "the configuration's flags is 0x6",
+                |c| c.flags |= 16,
+                "the configuration's flags is 0x12",
             ),
             (
                 "pair role",

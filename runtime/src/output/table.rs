@@ -60,6 +60,11 @@ pub fn decoder_width(decode: Decode, slot_size: u32) -> usize {
         Decode::Ip6 => 39,
         Decode::Bytes => 2 * slot_size as usize,
         Decode::IntArray { .. } => 16,
+        Decode::Joined => 32,
+        Decode::Name { .. } | Decode::Container => 12,
+        Decode::Enum { .. } => 16,
+        Decode::Ksym | Decode::Usym { .. } => 24,
+        Decode::CgroupPath => 32,
     }
 }
 

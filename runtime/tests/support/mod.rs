@@ -109,6 +109,7 @@ pub fn plan(probes: Vec<ProbePlan>) -> Plan {
         format: PLAN_FORMAT,
         name: "runtime-test".into(),
         description: None,
+        enums: Vec::new(),
         probes,
         output: OutputPlan {
             format: Format::Json,
