@@ -254,6 +254,21 @@ run_test "tp_btf (args by position)" "exec:$x" tp_btf "f=$x" old_pid=@child -- \
 x=/tmp/tx-$TOK-3
 run_test "tp_btf (no args)" "exec:$x" tp_btf "c=tx-$TOK-3" pid=@child -- \
     run -e "tp_btf:sched_process_exec { c = comm, pid } where comm == \"tx-$TOK-3\"" "${J[@]}"
+# Context (spec-v2 section 5): the task's parent, its namespaces through
+# BTF paths (pidns through pid->numbers[level], an indexed hop), execve's
+# argv joined in the kernel, and the cgroup filter (the root cgroup holds
+# every task; bpf_current_task_under_cgroup).
+x=/tmp/tx-$TOK-ctx
+run_test "context (ppid, ns, join)" "exec:$x" tracepoint "a=$x" pid=@child ppid=@pid \
+    pidns=@pidns mntns=@mntns netns=@netns -- \
+    run -e "tracepoint:syscalls:sys_enter_execve { pid, ppid, pidns, mntns, netns, a = join(argv) } where comm == \"tvm\"" "${J[@]}"
+if [ -d /sys/fs/cgroup ] && { grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null; }; then
+    x=/tmp/tx-$TOK-cg
+    run_test "context (--cgroup /)" "exec:$x" tracepoint pid=@child cg=/ -- \
+        run --cgroup / -e "tracepoint:syscalls:sys_enter_execve { pid, cg = cgroup_path(cgroup) } where comm == \"tvm\"" "${J[@]}"
+else
+    record "context (--cgroup /)" FAIL "" "cannot mount cgroup2 on /sys/fs/cgroup"
+fi
 run_test "uprobe" "call:4242:$TOK" uprobe a=4242 "s=$TOK" -- \
     run -e "uprobe:$TVM:tvm_target { a = arg0, s = str(arg1) } where comm == \"tvm\"" "${J[@]}"
 run_test "uretprobe" "call:4242:$TOK" uretprobe r=@ret -- \

@@ -13,7 +13,8 @@
 //       this process (so `comm == "tvm"` selects it). It waits for CMD to
 //       exit (killing it after SECS, default 60) and writes OUTDIR/rc
 //       ("rc=N", "signal=N" or "timeout"). Facts about the triggered event
-//       (fd, pid, return value) go to OUTDIR/facts as KEY=VALUE lines.
+//       (fd, pid, return value) go to OUTDIR/facts as KEY=VALUE lines;
+//       every trigger also writes pidns=, mntns=, netns= (namespace inodes).
 //       An argument "{PID}" in CMD is replaced by this process's pid.
 //   TRIGGER:
 //       none            nothing; do not wait for "attached" (check --load)
@@ -162,7 +163,16 @@ static void record_progs(pid_t pid)
 
 static void trigger(const char *t, FILE *facts)
 {
+    static const char *const ns[] = {"pid", "mnt", "net"};
     fprintf(facts, "pid=%d\n", (int)getpid());
+    /* The namespaces' inode numbers, as `pidns`, `mntns`, `netns` give them. */
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        char p[64];
+        struct stat sb;
+        snprintf(p, sizeof p, "/proc/self/ns/%s", ns[i]);
+        if (stat(p, &sb) == 0)
+            fprintf(facts, "%sns=%lu\n", ns[i], (unsigned long)sb.st_ino);
+    }
     if (!strcmp(t, "none"))
         return;
     if (!strncmp(t, "open:", 5)) {
