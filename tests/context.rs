@@ -14,8 +14,8 @@
 mod common;
 
 use common::{
-    bpf_available, json_int as int, json_lines, output_within, scratch, serial, unique_true,
-    wait_child, Tracer, BIN,
+    bpf_available, json_int as int, output_within, scratch, serial, trace, unique_true, wait_child,
+    BIN,
 };
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
@@ -34,17 +34,6 @@ fn nonce(tag: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("{tag}{:x}", (me() ^ nanos) & 0xffffff)
-}
-
-/// Runs `tracectl run ARGS -o json --time none` while `events` runs.
-fn trace(args: &[&str], events: impl FnOnce()) -> (Vec<Value>, String) {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["-o", "json", "--time", "none"]);
-    let t = Tracer::start(&all);
-    events();
-    let (out, err) = t.finish();
-    assert!(err.contains(" 0 lost"), "no event may be lost:\n{err}");
-    (json_lines(&out), err)
 }
 
 fn show(recs: &[Value]) -> String {
@@ -97,9 +86,9 @@ fn ppid_namespaces_and_argv_of_programs_the_test_starts() {
     }
     let dir = scratch("ctx-exec");
     let name = nonce("ctx");
-    let prog = unique_true(&*dir, &name);
+    let prog = unique_true(&dir, &name);
     let sleeper = &*dir.join(nonce("slp"));
-    std::fs::copy("/bin/sleep", &sleeper).unwrap();
+    std::fs::copy("/bin/sleep", sleeper).unwrap();
     let sleeper_name = sleeper.file_name().unwrap().to_str().unwrap().to_string();
     let mut unshare_pid = 0;
     let mut inner_pid = 0;
@@ -112,7 +101,7 @@ fn ppid_namespaces_and_argv_of_programs_the_test_starts() {
         wait_child(&mut c, "the unique program");
         let mut u = Command::new("unshare")
             .args(["--pid", "--net", "--fork"])
-            .arg(&sleeper)
+            .arg(sleeper)
             .arg("1")
             .stdout(Stdio::null())
             .spawn()
@@ -151,7 +140,7 @@ fn ppid_namespaces_and_argv_of_programs_the_test_starts() {
         format!("{} alpha beta gamma…", prog.display()),
         "{r}"
     );
-    let inner = by_path(&sleeper);
+    let inner = by_path(sleeper);
     assert_eq!(
         inner.len(),
         1,
@@ -209,7 +198,7 @@ fn signal_errno_and_ksym_print_names_and_filter_by_them() {
             assert_eq!(unsafe { libc::kill(child as i32, s) }, 0);
         }
         let _ = c.wait();
-        assert!(std::fs::File::open(&missing).is_err());
+        assert!(std::fs::File::open(missing).is_err());
         std::thread::sleep(Duration::from_millis(5));
     });
     let kills: Vec<&Value> = recs.iter().filter(|r| r["probe"] == "kill").collect();
@@ -328,7 +317,7 @@ fn cgroup_path_container_and_kernel_side_cgroup_filters() {
     let (inside, deeper, outside) = (nonce("in"), nonce("deep"), nonce("out"));
     let progs: Vec<PathBuf> = [&inside, &deeper, &outside]
         .iter()
-        .map(|n| unique_true(&*dir, n))
+        .map(|n| unique_true(&dir, n))
         .collect();
     let run_all = || {
         run_in(&cg.dir, &progs[0]);

@@ -24,7 +24,7 @@ mod common;
 
 use common::{
     bpf_available, elsewhere, hist_buckets, json_int as int, json_lines, output_within, scratch,
-    serial, wait_child, Tracer, BIN, PROGRAM_DEADLINE,
+    serial, trace, wait_child, Tracer, BIN, PROGRAM_DEADLINE,
 };
 use serde_json::Value;
 use std::ffi::CString;
@@ -441,21 +441,6 @@ fn expected_summary(name: &str, c: &Counts) -> String {
         );
     }
     s
-}
-
-/// Runs `tracectl run ARGS -o json --time none` while `events` runs and
-/// returns the records and stderr; no event may be lost.
-fn trace(args: &[&str], events: impl FnOnce()) -> (Vec<Value>, String) {
-    let mut all = args.to_vec();
-    all.extend_from_slice(&["-o", "json", "--time", "none"]);
-    let t = Tracer::start(&all);
-    events();
-    let (out, err) = t.finish();
-    // Events (not an aggregation's rows): none may be lost.
-    if err.contains(" events in ") || err.contains(" event in ") {
-        assert!(err.contains(" 0 lost"), "no event may be lost:\n{err}");
-    }
-    (json_lines(&out), err)
 }
 
 // ---------------------------------------------------------------------------

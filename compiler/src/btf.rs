@@ -237,7 +237,7 @@ pub struct Btf {
 /// The bytes of a BTF blob: read into memory, or mapped from a file.
 enum Bytes {
     Owned(Vec<u8>),
-    Mapped(Mapping),
+    Mapped(crate::mapped::Mapped),
 }
 
 impl std::ops::Deref for Bytes {
@@ -248,59 +248,6 @@ impl std::ops::Deref for Bytes {
             Bytes::Owned(v) => v,
             Bytes::Mapped(m) => m.bytes(),
         }
-    }
-}
-
-/// A private read-only mapping of a whole file. Only used for
-/// `/sys/kernel/btf/vmlinux`, which never changes while the system runs (a
-/// mapped user file could be truncated under us).
-struct Mapping {
-    ptr: *const u8,
-    len: usize,
-}
-
-// SAFETY: the mapping is read-only and owned by this value alone.
-unsafe impl Send for Mapping {}
-// SAFETY: as above; shared references only read it.
-unsafe impl Sync for Mapping {}
-
-impl Mapping {
-    /// Maps `path`, or `None` when it cannot (older kernels refuse mmap of
-    /// sysfs BTF; the caller then reads the file).
-    fn of(path: &Path) -> Option<Mapping> {
-        use std::os::fd::AsRawFd;
-        let file = std::fs::File::open(path).ok()?;
-        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
-        if len == 0 {
-            return None;
-        }
-        // SAFETY: a fresh mapping of an open file; checked for failure.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        (ptr != libc::MAP_FAILED).then_some(Mapping {
-            ptr: ptr as *const u8,
-            len,
-        })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes until `drop`.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly the mapping made in `of`.
-        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
     }
 }
 
@@ -575,7 +522,7 @@ impl Btf {
     /// `tracectl check` took here; mapping it takes 0.1 ms.
     pub fn host() -> Result<Btf, BtfError> {
         let path = Path::new(HOST_BTF_PATH);
-        match Mapping::of(path) {
+        match crate::mapped::Mapped::open(path) {
             Some(m) => Btf::from_data(Bytes::Mapped(m)),
             None => Btf::from_file(path),
         }

@@ -24,10 +24,7 @@ use crate::plan::{
 use crate::resolve::{Capture, Loc, Place, Resolver, ValueClass};
 use crate::syntax::ast::{Expr, ExprKind};
 
-/// The builtins of this module.
-pub const CONTEXT_BUILTINS: [&str; 5] = ["task", "ppid", "pidns", "mntns", "netns"];
-
-/// The functions of this module.
+/// The functions of this module (version 2).
 pub const CONTEXT_FUNCTIONS: [&str; 10] = [
     "join",
     "errno",

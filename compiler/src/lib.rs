@@ -26,6 +26,7 @@ pub mod compile;
 pub mod context;
 pub mod diag;
 pub mod lower;
+pub mod mapped;
 pub mod names;
 pub mod pair;
 pub mod plan;

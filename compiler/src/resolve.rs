@@ -45,27 +45,10 @@ pub const BUILTINS: [&str; 14] = [
     "mntns", "netns",
 ];
 
-/// Functions.
-pub const FUNCTIONS: [&str; 19] = [
-    "str",
-    "ustr",
-    "kstr",
-    "ip4",
-    "ip6",
-    "ntohs",
-    "ntohl",
-    "hex",
-    "bytes",
-    "join",
-    "errno",
-    "signal",
-    "cap",
-    "tcp_state",
-    "enum",
-    "ksym",
-    "usym",
-    "cgroup_path",
-    "container",
+/// Functions of version 1 (version 2 adds
+/// [`CONTEXT_FUNCTIONS`](crate::context::CONTEXT_FUNCTIONS)).
+pub const FUNCTIONS: [&str; 9] = [
+    "str", "ustr", "kstr", "ip4", "ip6", "ntohs", "ntohl", "hex", "bytes",
 ];
 
 /// Where an argument is found.
@@ -750,16 +733,12 @@ impl<'a> Resolver<'a> {
                 self.ctx.arg_place(self.btf, &a, span)
             }
             None if name == "retval" => self.retval_place(span),
-            None if builtin_by_name(name).is_some()
-                || crate::context::CONTEXT_BUILTINS.contains(&name) =>
-            {
-                Err(err(
-                    span,
-                    format!("`{name}` is a builtin, not a memory location"),
-                )
-                .label("builtins are captured directly: they have no members and point nowhere")
-                .note(format!("write `{name}` as a field of its own")))
-            }
+            None if BUILTINS.contains(&name) => Err(err(
+                span,
+                format!("`{name}` is a builtin, not a memory location"),
+            )
+            .label("builtins are captured directly: they have no members and point nowhere")
+            .note(format!("write `{name}` as a field of its own"))),
             None => Err(self.unknown_arg(name, span)),
         }
     }
@@ -1541,7 +1520,14 @@ impl<'a> Resolver<'a> {
                 Some(r) => r,
                 None => Err(err(func_span, format!("unknown function `{func}()`"))
                     .label("unknown function")
-                    .suggest(func, FUNCTIONS, "functions")),
+                    .suggest(
+                        func,
+                        FUNCTIONS
+                            .iter()
+                            .chain(&crate::context::CONTEXT_FUNCTIONS)
+                            .copied(),
+                        "functions",
+                    )),
             },
         }
     }

@@ -5,10 +5,9 @@
 
 use object::{Object, ObjectSegment, ObjectSymbol, SymbolKind};
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::fs::MetadataExt;
-use std::os::unix::io::AsRawFd;
 use std::sync::Arc;
+
+use tracectl_compiler::mapped::Mapped;
 
 /// How far past the start of the last kernel symbol an address is still
 /// taken to be inside it.
@@ -248,52 +247,6 @@ impl ElfSyms {
     }
 }
 
-/// A read-only private memory map of a whole file.
-struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl Mapped {
-    /// Maps the regular file at `path`; `None` if it cannot be opened or
-    /// is not a regular, non-empty file.
-    fn open(path: &str) -> Option<Mapped> {
-        let file = File::open(path).ok()?;
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.size() == 0 {
-            return None;
-        }
-        let len = usize::try_from(meta.size()).ok()?;
-        // SAFETY: a fresh private read-only mapping of an open file; the
-        // pointer is only read through `bytes` while `self` lives.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        (ptr != libc::MAP_FAILED).then_some(Mapped { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` is a live mapping of `len` readable bytes. (A file
-        // truncated under us would fault on access, as for any reader of
-        // mapped ELF files.)
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `open` mapped.
-        unsafe { libc::munmap(self.ptr, self.len) };
-    }
-}
-
 /// User-space symbols of running processes: each process's mappings from
 /// `/proc/PID/maps` (cached per pid), the function symbols of each mapped
 /// ELF file (cached per device and inode, so shared libraries are read
@@ -380,7 +333,7 @@ fn load_elf(pid: u32, m: &Mapping, path: &str) -> Option<ElfSyms> {
         path.to_string(),
     ];
     for c in &candidates {
-        if let Some(mapped) = Mapped::open(c) {
+        if let Some(mapped) = Mapped::open(std::path::Path::new(c)) {
             return ElfSyms::parse(mapped.bytes());
         }
     }
@@ -565,8 +518,9 @@ mod tests {
         assert!(u.resolve(pid, probe).is_some());
         let m = find_mapping(&u.maps[&pid], probe).unwrap().clone();
         let file_off = probe - m.start + m.offset;
-        let exe = Mapped::open("/proc/self/exe").expect("map the test binary");
-        let base = exe.ptr as u64;
+        let exe =
+            Mapped::open(std::path::Path::new("/proc/self/exe")).expect("map the test binary");
+        let base = exe.bytes().as_ptr() as u64;
         assert!(find_mapping(&u.maps[&pid], base).is_none());
         let (name, off) = u
             .resolve(pid, base + file_off)

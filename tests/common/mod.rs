@@ -242,6 +242,21 @@ pub fn json_lines(out: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Runs `tracectl run ARGS -o json --time none` while `events` runs and
+/// returns the records and stderr; no event may be lost.
+pub fn trace(args: &[&str], events: impl FnOnce()) -> (Vec<serde_json::Value>, String) {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["-o", "json", "--time", "none"]);
+    let t = Tracer::start(&all);
+    events();
+    let (out, err) = t.finish();
+    // Events (not an aggregation's rows): none may be lost.
+    if err.contains(" events in ") || err.contains(" event in ") {
+        assert!(err.contains(" 0 lost"), "no event may be lost:\n{err}");
+    }
+    (json_lines(&out), err)
+}
+
 /// A running `tracectl run`, attached. Dropping it kills the process, so a
 /// failed assertion never leaves programs loaded.
 pub struct Tracer {
