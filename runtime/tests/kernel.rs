@@ -1390,7 +1390,7 @@ fn m_unknown_codes_drop_the_event() {
     let plants: [(&str, Plant, bool); 10] = [
         ("base", |c| c.ops[0].base = 9, false),
         ("argument width", |c| c.ops[0].base_size = 3, false),
-        ("builtin", |c| c.ops[1].builtin = 9, false),
+        ("builtin", |c| c.ops[1].builtin = 99, false),
         ("hop address space", |c| c.ops[2].hop_mem[0] = 7, false),
         ("read", |c| c.ops[2].read = 9, false),
         ("integer width", |c| c.ops[2].read_len = 3, false),
