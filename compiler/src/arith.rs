@@ -49,6 +49,8 @@ pub enum Value {
         calc: Calc,
         /// Signed result.
         signed: bool,
+        /// Printed as a name (`signal(status & 0x7f)`); `None`: a number.
+        named: Option<Decode>,
     },
 }
 
@@ -65,6 +67,7 @@ impl Value {
     pub fn decode(&self) -> Decode {
         match self {
             Value::Capture(c) => c.decode,
+            Value::Computed { named: Some(d), .. } => *d,
             Value::Computed { signed, .. } => Decode::Int {
                 size: 8,
                 signed: *signed,
@@ -112,11 +115,34 @@ impl ArithChecker<'_, '_> {
     /// arithmetic over at least one captured value (a constant captures
     /// nothing: an error).
     pub fn value(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
+        // A name printed for computed number: `signal(status & 0x7f)`.
+        if let ExprKind::Call { func, args } = &e.kind {
+            if crate::context::CONTEXT_FUNCTIONS.contains(&func.value.as_str())
+                && func.value != "join"
+                && args.first().is_some_and(is_arith)
+            {
+                let Value::Computed { calc, signed, .. } = self.value(&args[0])? else {
+                    return Err(Diagnostic::error(e.span, "internal error: a computed name"));
+                };
+                let named = self
+                    .resolver
+                    .name_decode(&func.value, args, signed, e.span)?;
+                return Ok(Value::Computed {
+                    calc,
+                    signed,
+                    named: Some(named),
+                });
+            }
+        }
         if !is_arith(e) {
             return self.resolver.capture(e).map(Value::Capture);
         }
         match self.term(e)? {
-            Term::Calc(calc, signed) => Ok(Value::Computed { calc, signed }),
+            Term::Calc(calc, signed) => Ok(Value::Computed {
+                calc,
+                signed,
+                named: None,
+            }),
             Term::Const(v) => Err(Diagnostic::error(e.span, "a constant captures nothing")
                 .label(format!("this is always {}", fold_display(v)))
                 .note(
@@ -285,7 +311,7 @@ impl ArithChecker<'_, '_> {
         if let ExprKind::Ident(n) = &e.kind {
             if let Some((_, v)) = self.names.iter().find(|(name, _)| name == n) {
                 return match v {
-                    Value::Computed { calc, signed } => Ok(Term::Calc(calc.clone(), *signed)),
+                    Value::Computed { calc, signed, .. } => Ok(Term::Calc(calc.clone(), *signed)),
                     Value::Capture(c) => leaf(c.clone(), e.span, op),
                 };
             }

@@ -310,7 +310,7 @@ impl FilterChecker<'_, '_> {
                 return Ok(Side::Int(v, e.span));
             }
             return match ac.value(e)? {
-                Value::Computed { calc, signed } => Ok(Side::Value(
+                Value::Computed { calc, signed, .. } => Ok(Side::Value(
                     Operand::Computed(calc, e.span),
                     ValueClass::Int { signed },
                     e.span,

@@ -194,8 +194,7 @@ impl Resolver<'_> {
         if func == "join" {
             return self.join(args, span);
         }
-        let (min, max) = if func == "enum" { (1, 2) } else { (1, 1) };
-        self.check_arity(func, args, min, max, span)?;
+        self.name_arity(func, args, span)?;
         if let ExprKind::Call { func: inner, .. } = &args[0].kind {
             return Err(
                 err(args[0].span, format!("`{func}()` of `{}()`", inner.value))
@@ -214,7 +213,26 @@ impl Resolver<'_> {
                 .label(format!("this is {}", describe(&c.decode))))
             }
         };
-        c.decode = match func {
+        c.decode = self.name_decode(func, args, signed, span)?;
+        Ok(c)
+    }
+
+    fn name_arity(&self, func: &str, args: &[Expr], span: Span) -> Result<(), Diagnostic> {
+        let (min, max) = if func == "enum" { (1, 2) } else { (1, 1) };
+        self.check_arity(func, args, min, max, span)
+    }
+
+    /// The decoder of the name function `func` for a value of this
+    /// signedness (also for a computed value: `signal(status & 0x7f)`).
+    pub(crate) fn name_decode(
+        &mut self,
+        func: &str,
+        args: &[Expr],
+        signed: bool,
+        span: Span,
+    ) -> Result<Decode, Diagnostic> {
+        self.name_arity(func, args, span)?;
+        Ok(match func {
             "enum" => Decode::Enum {
                 id: self.enum_type(args)?,
                 signed,
@@ -228,8 +246,7 @@ impl Resolver<'_> {
                     .ok_or_else(|| err(span, "internal error: a name table"))?,
                 signed,
             },
-        };
-        Ok(c)
+        })
     }
 
     /// The enum `enum(e, TYPE)` names, or `e`'s own enum type.

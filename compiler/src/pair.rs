@@ -634,9 +634,14 @@ impl Rewrite<'_> {
     fn value(&self, v: &Value) -> Value {
         match v {
             Value::Capture(c) => Value::Capture((self.capture)(c)),
-            Value::Computed { calc, signed } => Value::Computed {
+            Value::Computed {
+                calc,
+                signed,
+                named,
+            } => Value::Computed {
                 calc: self.calc(calc),
                 signed: *signed,
+                named: *named,
             },
         }
     }

@@ -189,6 +189,26 @@ fn names_in_filters_fold_to_numbers() {
 }
 
 #[test]
+fn computed_values_print_as_names_and_filter_by_them() {
+    with_host_env(|env| {
+        let plan = compile(
+            env,
+            "tp_btf:sched_process_exit { s = signal(arg0->exit_code & 0x7f) } where s == \"SIGKILL\"",
+        );
+        let p = &plan.probes[0];
+        assert_eq!(
+            field(p, "s").decode,
+            Decode::Name {
+                table: NameTable::Signal,
+                signed: true
+            }
+        );
+        assert_eq!(p.config.calcs.len(), 1, "the `&` runs in the kernel");
+        assert_eq!(cmps(p), [(CmpOp::Eq, 9)]);
+    });
+}
+
+#[test]
 fn plans_carry_the_enums_their_fields_print() {
     with_host_env(|env| {
         let plan = compile(
