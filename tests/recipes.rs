@@ -1179,7 +1179,7 @@ fn capable_sees_a_raw_socket_check() {
     ) else {
         return;
     };
-    // A raw socket needs CAP_NET_RAW (13): inet_create asks ns_capable, an
+    // A raw socket needs CAP_NET_RAW (13, printed by name): inet_create asks ns_capable, an
     // audited check (opts 0), in this thread.
     // SAFETY: plain syscalls on a descriptor this test owns.
     let fd = unsafe { socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
@@ -1192,7 +1192,7 @@ fn capable_sees_a_raw_socket_check() {
     let comm = thread_comm();
     let recs = t.finish();
     assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
-    let r = only(&recs, "a CAP_NET_RAW check", |r| r["cap"] == 13);
+    let r = only(&recs, "a CAP_NET_RAW check", |r| r["cap"] == "CAP_NET_RAW");
     assert_eq!(r["pid"], me(), "{r}");
     assert_eq!(r["uid"], 0, "{r}");
     assert_eq!(r["comm"], comm.as_str(), "{r}");
@@ -1221,7 +1221,7 @@ fn execcount_counts_each_exec_of_a_unique_program() {
 }
 
 #[test]
-fn execsnoop_sees_a_new_program_by_its_name_and_failed_execs_on_request() {
+fn execsnoop_sees_a_new_program_its_parent_and_arguments_and_failed_execs_on_request() {
     let _serial = serial();
     if !bpf_available() {
         return;
@@ -1236,7 +1236,12 @@ fn execsnoop_sees_a_new_program_by_its_name_and_failed_execs_on_request() {
     let t = Capture::start("execsnoop", &["-d", SHORT]).marker(&n);
     // Over the same execs: failed ones shown too (bcc's -x).
     let with_failed = json_tracer("execsnoop", &["-d", SHORT, "-p", "failed=true"]);
-    let pid = run_exec(&prog);
+    // Arguments only this run has; argv[0] is the path as given.
+    let beta = format!("beta-{}", me());
+    let mut child = Command::new(&prog).args(["alpha", &beta]).spawn().unwrap();
+    let pid = child.id();
+    assert!(wait_child(&mut child, &name).success());
+    let args = format!("{} alpha {beta}", prog.display());
     let e = Command::new(&missing)
         .spawn()
         .expect_err("the program does not exist");
@@ -1255,6 +1260,9 @@ fn execsnoop_sees_a_new_program_by_its_name_and_failed_execs_on_request() {
     // name of the process that called execve (this thread's).
     assert_eq!(r["comm"], name.as_str(), "{r}");
     assert_eq!(r["ret"], 0, "{r}");
+    // Read at the entry: this process spawned it, with these arguments.
+    assert_eq!(r["ppid"], me(), "{r}");
+    assert_eq!(r["args"], args.as_str(), "argv joined with spaces: {r}");
     assert!(r["time"].as_f64().is_some_and(|t| t >= 0.0), "{r}");
     assert!(
         recs.iter().all(|r| r["ret"] == 0),
@@ -1275,14 +1283,17 @@ fn execsnoop_sees_a_new_program_by_its_name_and_failed_execs_on_request() {
         parent.as_str(),
         "a failed exec keeps its name: {r}"
     );
+    assert_eq!(r["ppid"], me(), "{r}");
+    assert_eq!(r["args"], missing.to_str().unwrap(), "argv is [path]: {r}");
     let r = only(&all, "the exec (failed=true)", |r| {
         r["path"] == prog.to_str().unwrap()
     });
     assert_eq!((&r["ret"], &r["pid"]), (&0.into(), &pid.into()), "{r}");
+    assert_eq!(r["args"], args.as_str(), "{r}");
 }
 
 #[test]
-fn exitsnoop_sees_exit_codes_and_signals() {
+fn exitsnoop_sees_exit_codes_signals_parents_and_ages() {
     let _serial = serial();
     if !bpf_available() {
         return;
@@ -1296,6 +1307,12 @@ fn exitsnoop_sees_exit_codes_and_signals() {
     wait_comm(b_pid, "sleep");
     assert_eq!(unsafe { kill(b_pid as i32, 9) }, 0);
     wait_child(&mut b, "sleep, killed");
+    // A process that lives about 0.2 s, as timed here.
+    let born = Instant::now();
+    let mut c = Command::new("sleep").arg("0.2").spawn().unwrap();
+    let c_pid = c.id();
+    assert!(wait_child(&mut c, "sleep 0.2").success());
+    let lived = born.elapsed().as_millis() as i64;
     // A thread of this process ends: not a process exit, so not reported.
     std::thread::spawn(|| ()).join().unwrap();
     let recs = t.finish();
@@ -1303,11 +1320,30 @@ fn exitsnoop_sees_exit_codes_and_signals() {
     assert_eq!(ra["comm"], "sh");
     assert_eq!(ra["ppid"], me());
     assert_eq!(ra["tid"], a_pid);
-    assert_eq!(ra["status"], 3 << 8, "exit(3) is wait status 0x300: {ra}");
+    // Wait status 0x300, split: exit code 3, no signal, no core.
+    assert_eq!(
+        (&ra["code"], &ra["sig"], &ra["core"]),
+        (&3.into(), &0.into(), &0.into()),
+        "exit(3): {ra}"
+    );
     let rb = only(&recs, "sleep's death", |r| r["pid"] == b_pid);
     assert_eq!(rb["comm"], "sleep");
     assert_eq!(rb["ppid"], me());
-    assert_eq!(rb["status"], 9, "SIGKILL is wait status 9: {rb}");
+    // Wait status 9: killed by SIGKILL (9), no exit code.
+    assert_eq!(
+        (&rb["code"], &rb["sig"], &rb["core"]),
+        (&0.into(), &9.into(), &0.into()),
+        "SIGKILL: {rb}"
+    );
+    let rc = only(&recs, "sleep 0.2's exit", |r| r["pid"] == c_pid);
+    assert_eq!((&rc["code"], &rc["sig"]), (&0.into(), &0.into()), "{rc}");
+    // Its age, from its fork to its exit, within what this thread saw
+    // from before the spawn to after the reaping.
+    let age = int(&rc["age_ms"]);
+    assert!(
+        (150..5000).contains(&age) && age <= lived,
+        "age {age} ms, lived at most {lived} ms: {rc}"
+    );
     assert!(
         recs.iter().all(|r| r["pid"] != me()),
         "a thread's exit must not be reported without threads=true"
@@ -1525,8 +1561,14 @@ fn mountsnoop_sees_a_mount_and_its_unmount() {
     let rc = unsafe { umount2(tgt.as_ptr(), 2) };
     assert_eq!(rc, 0, "umount2: {}", std::io::Error::last_os_error());
     let recs = t.finish();
+    // This process's mount namespace, as /proc/self/ns/mnt names it.
+    let mnt_ns = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self/ns/mnt").unwrap().ino()
+    };
     let m = only(&recs, "the mount", |r| r["source"] == source.as_str());
     assert_eq!(m["probe"], "mount");
+    assert_eq!(m["mnt_ns"], mnt_ns, "{m}");
     assert_eq!(m["target"], target.to_str().unwrap());
     assert_eq!(m["fstype"], "tmpfs");
     assert_eq!(m["flags"], "0x6");
@@ -1536,6 +1578,7 @@ fn mountsnoop_sees_a_mount_and_its_unmount() {
     });
     assert_eq!(u["flags"], "0x2");
     assert_eq!(u["pid"], me());
+    assert_eq!(u["mnt_ns"], mnt_ns, "{u}");
 }
 
 #[test]
@@ -2042,11 +2085,13 @@ fn sigsnoop_sees_a_signal_and_its_result() {
     wait_child(&mut child, "sleep, sent SIGUSR1");
     let recs = t.finish();
     assert!(
-        recs.iter().all(|r| r["pid"] == me() && r["sig"] == 10),
-        "pid and sig params: {recs:?}"
+        recs.iter()
+            .all(|r| r["pid"] == me() && r["sig"] == "SIGUSR1"),
+        "pid and sig params (sig=10 is SIGUSR1, printed by name): {recs:?}"
     );
     let r = only(&recs, "SIGUSR1 to sleep", |r| r["tpid"] == target);
     assert_eq!(r["tcomm"], "sleep");
+    assert_eq!(r["sig"], "SIGUSR1", "{r}");
     assert_eq!(r["result"], 0, "TRACE_SIGNAL_DELIVERED: {r}");
 }
 
@@ -2495,34 +2540,44 @@ fn tcpstates_sees_a_connection_open_and_close() {
         recs.iter().all(|r| r["rport"] == port),
         "rport param: {recs:?}"
     );
-    // CLOSE -> SYN_SENT in connect(), before the local port is reported.
+    // States print by name. CLOSE -> SYN_SENT in connect(), before the
+    // local port is reported.
     let open = only(&recs, "CLOSE -> SYN_SENT", |r| {
-        r["oldstate"] == 7 && r["newstate"] == 2
+        r["oldstate"] == "CLOSE" && r["newstate"] == "SYN_SENT"
     });
     assert_eq!(open["pid"], me());
     assert_eq!(open["raddr"], "127.0.0.1");
     let est = only(&recs, "SYN_SENT -> ESTABLISHED", |r| {
-        r["oldstate"] == 2 && r["newstate"] == 1
+        r["oldstate"] == "SYN_SENT" && r["newstate"] == "ESTABLISHED"
     });
     assert_eq!(est["skaddr"], open["skaddr"], "the same socket");
     assert_eq!(est["lport"], cport);
     // Our close: ESTABLISHED -> FIN_WAIT1, in close().
     let fin = only(&recs, "ESTABLISHED -> FIN_WAIT1", |r| {
-        r["oldstate"] == 1 && r["newstate"] == 4
+        r["oldstate"] == "ESTABLISHED" && r["newstate"] == "FIN_WAIT1"
     });
     assert_eq!(fin["skaddr"], open["skaddr"]);
     assert_eq!(fin["pid"], me());
+    assert!(
+        recs.iter()
+            .all(|r| r["oldstate"].is_string() && r["newstate"].is_string()),
+        "every state has a name: {recs:?}"
+    );
 }
 
 const THREAD_C: &str = r#"#include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 static void *tracectl_worker(void *arg) { return arg; }
 int main(void) {
     pthread_t t;
+    char c;
     printf("%p\n", (void *)tracectl_worker);
     fflush(stdout);
     if (pthread_create(&t, NULL, tracectl_worker, NULL)) return 1;
-    return pthread_join(t, NULL);
+    if (pthread_join(t, NULL)) return 1;
+    /* Alive until stdin closes: usym() resolves in this process. */
+    return read(0, &c, 1) < 0;
 }
 "#;
 
@@ -2535,23 +2590,33 @@ fn threadsnoop_sees_pthread_create_and_its_start_routine() {
     let dir = scratch("thread");
     let bin = cc(&dir, "tthreads", THREAD_C, &["-pthread"]);
     let t = Capture::start("threadsnoop", &["-d", SHORT]).marker("tthreads");
-    let child = Command::new(&bin).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(&bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let pid = child.id();
+    // The program prints its routine's address, creates the thread and
+    // waits for stdin to close: it lives while tracectl prints the event.
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(
+        u64::from_str_radix(line.trim().trim_start_matches("0x"), 16).is_ok(),
+        "not an address: {line}"
+    );
+    let recs = t.finish();
+    drop(child.stdin.take());
     let done = collect_output(child, PROGRAM_DEADLINE, "tthreads");
     assert!(done.status.success());
-    let out = String::from_utf8_lossy(&done.stdout);
-    let addr = u64::from_str_radix(out.trim().trim_start_matches("0x"), 16)
-        .unwrap_or_else(|_| panic!("not an address: {out}"));
-    let recs = t.finish();
     let r = only(&recs, "our pthread_create", |r| r["pid"] == pid);
     assert_eq!(r["comm"], "tthreads");
     assert_eq!(r["tid"], pid, "the main thread creates it");
-    let func = r["func"].as_str().unwrap();
-    assert_eq!(
-        u64::from_str_radix(func.trim_start_matches("0x"), 16).unwrap(),
-        addr,
-        "{r}"
-    );
+    // The start routine by its symbol (a static function of the program).
+    assert_eq!(r["func"], "tracectl_worker", "{r}");
 }
 
 #[test]
