@@ -117,10 +117,7 @@ impl ArithChecker<'_, '_> {
     pub fn value(&mut self, e: &Expr) -> Result<Value, Diagnostic> {
         // A name printed for computed number: `signal(status & 0x7f)`.
         if let ExprKind::Call { func, args } = &e.kind {
-            if crate::context::CONTEXT_FUNCTIONS.contains(&func.value.as_str())
-                && func.value != "join"
-                && args.first().is_some_and(is_arith)
-            {
+            if crate::context::is_name_function(&func.value) && args.first().is_some_and(is_arith) {
                 let Value::Computed { calc, signed, .. } = self.value(&args[0])? else {
                     return Err(Diagnostic::error(e.span, "internal error: a computed name"));
                 };

@@ -24,6 +24,11 @@ use crate::plan::{
 use crate::resolve::{Capture, Loc, Place, Resolver, ValueClass};
 use crate::syntax::ast::{Expr, ExprKind};
 
+/// Is `func` one of the functions that print a number as a name?
+pub fn is_name_function(func: &str) -> bool {
+    func != "join" && CONTEXT_FUNCTIONS.contains(&func)
+}
+
 /// The functions of this module (version 2).
 pub const CONTEXT_FUNCTIONS: [&str; 10] = [
     "join",
@@ -194,15 +199,26 @@ impl Resolver<'_> {
         if func == "join" {
             return self.join(args, span);
         }
+        self.name_call(func, args, span, |r, e| r.capture_here(e))
+    }
+
+    /// A name function (`signal(sig)`, ...) of the value `inner` captures
+    /// (in a paired probe, [`crate::pair`] captures it: a start value is
+    /// stashed once, `end.` values read at the end).
+    pub(crate) fn name_call(
+        &mut self,
+        func: &str,
+        args: &[Expr],
+        span: Span,
+        inner: impl FnOnce(&mut Self, &Expr) -> Result<Capture, Diagnostic>,
+    ) -> Result<Capture, Diagnostic> {
         self.name_arity(func, args, span)?;
-        if let ExprKind::Call { func: inner, .. } = &args[0].kind {
-            return Err(
-                err(args[0].span, format!("`{func}()` of `{}()`", inner.value))
-                    .label("expected a name or a member path")
-                    .note("functions apply to fields and arguments, not to other functions"),
-            );
+        if let ExprKind::Call { func: f, .. } = &args[0].kind {
+            return Err(err(args[0].span, format!("`{func}()` of `{}()`", f.value))
+                .label("expected a name or a member path")
+                .note("functions apply to fields and arguments, not to other functions"));
         }
-        let mut c = self.capture(&args[0])?;
+        let mut c = inner(self, &args[0])?;
         let signed = match c.class() {
             ValueClass::Int { signed } => signed,
             _ => {

@@ -231,6 +231,12 @@ pub(crate) fn capture(r: &mut Resolver, e: &Expr) -> Result<Capture, Diagnostic>
     if let Some(e) = end_path {
         return sides.end.capture_here(&e);
     }
+    // A name only decodes: its value is stashed (or read at the end) once.
+    if let ExprKind::Call { func, args } = &e.kind {
+        if crate::context::is_name_function(&func.value) {
+            return r.name_call(&func.value, args, e.span, capture);
+        }
+    }
     match r.capture_here(e) {
         Ok(c) => Ok(r.pair.as_mut().map_or(c.clone(), |s| s.stash(c))),
         Err(d) => {

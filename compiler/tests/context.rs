@@ -208,6 +208,49 @@ fn computed_values_print_as_names_and_filter_by_them() {
     });
 }
 
+/// In a paired probe a name only decodes: a start value is stashed once
+/// (8 bytes after the timestamp word), an `end.` value read at the end.
+#[test]
+fn names_of_paired_values_stash_the_number_once() {
+    with_host_env(|env| {
+        let plan = compile(
+            env,
+            "tracepoint:syscalls:sys_enter_kill => tracepoint:syscalls:sys_exit_kill \
+             { s = signal(sig), r = errno(end.ret) } where signal(sig) != \"SIGKILL\"",
+        );
+        let p = &plan.probes[0];
+        let pair = p.pair.as_ref().expect("paired");
+        let start = pair.start_config.pair.as_ref().unwrap();
+        assert_eq!(start.value_size, 8 + 8, "the timestamp and sig");
+        assert_eq!(
+            field(p, "s").decode,
+            Decode::Name {
+                table: NameTable::Signal,
+                signed: true
+            }
+        );
+        assert!(matches!(
+            field(p, "r").decode,
+            Decode::Name {
+                table: NameTable::Errno,
+                ..
+            }
+        ));
+        // The filter reads start values only: it runs at the start.
+        assert_eq!(
+            pair.start_config
+                .filter
+                .iter()
+                .filter_map(|f| match f {
+                    FilterOp::CmpImm { cmp, imm, .. } => Some((*cmp, *imm as i64)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+            [(CmpOp::Ne, 9)]
+        );
+    });
+}
+
 #[test]
 fn plans_carry_the_enums_their_fields_print() {
     with_host_env(|env| {
