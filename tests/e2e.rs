@@ -189,14 +189,16 @@ fn table_output_has_the_seed_columns() {
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        vec!["TIME(s)", "COMM", "PID", "RET", "PATH"],
+        vec!["TIME(s)", "COMM", "PID", "PPID", "RET", "PATH", "ARGS"],
         "{out}"
     );
+    // ARGS, last, is the program and its arguments: the path alone here.
+    let path = prog.to_str().unwrap();
     let row = lines
-        .find(|l| l.ends_with(prog.to_str().unwrap()))
+        .find(|l| l.ends_with(&format!("{path} {path}")))
         .unwrap_or_else(|| panic!("no row for {prog:?}: {out}"));
     let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cols.len(), 5, "{row}");
+    assert_eq!(cols.len(), 7, "{row}");
     assert!(
         cols[0].contains('.') && cols[0].split('.').nth(1).unwrap().len() == 9,
         "{row}"
@@ -204,7 +206,8 @@ fn table_output_has_the_seed_columns() {
     // COMM is read at the exec's end: the new program's name (15 bytes).
     assert_eq!(cols[1], "tracectl_table_", "{row}");
     assert_eq!(cols[2], pid.to_string());
-    assert_eq!(cols[3], "0", "{row}");
+    assert_eq!(cols[3], std::process::id().to_string(), "PPID: {row}");
+    assert_eq!(cols[4], "0", "{row}");
 }
 
 #[test]

@@ -1522,8 +1522,8 @@ fn killsnoop_sees_a_kill_with_its_signal_target_and_result() {
     let comm = thread_comm();
     let recs = t.finish();
     assert!(
-        recs.iter().all(|r| r["pid"] == me() && r["sig"] == 12),
-        "the pid and sig params must drop other kills: {recs:?}"
+        recs.iter().all(|r| r["pid"] == me() && r["sig"] == "SIGUSR2"),
+        "the pid and sig params must drop other kills (SIG by name): {recs:?}"
     );
     let r = only(&recs, "our kill", |r| r["tpid"] == target);
     assert_eq!(r["probe"], "kill");
@@ -1593,6 +1593,11 @@ fn naptime_sees_the_requested_sleep() {
     assert!(recs.iter().all(|r| r["pid"] == me()), "pid param: {recs:?}");
     let r = only(&recs, "our sleep", |r| r["nsec"] == 12_345_678);
     assert_eq!(r["sec"], 0);
+    // Its parent: this test's parent process.
+    let ppid = std::os::unix::process::parent_id();
+    assert_eq!(r["ppid"], ppid, "{r}");
+    let pcomm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap();
+    assert_eq!(r["pcomm"], pcomm.trim_end(), "{r}");
     // glibc's nanosleep() is the clock_nanosleep syscall.
     assert!(
         r["probe"] == "clock_nanosleep" || r["probe"] == "nanosleep",
