@@ -126,6 +126,16 @@ pair-stage1-filter-flipped	an exit failing the end's first stage is joined; one 
 	[("if (CFG.join_filter && !tc_filter(rec, 0, CFG.join_filter))", "if (CFG.join_filter && tc_filter(rec, 0, CFG.join_filter))")]
 pair-replace-uncounted	a start replacing a stashed one is not counted
 	[("pair.h", "\t\ttc_pair_count(TC_PC_REPLACED);\n", "")]
+index-hop-ignored	an indexed hop reads element 0 (pidns of a nested pid namespace is the host's)
+	[("\t\t\tv += (__u64)idx * op->index_scale;", "\t\t\tv += 0 * (__u64)idx * op->index_scale;")]
+task-builtin-zero	`task` is 0: every path through it reads nothing
+	[("\t\t\tv = (__u64)bpf_get_current_task();", "\t\t\tv = 0;")]
+join-no-space	join() separates strings with NUL: only the first is printed
+	[("\t\tslot[(off - 1) & (TC_JOIN_BYTES - 1)] = ' ';", "\t\tslot[(off - 1) & (TC_JOIN_BYTES - 1)] = 0;")]
+join-truncation-unflagged	join() reads more strings than max without marking it
+	[("\t\tif (i >= max_args || off + 1 >= room) {\n\t\t\tslot[room] = 1;", "\t\tif (i >= max_args || off + 1 >= room) {\n\t\t\tslot[room] = 0;")]
+cgroup-filter-ignored	--cgroup keeps every task
+	[("if ((CFG.flags & TC_CFG_CGROUP) && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)", "if ((CFG.flags & TC_CFG_CGROUP) && bpf_current_task_under_cgroup(&cgroup_filter, 0) == 7)")]
 EOF
 )
 
@@ -168,7 +178,7 @@ mkdir -p "$scratch/orig"
 cp "$src"/templates-ebpf/*.h "$scratch/orig/"
 
 # The fast, specific binaries first: a run stops at the first that fails.
-binaries=(arithmetic aggregate pairing semantics kernel e2e)
+binaries=(arithmetic aggregate pairing context semantics kernel e2e)
 
 # Restores every header of the scratch copy from the originals.
 restore() {
