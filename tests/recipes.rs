@@ -1522,7 +1522,8 @@ fn killsnoop_sees_a_kill_with_its_signal_target_and_result() {
     let comm = thread_comm();
     let recs = t.finish();
     assert!(
-        recs.iter().all(|r| r["pid"] == me() && r["sig"] == "SIGUSR2"),
+        recs.iter()
+            .all(|r| r["pid"] == me() && r["sig"] == "SIGUSR2"),
         "the pid and sig params must drop other kills (SIG by name): {recs:?}"
     );
     let r = only(&recs, "our kill", |r| r["tpid"] == target);
