@@ -1,5 +1,5 @@
 //! `tracectl-bench`: start-up, memory, per-event overhead, throughput,
-//! compile time, aggregations and start/end pairing of tracectl against
+//! compile time, aggregations, start/end pairing and context of tracectl against
 //! bpftrace and a hand-written C/libbpf program, written as a markdown
 //! report (bench/results.md).
 //!
@@ -7,6 +7,8 @@
 //! see bench/README.md for the method.
 
 mod agg;
+mod cases;
+mod ctx;
 mod measure;
 mod pair;
 mod proc;
@@ -38,7 +40,7 @@ pub struct Config {
     /// Before each section, wait up to this long for compilers to finish.
     pub wait_quiet: Duration,
     /// Sections to run (all when empty): startup, overhead, throughput, compile,
-    /// agg, pair.
+    /// agg, pair, ctx.
     pub only: Vec<String>,
 }
 
@@ -51,7 +53,7 @@ impl Config {
 const USAGE: &str = "usage: tracectl-bench [--quick] [--out FILE] [--raw FILE] \
 [--tracectl PATH] [--bpftrace PATH] [--floor PATH] [--workload PATH] [--specs DIR] \
 [--runs N] [--reps N] [--duration-ms MS] [--wait-quiet SECS] [--no-pin] \
-[--only startup,overhead,throughput,compile,agg,pair]";
+[--only startup,overhead,throughput,compile,agg,pair,ctx]";
 
 fn parse_args() -> Result<Config, String> {
     let mut cfg = Config {
@@ -104,6 +106,7 @@ fn parse_args() -> Result<Config, String> {
                         "compile",
                         "agg",
                         "pair",
+                        "ctx",
                     ]
                     .contains(&s.as_str())
                     {
@@ -150,8 +153,13 @@ fn main() {
     } else {
         Vec::new()
     };
+    let ctxs = if cfg.wants("ctx") {
+        ctx::context(&cfg, &mut results)
+    } else {
+        Vec::new()
+    };
     results.elapsed = results.started.map(|t| t.elapsed()).unwrap_or_default();
-    let md = report::markdown(&cfg, &results, &pairs);
+    let md = report::markdown(&cfg, &results, &pairs, &ctxs);
     print!("{md}");
     if let Some(out) = &cfg.out {
         if let Err(e) = std::fs::write(out, &md) {
@@ -163,6 +171,7 @@ fn main() {
     if let Some(raw) = &cfg.raw {
         let mut raw_json = results.raw_json();
         raw_json["pairing"] = pair::raw_json(&pairs);
+        raw_json["context"] = ctx::raw_json(&ctxs);
         let json = serde_json::to_string_pretty(&raw_json).unwrap_or_default();
         if let Err(e) = std::fs::write(raw, json) {
             eprintln!("tracectl-bench: cannot write {}: {e}", raw.display());

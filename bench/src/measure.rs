@@ -3,6 +3,7 @@
 //! rusage, and the workload's own clock.
 
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -630,6 +631,10 @@ pub struct RawRun {
     /// loops' time summed over threads.
     pub calls: u64,
     pub ns: u64,
+    /// The workload's pid and its namespaces' inode numbers (pid, mnt,
+    /// net: `/proc/PID/ns/*`), read while it ran (0 when unreadable).
+    pub pid: i32,
+    pub ns_inodes: [u64; 3],
     /// The tracer's exit, its stdout and stderr, and when it was sent SIGINT.
     pub exit: Option<Exit>,
     pub out: Seen,
@@ -661,6 +666,8 @@ pub fn traced_run(cfg: &Config, w: Workload, tracer: Option<&Tracer>) -> Result<
     }
     let mut wl = Proc::spawn(&mut wl_cmd)?;
     let pid = wl.pid;
+    let ns_inodes = ["pid", "mnt", "net"]
+        .map(|n| std::fs::metadata(format!("/proc/{pid}/ns/{n}")).map_or(0, |m| m.ino()));
 
     let mut running = None;
     if let Some(t) = tracer {
@@ -730,6 +737,8 @@ pub fn traced_run(cfg: &Config, w: Workload, tracer: Option<&Tracer>) -> Result<
     let mut raw = RawRun {
         calls,
         ns,
+        pid,
+        ns_inodes,
         exit: None,
         out: Seen::default(),
         err: Seen::default(),

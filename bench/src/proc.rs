@@ -167,8 +167,9 @@ impl Drop for Proc {
 pub struct Seen {
     /// Lines not counted as events (at most the reader's `keep`).
     pub lines: Vec<String>,
-    /// Lines starting with the event prefix.
+    /// Lines starting with the event prefix, and the first of them.
     pub events: u64,
+    pub first_event: Option<String>,
     /// When the last line (of any kind) arrived.
     pub last_at: Option<Instant>,
 }
@@ -216,6 +217,10 @@ impl Lines {
                 if let Some(p) = &prefix {
                     if line.starts_with(p) {
                         seen.events += 1;
+                        if seen.first_event.is_none() {
+                            seen.first_event =
+                                Some(String::from_utf8_lossy(&line).trim_end().to_string());
+                        }
                         continue;
                     }
                 }

@@ -8,6 +8,8 @@ use crate::agg::{
     print_cost, Case, Printer, HIST_KEYS, HOT_THREADS, PRINT_CALLS_PER_KEY, PRINT_KEYS,
     PRINT_MAX_KEYS,
 };
+use crate::cases::{self, CaseOverhead};
+use crate::ctx::{self, CtxOverhead};
 use crate::measure::{col, median, EventRun, Results, Tool, BPFTRACE_MARKER, SYSCALLS};
 use crate::pair::{self, PairOverhead, UNMATCHED_TOLERATED};
 
@@ -147,7 +149,7 @@ fn loss_onset(r: &Results, tool: Tool) -> (Option<f64>, f64) {
     (onset, max)
 }
 
-pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead]) -> String {
+pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead], ctxs: &[CtxOverhead]) -> String {
     let mut m = String::new();
     let tracectl = cfg.tracectl.to_string_lossy().into_owned();
     let bpftrace = cfg.bpftrace.to_string_lossy().into_owned();
@@ -265,7 +267,8 @@ pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead]) -> String {
         m,
         "Ratios are bpftrace ÷ tracectl (how many times faster or smaller tracectl is), \
          except the first per-event overhead row: tracectl ÷ the hand-written floor, and the \
-         first pairing row: tracectl paired ÷ tracectl unpaired.\n"
+         first pairing row: tracectl paired ÷ tracectl unpaired, and the first context row: \
+         tracectl with context ÷ tracectl without.\n"
     );
     let _ = writeln!(
         m,
@@ -409,6 +412,7 @@ pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead]) -> String {
     );
     agg_summary(&mut m, r);
     pair_summary(&mut m, pairs);
+    ctx_summary(&mut m, ctxs);
     let _ = writeln!(m);
 
     // ---- details ----
@@ -550,6 +554,9 @@ pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead]) -> String {
     agg_details(&mut m, cfg, r);
     if !pairs.is_empty() {
         pair_details(&mut m, cfg, pairs);
+    }
+    if !ctxs.is_empty() {
+        ctx_details(&mut m, cfg, ctxs);
     }
     m
 }
@@ -714,26 +721,58 @@ fn agg_details(m: &mut String, cfg: &Config, r: &Results) {
     let _ = writeln!(m);
 }
 
+/// ns added by case `name` by tracectl and by bpftrace, and by case `base`
+/// by tracectl.
+fn against_base<X>(all: &[CaseOverhead<X>], name: &str, base: &str) -> [f64; 3] {
+    [
+        cases::added(all, name, Tool::Tracectl),
+        cases::added(all, name, Tool::Bpftrace),
+        cases::added(all, base, Tool::Tracectl),
+    ]
+}
+
+/// The summary row of section `n` for case `name`: tracectl's and
+/// bpftrace's ns added, "`what` (`without`: base ns)", and tracectl's ÷
+/// case `base`'s (the same probe without what it measures) against the
+/// goal (its text, and the highest ratio that meets it). Returns
+/// tracectl's and bpftrace's ns added.
+fn against_base_row<X>(
+    m: &mut String,
+    n: u8,
+    all: &[CaseOverhead<X>],
+    [name, base]: [&str; 2],
+    [what, without]: [&str; 2],
+    goal: (&str, f64),
+) -> [f64; 2] {
+    let [t, b, base] = against_base(all, name, base);
+    let q = t / base;
+    let _ = writeln!(
+        m,
+        "| {n} | {what} ({without}: {}) | {} | {} | | {} | {} | {} |",
+        ns(base),
+        ns(t),
+        ns(b),
+        ratio(q),
+        goal.0,
+        met(check(q, |v| v <= goal.1))
+    );
+    [t, b]
+}
+
 /// The summary rows of section 7.
 fn pair_summary(m: &mut String, pairs: &[PairOverhead]) {
     if pairs.is_empty() {
         return;
     }
-    let added = |case, tool| pair::added(pairs, case, tool);
-    let unpaired = added(pair::Case::Unpaired, Tool::Tracectl);
-    let (t, b) = (
-        added(pair::Case::Json, Tool::Tracectl),
-        added(pair::Case::Json, Tool::Bpftrace),
-    );
-    let q = t / unpaired;
-    let _ = writeln!(
+    let what = "ns added per event, paired getppid (enter+exit) to JSON";
+    let goal = ("≤ 2× an unpaired event", 2.0);
+    let [t, b] = against_base_row(
         m,
-        "| 7 | ns added per event, paired getppid (enter+exit) to JSON (unpaired: {}) | {} | {} | | {} | ≤ 2× an unpaired event | {} |",
-        ns(unpaired),
-        ns(t),
-        ns(b),
-        ratio(q),
-        met(check(q, |v| v <= 2.0))
+        7,
+        pairs,
+        [pair::JSON, pair::UNPAIRED],
+        [what, "unpaired"],
+        goal,
     );
     let q = b / t;
     let _ = writeln!(
@@ -742,10 +781,7 @@ fn pair_summary(m: &mut String, pairs: &[PairOverhead]) {
         ratio(q),
         met(check(q, |v| v >= 10.0))
     );
-    let (t, b) = (
-        added(pair::Case::Hist, Tool::Tracectl),
-        added(pair::Case::Hist, Tool::Bpftrace),
-    );
+    let [t, b, _] = against_base(pairs, pair::HIST, pair::UNPAIRED);
     let _ = writeln!(
         m,
         "| 7 | ns added per event, paired getppid, `hist(latency)` | {} | {} | | {} | | |",
@@ -755,8 +791,80 @@ fn pair_summary(m: &mut String, pairs: &[PairOverhead]) {
     );
 }
 
+/// The summary rows of section 8.
+fn ctx_summary(m: &mut String, ctxs: &[CtxOverhead]) {
+    if ctxs.is_empty() {
+        return;
+    }
+    let what = "ns added per event, getppid with ppid + 3 namespaces + a name, to JSON";
+    let goal = ("≤ 1.5× the plain event", 1.5);
+    let [t, b] = against_base_row(
+        m,
+        8,
+        ctxs,
+        [ctx::CONTEXT, ctx::PLAIN],
+        [what, "without"],
+        goal,
+    );
+    let _ = writeln!(
+        m,
+        "| 8 | … bpftrace ÷ tracectl | | | | {} | far below bpftrace's printf equivalent (no number set) | |",
+        ratio(b / t),
+    );
+}
+
+/// An extra column of a section's table: its heading, and its cell of a row.
+type Column<'a, X> = (&'a str, &'a dyn Fn(&CaseOverhead<X>) -> String);
+
+/// A section's table: per case and tool, ns per call and added, calls,
+/// records, losses, then `extra` columns (a heading and a cell), then the
+/// tracer's CPU per event (cases that deliver records) and peak RSS.
+fn case_table<X>(m: &mut String, all: &[CaseOverhead<X>], extra: &[Column<X>]) {
+    let mut head =
+        String::from("| case | tool | ns per call | ns added | calls | received | lost |");
+    for (h, _) in extra {
+        let _ = write!(head, " {h} |");
+    }
+    let _ = writeln!(m, "{head} tracer CPU per event | tracer peak RSS |");
+    let _ = writeln!(m, "|---|---|{}", "---:|".repeat(5 + extra.len() + 2));
+    for a in all {
+        let (calls, recv, lost) = a.o.total();
+        let traced = a.o.tool != Tool::None;
+        let rss = median(a.o.runs.iter().map(|x| x.tracer_rss_kib as f64).collect());
+        let opt = |show: bool, s: String| if show { s } else { String::new() };
+        let mut row = format!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            a.case.label,
+            a.o.tool.name(),
+            ns(if a.o.runs.is_empty() {
+                f64::NAN
+            } else {
+                a.o.median_ns()
+            }),
+            opt(traced, ns(cases::added(all, a.case.name, a.o.tool))),
+            count(calls),
+            opt(traced, count(recv)),
+            opt(traced, count(lost)),
+        );
+        for (_, cell) in extra {
+            let _ = write!(row, " {} |", cell(a));
+        }
+        // The histogram cases deliver nothing per event.
+        let _ = writeln!(
+            m,
+            "{row} {} | {} |",
+            opt(
+                traced && a.case.delivers == cases::Delivers::Records,
+                ns(a.o.cpu_ns_per_event())
+            ),
+            opt(traced, mib(rss)),
+        );
+    }
+}
+
 /// Section 7 of the details.
 fn pair_details(m: &mut String, cfg: &Config, pairs: &[PairOverhead]) {
+    let s = pair::section();
     let _ = writeln!(m, "## 7. Start/end pairing\n");
     let _ = writeln!(
         m,
@@ -777,66 +885,93 @@ fn pair_details(m: &mut String, cfg: &Config, pairs: &[PairOverhead]) {
          the table) — and bpftrace's `@start` must be empty at exit.\n",
         cfg.duration.as_millis(),
         cfg.workload_cpu.map_or("any".into(), |c| c.to_string()),
-        pair::Case::Unpaired.tracectl_prog(),
-        pair::Case::Json.tracectl_prog(),
-        pair::Case::Json
+        s.case(pair::UNPAIRED).tracectl,
+        s.case(pair::JSON).tracectl,
+        s.case(pair::JSON)
             .bpftrace_prog(0)
             .lines()
             .take(2)
             .collect::<Vec<_>>()
             .join(" ")
             .replace("pid == 0", "pid == P"),
-        pair::Case::Hist.tracectl_prog(),
+        s.case(pair::HIST).tracectl,
         cfg.reps,
         UNMATCHED_TOLERATED,
     );
-    let _ = writeln!(
-        m,
-        "| case | tool | ns per call | ns added | calls | received | lost | matched | evicted | replaced | ends without a start | left stashed | tracer CPU per event | tracer peak RSS |"
+    let pc = |f: fn(&pair::PairCounts) -> u64| {
+        move |a: &PairOverhead| pair::counts_total(a).map_or(String::new(), |c| count(f(&c)))
+    };
+    let (matched, evicted, replaced, unmatched, left) = (
+        pc(|c| c.matched),
+        pc(|c| c.evicted),
+        pc(|c| c.replaced),
+        pc(|c| c.unmatched_ends),
+        pc(|c| c.stash_entries),
     );
-    let _ = writeln!(
+    case_table(
         m,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        pairs,
+        &[
+            ("matched", &matched),
+            ("evicted", &evicted),
+            ("replaced", &replaced),
+            ("ends without a start", &unmatched),
+            ("left stashed", &left),
+        ],
     );
-    for a in pairs {
-        let (calls, recv, lost) = a.o.total();
-        let traced = a.o.tool != Tool::None;
-        let rss = median(a.o.runs.iter().map(|x| x.tracer_rss_kib as f64).collect());
-        let opt = |show: bool, s: String| if show { s } else { String::new() };
-        let c = a.counts_total();
-        let pc =
-            |f: fn(&pair::PairCounts) -> u64| c.as_ref().map_or(String::new(), |c| count(f(c)));
-        let _ = writeln!(
-            m,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            a.case.label(),
-            a.o.tool.name(),
-            ns(if a.o.runs.is_empty() {
-                f64::NAN
-            } else {
-                a.o.median_ns()
-            }),
-            opt(traced, ns(pair::added(pairs, a.case, a.o.tool))),
-            count(calls),
-            opt(traced, count(recv)),
-            opt(traced, count(lost)),
-            pc(|c| c.matched),
-            pc(|c| c.evicted),
-            pc(|c| c.replaced),
-            pc(|c| c.unmatched_ends),
-            pc(|c| c.stash_entries),
-            // The histogram cases deliver nothing per event.
-            opt(
-                traced && a.case != pair::Case::Hist,
-                ns(a.o.cpu_ns_per_event())
-            ),
-            opt(traced, mib(rss)),
-        );
-    }
     let _ = writeln!(
         m,
         "\n*Received* is records for the JSON cases, the histogram's total count for `hist`; \
          the pairing columns are tracectl's counts summed over the repetitions (bpftrace \
          reports none). *Tracer CPU per event* as in section 3.\n"
     );
+}
+
+/// Section 8 of the details.
+fn ctx_details(m: &mut String, cfg: &Config, ctxs: &[CtxOverhead]) {
+    let s = ctx::section();
+    let _ = writeln!(m, "## 8. Context and names\n");
+    let _ = writeln!(
+        m,
+        "The workload calls getppid(2) back to back for {} ms (pinned to CPU {}, the tracer on \
+         the other one), untraced and traced, each case and tool interleaved in every \
+         repetition. *Plain*: `tracectl run --pid P -o json --time none -e '{}'` (section 3's \
+         program, measured again here so that the ratio is of one run). *Context*: `tracectl \
+         run --pid P -o json --time none -e '{}'`: per call, `task->real_parent->tgid`, the \
+         indexed hop `task->thread_pid->numbers[level].ns->ns.inum`, \
+         `task->nsproxy->{{mnt,net}}_ns->ns.inum`, and `pid % 64` printed as a signal's name in \
+         user space (the probe has no signal to name; `signal(pid)` would print the number); \
+         against bpftrace's equivalent without the name, `{}` (bpftrace 0.17 cannot index \
+         `numbers[]` by `level` at run time, nor index the flexible array at all: the cast \
+         reads element 0, right in the initial pid namespace). Unlike sections 3 and 7, every tool's records — tracectl's too — go to a \
+         pipe the harness reads and counts, so that it can check the first one. ns added = \
+         traced − untraced ns per call, median of {} repetitions. Every run checks that each \
+         call made one record and none was lost (tracectl's own count must equal the records \
+         read), and the first record's values against the truth: the pid is the workload's, \
+         the ppid the harness's (pid {}: the workload's parent), the namespaces the inodes of \
+         `/proc/P/ns/{{pid,mnt,net}}`, the signal a name (tracectl).\n",
+        cfg.duration.as_millis(),
+        cfg.workload_cpu.map_or("any".into(), |c| c.to_string()),
+        s.case(ctx::PLAIN).tracectl,
+        s.case(ctx::CONTEXT).tracectl,
+        s.case(ctx::CONTEXT)
+            .bpftrace_prog(0)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .replace("pid == 0", "pid == P"),
+        cfg.reps,
+        std::process::id(),
+    );
+    case_table(m, ctxs, &[]);
+    let _ = writeln!(
+        m,
+        "\nThe first record of each tool's last run with context:\n"
+    );
+    for a in ctxs.iter().filter(|a| a.case.name == ctx::CONTEXT) {
+        if let Some(first) = a.extra.last() {
+            let _ = writeln!(m, "- {}: `{first}`", a.o.tool.name());
+        }
+    }
+    let _ = writeln!(m, "\n*Tracer CPU per event* as in section 3.\n");
 }
