@@ -235,7 +235,7 @@ impl Resolver<'_> {
 
     fn name_arity(&self, func: &str, args: &[Expr], span: Span) -> Result<(), Diagnostic> {
         let (min, max) = if func == "enum" { (1, 2) } else { (1, 1) };
-        self.check_arity(func, args, min, max, span)
+        self.arity(func, args, min, max, span)
     }
 
     /// The decoder of the name function `func` for a value of this
@@ -310,7 +310,7 @@ impl Resolver<'_> {
 
     /// `join(argv[, max])`.
     fn join(&mut self, args: &[Expr], span: Span) -> Result<Capture, Diagnostic> {
-        self.check_arity("join", args, 1, 2, span)?;
+        self.arity("join", args, 1, 2, span)?;
         let max_args = match args.get(1).map(|a| (&a.kind, a.span)) {
             None => DEFAULT_JOIN_ARGS,
             Some((ExprKind::Int(v), _)) if (1..=MAX_JOIN_ARGS as i128).contains(v) => *v as u32,
@@ -374,32 +374,6 @@ impl Resolver<'_> {
         )
         .label("not a `char **` or an array of `char *`")
         .note("`join()` reads a NULL-terminated array of string pointers, such as execve's `argv`")
-    }
-
-    fn check_arity(
-        &self,
-        func: &str,
-        args: &[Expr],
-        min: usize,
-        max: usize,
-        span: Span,
-    ) -> Result<(), Diagnostic> {
-        if (min..=max).contains(&args.len()) {
-            return Ok(());
-        }
-        let want = if min == max {
-            format!("{min}")
-        } else {
-            format!("{min} or {max}")
-        };
-        Err(err(
-            span,
-            format!(
-                "`{func}()` takes {want} argument{}",
-                if max == 1 { "" } else { "s" }
-            ),
-        )
-        .label(format!("{} given", args.len())))
     }
 }
 

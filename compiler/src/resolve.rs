@@ -1335,7 +1335,7 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    fn arity(
+    pub(crate) fn arity(
         &self,
         func: &str,
         args: &[Expr],
