@@ -287,7 +287,7 @@ static __always_inline long tc_read_str_n(void *dst, __u32 len, __u64 src, __u8 
  * cannot be read ends the list. 0, or TC_UNKNOWN for an unknown address
  * space.
  */
-static __always_inline int tc_read_join(__u8 *slot, __u32 size, __u32 max_args, __u64 arr,
+static __noinline int tc_read_join(__u8 *slot, __u32 size, __u32 max_args, __u64 arr,
 					__u8 mem)
 {
 	__u64 room = size - 1; /* text and NUL */
