@@ -182,6 +182,15 @@ struct ElfSyms {
     syms: Vec<Sym>,
 }
 
+/// A Rust symbol as its path without the hash (`std::thread::spawn`, as
+/// bpftrace and perf print them); other names as they are.
+fn demangled(name: &str) -> String {
+    match rustc_demangle::try_demangle(name) {
+        Ok(d) => format!("{d:#}"),
+        Err(_) => name.to_string(),
+    }
+}
+
 impl ElfSyms {
     /// Reads the program headers and function symbols (`.symtab` and
     /// `.dynsym`) of the ELF file `data`; `None` when it is not ELF.
@@ -217,7 +226,7 @@ impl ElfSyms {
             .map(|(addr, _, size, name)| Sym {
                 addr,
                 size,
-                name: Arc::from(name),
+                name: Arc::from(demangled(name).as_str()),
             })
             .collect();
         Some(ElfSyms { loads, syms })
@@ -350,6 +359,32 @@ mod tests {
     pub extern "C" fn tracectl_usym_probe_fn() -> u64 {
         // Enough code that +3 is still inside.
         std::hint::black_box(0x1234_5678_9abc_u64).wrapping_mul(std::hint::black_box(3))
+    }
+
+    /// A Rust function (mangled in the binary) to find by address.
+    #[inline(never)]
+    fn rust_named_probe() -> u64 {
+        std::hint::black_box(0x5678_u64).wrapping_mul(std::hint::black_box(7))
+    }
+
+    #[test]
+    fn rust_symbols_print_as_paths_without_their_hash() {
+        assert_eq!(
+            demangled("_ZN4core3fmt5write17h0123456789abcdefE"),
+            "core::fmt::write"
+        );
+        assert_eq!(
+            demangled("_RNvNvMs0_NtNtNtCsjrHSEGnQ3l9_3std3sys6thread4unixNtB7_6Thread3new12thread_start.llvm.3643936799275306673"),
+            "<std::sys::thread::unix::Thread>::new::thread_start"
+        );
+        assert_eq!(demangled("getpid"), "getpid");
+        assert_eq!(demangled("_Z3fooi"), "_Z3fooi", "C++ is left alone");
+        let addr = std::hint::black_box(rust_named_probe as *const () as u64);
+        let (name, off) = Usyms::new()
+            .resolve(std::process::id(), addr)
+            .expect("this test binary's symbols");
+        assert_eq!(off, 0);
+        assert!(name.ends_with("symbols::tests::rust_named_probe"), "{name}");
     }
 
     fn probe_addr() -> u64 {
