@@ -271,14 +271,11 @@ impl Resolver<'_> {
             Some(Expr {
                 kind: ExprKind::Ident(name),
                 span,
-            }) => {
-                let name = name.strip_prefix("enum ").unwrap_or(name);
-                self.btf.find_enum(name).ok_or_else(|| {
-                    err(*span, format!("no enum `{name}` in kernel BTF"))
-                        .label("unknown enum")
-                        .suggest(name, self.btf.enum_names(), "enums")
-                })
-            }
+            }) => self.btf.find_enum(name).ok_or_else(|| {
+                err(*span, format!("no enum `{name}` in kernel BTF"))
+                    .label("unknown enum")
+                    .suggest(name, self.btf.enum_names(), "enums")
+            }),
             Some(other) => Err(err(other.span, "expected the name of a kernel enum")
                 .label("e.g. `enum(state, tcp_ca_state)`")),
             None => {

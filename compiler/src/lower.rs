@@ -454,6 +454,10 @@ pub fn lower(
             }
         });
     }
+    let placed_slot = |p: &Placed, slots: &Slots| match p {
+        Placed::Op(i) => slots.slot[*i],
+        Placed::Calc(_, s, _) => *s,
+    };
     // `usym()` prints in the process that made the event: its pid is read
     // too (a hidden value, or the `pid` key of an aggregating probe).
     let pid = crate::resolve::builtin_pid();
@@ -471,10 +475,7 @@ pub fn lower(
                         .label("a user address means something only in its process")
                         .note("add `pid` to `by:`")
                 })?;
-            match placed[key] {
-                Placed::Op(k) => slots.slot[k],
-                Placed::Calc(_, s, _) => s,
-            }
+            placed_slot(&placed[key], &slots)
         } else {
             let k = slots.shared(&pid, *span, spans.probe)?;
             slots.slot[k]
@@ -489,10 +490,6 @@ pub fn lower(
         }
         key_off = place_key(&mut slots, &mut key_ops)?;
     }
-    let placed_slot = |p: &Placed, slots: &Slots| match p {
-        Placed::Op(i) => slots.slot[*i],
-        Placed::Calc(_, s, _) => *s,
-    };
     let mut agg = None;
     if let ProbeValues::Aggregate { values: aggs, .. } = &values {
         // A probe without keys has one all-zero 8-byte key.

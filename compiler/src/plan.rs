@@ -878,19 +878,3 @@ pub enum Decode {
 }
 
 pub use crate::names::NameTable;
-
-impl Decode {
-    /// True when the value prints as a name but stays a number in the
-    /// kernel (filters compare it as an integer).
-    pub fn is_named_int(&self) -> bool {
-        matches!(
-            self,
-            Decode::Name { .. }
-                | Decode::Enum { .. }
-                | Decode::Ksym
-                | Decode::Usym { .. }
-                | Decode::CgroupPath
-                | Decode::Container
-        )
-    }
-}

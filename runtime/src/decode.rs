@@ -257,17 +257,7 @@ impl Decoder {
         for f in &layout.fields {
             // In range: `layout.need` covers every slot end.
             let slot = &raw[f.off..f.off + f.size];
-            values.push(if f.decode.is_named_int() {
-                let pid = match f.decode {
-                    Decode::Usym { pid } => raw
-                        .get(pid as usize..pid as usize + 4)
-                        .map_or(0, |b| le_u64(b) as u32),
-                    _ => 0,
-                };
-                self.names.value(f.decode, le_u64(slot), pid)
-            } else {
-                decode_slot(f.decode, slot)
-            });
+            values.push(decode_slot(&self.names, f.decode, slot, raw));
         }
         Ok(Record {
             ts_ns,
@@ -303,7 +293,9 @@ fn le_u64(slot: &[u8]) -> u64 {
     u64::from_le_bytes(b)
 }
 
-fn decode_slot(decode: Decode, slot: &[u8]) -> Value<'_> {
+/// The value of one slot; `raw` is the whole record (`usym()` reads the
+/// pid from its slot there).
+fn decode_slot<'a>(names: &'a Names, decode: Decode, slot: &'a [u8], raw: &[u8]) -> Value<'a> {
     match decode {
         Decode::Int { signed: true, .. } => Value::Int(le_u64(slot) as i64),
         Decode::Int { signed: false, .. } => Value::UInt(le_u64(slot)),
@@ -338,16 +330,17 @@ fn decode_slot(decode: Decode, slot: &[u8]) -> Value<'_> {
                 Value::Str(s)
             }
         }
-        // Named integers are decoded by `Names`; alone, they are numbers.
-        Decode::Name { signed: true, .. } | Decode::Enum { signed: true, .. } => {
-            Value::Int(le_u64(slot) as i64)
+        Decode::Usym { pid } => {
+            let pid = raw
+                .get(pid as usize..pid as usize + 4)
+                .map_or(0, |b| le_u64(b) as u32);
+            names.value(decode, le_u64(slot), pid)
         }
         Decode::Name { .. }
         | Decode::Enum { .. }
         | Decode::Ksym
-        | Decode::Usym { .. }
         | Decode::CgroupPath
-        | Decode::Container => Value::UInt(le_u64(slot)),
+        | Decode::Container => names.value(decode, le_u64(slot), 0),
         Decode::IntArray { elem, signed } => match elem {
             1 | 2 | 4 | 8 => {
                 let elem = elem as usize;
@@ -895,16 +888,22 @@ mod tests {
         assert_eq!(b, br#""\t\b\f\r\n\u000b""#);
     }
 
+    /// One slot decoded alone (no name decoder needs the tables here).
+    fn slot_value(decode: Decode, slot: &[u8]) -> Value<'_> {
+        static NAMES: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+        decode_slot(NAMES.get_or_init(Names::default), decode, slot, &[])
+    }
+
     /// A bool slot is true when any of its bytes is set, whichever.
     #[test]
     fn bool_is_any_byte_set() {
-        assert_eq!(decode_slot(Decode::Bool, &[0, 0, 0, 0]), Value::Bool(false));
-        assert_eq!(decode_slot(Decode::Bool, &[0, 0, 1, 0]), Value::Bool(true));
+        assert_eq!(slot_value(Decode::Bool, &[0, 0, 0, 0]), Value::Bool(false));
+        assert_eq!(slot_value(Decode::Bool, &[0, 0, 1, 0]), Value::Bool(true));
         assert_eq!(
-            decode_slot(Decode::Bool, &[0x80, 0, 0, 0]),
+            slot_value(Decode::Bool, &[0x80, 0, 0, 0]),
             Value::Bool(true)
         );
-        assert_eq!(decode_slot(Decode::Bool, &[]), Value::Bool(false));
+        assert_eq!(slot_value(Decode::Bool, &[]), Value::Bool(false));
     }
 
     /// Element count, emptiness, signedness and sign extension of every
@@ -914,7 +913,7 @@ mod tests {
         let raw: Vec<u8> = (0..16).map(|i| 0xf0 | i).collect();
         for elem in [1u32, 2, 4, 8] {
             for signed in [false, true] {
-                let v = decode_slot(Decode::IntArray { elem, signed }, &raw[..15]);
+                let v = slot_value(Decode::IntArray { elem, signed }, &raw[..15]);
                 let Value::IntArray(a) = v else {
                     panic!("{v:?}")
                 };
@@ -943,7 +942,7 @@ mod tests {
                 }
             }
         }
-        let Value::IntArray(e) = decode_slot(
+        let Value::IntArray(e) = slot_value(
             Decode::IntArray {
                 elem: 4,
                 signed: false,

@@ -58,22 +58,17 @@ fn runtime_failure(e: RuntimeError) -> Failure {
 
 /// The cgroup directory `--cgroup` or `--container` names, if any.
 fn cgroup_filter(args: &RunArgs) -> Result<Option<std::path::PathBuf>, Failure> {
-    let (what, found) = match (&args.cgroup, &args.container) {
-        (Some(path), _) => (
-            "--cgroup",
-            crate::cgroups::cgroup2_root()
-                .map_err(|e| format!("no cgroup v2 hierarchy is mounted: {e}"))
-                .and_then(|root| crate::cgroups::resolve_path(&root, path)),
-        ),
-        (None, Some(id)) => (
-            "--container",
-            crate::cgroups::cgroup2_root()
-                .map_err(|e| format!("no cgroup v2 hierarchy is mounted: {e}"))
-                .and_then(|root| crate::cgroups::find_container(&root, id)),
-        ),
+    use crate::cgroups::{cgroup2_root, find_container, resolve_path};
+    use std::path::{Path, PathBuf};
+    type Find = fn(&Path, &str) -> Result<PathBuf, String>;
+    let (what, find, arg): (&str, Find, &str) = match (&args.cgroup, &args.container) {
+        (Some(path), _) => ("--cgroup", resolve_path, path),
+        (None, Some(id)) => ("--container", find_container, id),
         (None, None) => return Ok(None),
     };
-    found
+    cgroup2_root()
+        .map_err(|e| format!("no cgroup v2 hierarchy is mounted: {e}"))
+        .and_then(|root| find(&root, arg))
         .map(Some)
         .map_err(|e| Failure::Message(format!("{what}: {e}")))
 }
