@@ -321,7 +321,7 @@ pub enum Attach {
 
 /// Everything the template needs; the runtime encodes it into the template's
 /// `const volatile` configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProbeConfig {
     /// Number of function arguments the template must copy into the args area.
     pub nargs: u32,

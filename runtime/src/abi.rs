@@ -1057,16 +1057,12 @@ mod tests {
     fn config(ops: Vec<ValueOp>, filter: Vec<FilterOp>, strings: &[u8]) -> ProbeConfig {
         ProbeConfig {
             nargs: 2,
-            ctx_copy: 0,
             record_size: 64,
             filter_at: ops.len() as u32,
             ops,
             filter,
             strings: strings.to_vec(),
-            calcs: vec![],
-            calc_at: 0,
-            agg: None,
-            pair: None,
+            ..ProbeConfig::default()
         }
     }
 

@@ -280,17 +280,8 @@ impl KeyDecoder {
                 name: String::new(),
             },
             config: tracectl_compiler::plan::ProbeConfig {
-                nargs: 0,
-                ctx_copy: 0,
                 record_size: RECORD_HEADER + plan.key_size,
-                ops: Vec::new(),
-                filter_at: 0,
-                filter: Vec::new(),
-                strings: Vec::new(),
-                calcs: Vec::new(),
-                calc_at: 0,
-                agg: None,
-                pair: None,
+                ..tracectl_compiler::plan::ProbeConfig::default()
             },
             fields: plan.keys.clone(),
             pair: None,

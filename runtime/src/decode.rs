@@ -583,17 +583,7 @@ mod tests {
                     name: "b".into(),
                 },
                 config: ProbeConfig {
-                    nargs: 0,
-                    ctx_copy: 0,
-                    record_size: 0,
-                    ops: vec![],
-                    filter_at: 0,
-                    filter: vec![],
-                    strings: vec![],
-                    calcs: vec![],
-                    calc_at: 0,
-                    agg: None,
-                    pair: None,
+                    ..ProbeConfig::default()
                 },
                 fields,
                 pair: None,

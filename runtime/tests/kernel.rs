@@ -699,7 +699,6 @@ fn limits_config() -> ProbeConfig {
         .collect();
     ProbeConfig {
         nargs: 1,
-        ctx_copy: 0,
         record_size: MAX_RECORD,
         filter_at: MAX_OPS as u32,
         ops,
@@ -707,8 +706,7 @@ fn limits_config() -> ProbeConfig {
         strings,
         calcs,
         calc_at: MAX_CALC as u32 / 2,
-        agg: None,
-        pair: None,
+        ..ProbeConfig::default()
     }
 }
 

@@ -51,17 +51,7 @@ fn probe(name: &str, fields: Vec<FieldPlan>) -> ProbePlan {
             mode: tracectl_compiler::plan::KernelMode::Auto,
         },
         config: ProbeConfig {
-            nargs: 0,
-            ctx_copy: 0,
-            record_size: 0,
-            ops: vec![],
-            filter_at: 0,
-            filter: vec![],
-            strings: vec![],
-            calcs: vec![],
-            calc_at: 0,
-            agg: None,
-            pair: None,
+            ..ProbeConfig::default()
         },
         fields,
         pair: None,

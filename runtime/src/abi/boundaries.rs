@@ -24,17 +24,10 @@ fn pid(slot: u32) -> ValueOp {
 /// One op in a record just large enough for its slot; no filter.
 fn one(op: ValueOp) -> ProbeConfig {
     ProbeConfig {
-        nargs: 0,
-        ctx_copy: 0,
         record_size: op.slot + op.slot_size,
         filter_at: 1,
         ops: vec![op],
-        filter: vec![],
-        strings: vec![],
-        calcs: vec![],
-        calc_at: 0,
-        agg: None,
-        pair: None,
+        ..ProbeConfig::default()
     }
 }
 
@@ -347,17 +340,12 @@ fn need_ret_only_for_the_return_value() {
 /// Two pids (slots 16 and 24), the filter running after the first.
 fn filtered(filter: Vec<FilterOp>, strings: &[u8]) -> ProbeConfig {
     ProbeConfig {
-        nargs: 0,
-        ctx_copy: 0,
         record_size: 32,
         ops: vec![pid(16), pid(24)],
         filter_at: 1,
         filter,
         strings: strings.to_vec(),
-        calcs: vec![],
-        calc_at: 0,
-        agg: None,
-        pair: None,
+        ..ProbeConfig::default()
     }
 }
 

@@ -224,7 +224,6 @@ mod tests {
         };
         let config = ProbeConfig {
             nargs: 2,
-            ctx_copy: 0,
             record_size: 48,
             ops: vec![int, tid, name],
             filter_at: 1,
@@ -238,11 +237,7 @@ mod tests {
                 FilterOp::Const { value: true },
                 FilterOp::And,
             ],
-            strings: vec![],
-            calcs: vec![],
-            calc_at: 0,
-            agg: None,
-            pair: None,
+            ..ProbeConfig::default()
         };
         let mut cfg = build(&config, 0, 0, 0).expect("a valid configuration");
         cfg.flags |= CFG_NO_TS;

@@ -59,12 +59,7 @@ pub fn config(nargs: u32, ctx_copy: u32, record_size: u32, ops: Vec<ValueOp>) ->
         record_size,
         filter_at: ops.len() as u32,
         ops,
-        filter: vec![],
-        strings: vec![],
-        calcs: vec![],
-        calc_at: 0,
-        agg: None,
-        pair: None,
+        ..ProbeConfig::default()
     }
 }
 
