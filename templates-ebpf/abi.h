@@ -36,6 +36,8 @@
  * (the joined text, its NUL, one truncation flag byte). */
 #define TC_MAX_JOIN_ARGS 64 /* MAX_JOIN_ARGS */
 #define TC_JOIN_BYTES 1024  /* JOIN_BYTES */
+/* Frames the stack map keeps of a stack (its value size / 8). */
+#define TC_STACK_FRAMES 127 /* MAX_STACK_FRAMES */
 
 /* tc_op.base (abi::base) */
 #define TC_BASE_ARG 1
@@ -53,6 +55,8 @@
 #define TC_BI_CPU 7
 #define TC_BI_CGROUP 8
 #define TC_BI_TASK 9     /* the current struct task_struct * */
+#define TC_BI_KSTACK 10  /* the kernel stack's id in `stacks` (stack.h) */
+#define TC_BI_USTACK 11  /* the user stack's id in `stacks` */
 
 /* tc_op.read (abi::read) */
 #define TC_READ_VALUE 1

@@ -20,7 +20,7 @@ case "$out" in /*) ;; *) out="$here/$out" ;; esac
 
 CLANG=${CLANG:-clang-14}
 STRIP=${STRIP:-llvm-strip-14}
-KINDS="tracepoint tp_btf kprobe kretprobe fentry fexit uprobe uretprobe"
+KINDS="tracepoint tp_btf kprobe kretprobe fentry fexit uprobe uretprobe perf_event"
 
 need=""
 command -v "$CLANG" >/dev/null 2>&1 || need="$need clang-14"

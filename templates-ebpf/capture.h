@@ -65,6 +65,8 @@
 #include "agg.h"
 /* Start/end pairing (the stash, its counters, tc_stash and tc_join). */
 #include "pair.h"
+/* Stacks (the shared stack map, tc_stack_id). */
+#include "stack.h"
 
 /*
  * One value op: start from a base, follow nhops pointers, do one final read,
@@ -405,6 +407,12 @@ static __always_inline int tc_run_op(void *ctx, const __u8 *args, __u8 *rec, __u
 			break;
 		case TC_BI_TASK:
 			v = (__u64)bpf_get_current_task();
+			break;
+		case TC_BI_KSTACK:
+			v = tc_stack_id(ctx, 0);
+			break;
+		case TC_BI_USTACK:
+			v = tc_stack_id(ctx, 1);
 			break;
 		default:
 			return TC_UNKNOWN;

@@ -295,6 +295,18 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         }
     }
     let stats = stats_output(&spec, &probes, &mut diags);
+    if let Some(f) = spec.output.format.as_ref() {
+        if f.value == crate::plan::Format::Folded && probes.len() == spec.probes.len() {
+            if let Some((i, why)) = crate::stacks::folded_refusal(&probes) {
+                diags.push(
+                    Diagnostic::error(f.span, why)
+                        .label("folded stacks need stack keys")
+                        .also(spec.probes[i].probe.span, "this probe")
+                        .note("e.g. `by: [comm, ustack]` with `samples: count()`; `table`, `json` and `csv` print anything"),
+                );
+            }
+        }
+    }
     if has_errors(&diags) {
         return Err(diags);
     }

@@ -32,5 +32,6 @@ pub mod pair;
 pub mod plan;
 pub mod resolve;
 pub mod schema;
+pub mod stacks;
 pub mod syntax;
 pub mod tracefs;

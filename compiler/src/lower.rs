@@ -69,6 +69,12 @@ fn op_of(c: &Capture, slot: u32) -> ValueOp {
 }
 
 /// The value ops sans slot, for de-duplication.
+/// Does a value of this decoder print in the process that made the event
+/// (so that its pid must be read with it)?
+fn in_process(d: Decode) -> bool {
+    matches!(d, Decode::Usym { .. } | Decode::Ustack { .. })
+}
+
 fn same(a: &Capture, b: &Capture) -> bool {
     a.base == b.base
         && a.hops == b.hops
@@ -369,6 +375,32 @@ pub fn lower(
 ) -> Result<Lowered, Diagnostic> {
     let tracepoint = matches!(attach, Attach::Tracepoint { .. });
     let aggregating = matches!(values, ProbeValues::Aggregate { .. });
+    // `usym()` and `ustack` print in the process that made the event: its
+    // pid is read too: the `pid` key of an aggregating probe, else a hidden
+    // value (in an aggregating probe, hidden at the end of the key: rows
+    // that differ only by it are merged when printed).
+    let pid = crate::resolve::builtin_pid();
+    // Whose pid: the event's, or for a start value of a paired probe the
+    // start's, stashed with it (`pair::with_start_pid`).
+    let pid_of = |v: &Value| match v {
+        Value::Capture(c) if c.base == Base::Record => match c.decode {
+            Decode::Usym { pid: at } | Decode::Ustack { pid: at, .. } => {
+                crate::pair::joined_pid(at)
+            }
+            _ => pid.clone(),
+        },
+        _ => pid.clone(),
+    };
+    let is_key = |keys: &[crate::aggregate::Key], c: &Capture| {
+        keys.iter()
+            .any(|k| matches!(&k.value, Value::Capture(x) if same(x, c)))
+    };
+    let hidden_pid = match &values {
+        ProbeValues::Aggregate { keys, .. } => keys
+            .iter()
+            .any(|k| in_process(k.value.decode()) && !is_key(keys, &pid_of(&k.value))),
+        ProbeValues::Fields(_) => false,
+    };
     // A paired end program that aggregates keeps its aggregation key first
     // (the map reads it at the header's end); the stashed bytes follow.
     let value_off = match (&values, pair.map(|p| p.role)) {
@@ -382,6 +414,7 @@ pub fn lower(
                     })
                     .sum::<u32>()
                     .max(8)
+                + if hidden_pid { 8 } else { 0 }
         }
         _ => RECORD_HEADER,
     };
@@ -458,27 +491,31 @@ pub fn lower(
         Placed::Op(i) => slots.slot[*i],
         Placed::Calc(_, s, _) => *s,
     };
-    // `usym()` prints in the process that made the event: its pid is read
-    // too (a hidden value, or the `pid` key of an aggregating probe).
-    let pid = crate::resolve::builtin_pid();
     let mut usym_pid: Vec<Option<u32>> = vec![None; placed_values.len()];
     for (i, (_, v, span)) in placed_values.iter().enumerate() {
-        if !matches!(v.decode(), Decode::Usym { .. }) {
+        if !in_process(v.decode()) {
             continue;
         }
-        usym_pid[i] = Some(if aggregating {
-            let key = placed_values
-                .iter()
-                .position(|(_, k, _)| matches!(k, Value::Capture(c) if same(c, &pid)))
-                .ok_or_else(|| {
-                    Diagnostic::error(*span, "`usym()` in a key needs the process id in the key")
-                        .label("a user address means something only in its process")
-                        .note("add `pid` to `by:`")
-                })?;
-            placed_slot(&placed[key], &slots)
-        } else {
-            let k = slots.shared(&pid, *span, spans.probe)?;
-            slots.slot[k]
+        let pid = pid_of(v);
+        let key = placed_values
+            .iter()
+            .position(|(_, k, _)| matches!(k, Value::Capture(c) if same(c, &pid)))
+            .filter(|_| aggregating);
+        usym_pid[i] = Some(match key {
+            Some(key) => placed_slot(&placed[key], &slots),
+            // A start's pid copied into the key.
+            None if aggregating && pid.base == Base::Record => {
+                let copy = slots.rebased(&pid);
+                let k = match slots.caps.iter().position(|x| same(x, &copy)) {
+                    Some(k) => k,
+                    None => slots.push(&copy, *span, spans.probe, false)?,
+                };
+                slots.slot[k]
+            }
+            None => {
+                let k = slots.shared(&pid, *span, spans.probe)?;
+                slots.slot[k]
+            }
         });
     }
     if pair.is_some_and(|p| p.role == PairRole::Start) {
@@ -828,6 +865,7 @@ pub fn lower(
             },
             decode: match (v.decode(), usym_pid[i]) {
                 (Decode::Usym { .. }, Some(pid)) => Decode::Usym { pid },
+                (Decode::Ustack { frames, .. }, Some(pid)) => Decode::Ustack { frames, pid },
                 (d, _) => d,
             },
         })

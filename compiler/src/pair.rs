@@ -234,11 +234,15 @@ pub(crate) fn capture(r: &mut Resolver, e: &Expr) -> Result<Capture, Diagnostic>
     // A name only decodes: its value is stashed (or read at the end) once.
     if let ExprKind::Call { func, args } = &e.kind {
         if crate::context::is_name_function(&func.value) {
-            return r.name_call(&func.value, args, e.span, capture);
+            let c = r.name_call(&func.value, args, e.span, capture)?;
+            return Ok(with_start_pid(r, c));
         }
     }
     match r.capture_here(e) {
-        Ok(c) => Ok(r.pair.as_mut().map_or(c.clone(), |s| s.stash(c))),
+        Ok(c) => {
+            let c = r.pair.as_mut().map_or(c.clone(), |s| s.stash(c));
+            Ok(with_start_pid(r, c))
+        }
         Err(d) => {
             // `retval` or a name only the end has: say where it is.
             let sides = r.pair.as_mut().expect("paired");
@@ -254,6 +258,34 @@ pub(crate) fn capture(r: &mut Resolver, e: &Expr) -> Result<Capture, Diagnostic>
             })
         }
     }
+}
+
+/// A start value that prints in its process (`ustack`, `usym()`) is
+/// stashed with the start's pid (the end's task may be another: at
+/// `sched_switch` it is); its decoder names the pid's place in the stash,
+/// which [`joined_pid`] reads.
+fn with_start_pid(r: &mut Resolver, mut c: Capture) -> Capture {
+    if c.base != Base::Record || !matches!(c.decode, Decode::Usym { .. } | Decode::Ustack { .. }) {
+        return c;
+    }
+    let Some(sides) = r.pair.as_mut() else {
+        return c;
+    };
+    let at = match sides.stash(crate::resolve::builtin_pid()).read {
+        Read::Int { off, .. } => off,
+        _ => return c,
+    };
+    match &mut c.decode {
+        Decode::Usym { pid } | Decode::Ustack { pid, .. } => *pid = at,
+        _ => {}
+    }
+    c
+}
+
+/// The start's pid, stashed at `off` for a start value that prints in its
+/// process (see `with_start_pid`), read where the join put it.
+pub(crate) fn joined_pid(off: u32) -> Capture {
+    joined(&crate::resolve::builtin_pid(), off)
 }
 
 /// Refuses pairs that cannot mean what they say.
@@ -433,6 +465,12 @@ struct Reads {
 
 impl Reads {
     fn capture(&mut self, c: &Capture) {
+        if let (Base::Record, Decode::Usym { pid } | Decode::Ustack { pid, .. }) =
+            (c.base, c.decode)
+        {
+            // The start's pid it prints with (`with_start_pid`).
+            self.offs.push(pid);
+        }
         match (c.base, c.read) {
             (Base::Record, Read::Int { off: 0, .. }) => self.latency = true,
             (
@@ -767,15 +805,21 @@ pub fn lower_pair(
             value_size += c.slot_size.div_ceil(8) * 8;
         }
     }
+    let new_off = |off: &mut u32| {
+        if let Some((_, _, new)) = kept.iter().find(|(_, old, _)| old == off) {
+            *off = *new;
+        }
+    };
     let moved = |c: &Capture| -> Capture {
         let mut c = c.clone();
         if c.base == Base::Record {
             if let Read::Int { off, .. } | Read::Str { off, .. } | Read::Bytes { off, .. } =
                 &mut c.read
             {
-                if let Some((_, _, new)) = kept.iter().find(|(_, old, _)| old == off) {
-                    *off = *new;
-                }
+                new_off(off);
+            }
+            if let Decode::Usym { pid } | Decode::Ustack { pid, .. } = &mut c.decode {
+                new_off(pid);
             }
         }
         c

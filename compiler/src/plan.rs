@@ -23,7 +23,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Version of the plan format; bumped on any incompatible change.
-pub const PLAN_FORMAT: u32 = 4;
+pub const PLAN_FORMAT: u32 = 5;
 
 /// Size of the record header: `u64 ts; u32 probe index; u32 cpu`.
 pub const RECORD_HEADER: u32 = 16;
@@ -65,6 +65,13 @@ pub const MAX_JOIN_ARGS: u32 = 64;
 /// Arguments `join()` reads when no maximum is given (bcc execsnoop's
 /// `--max-args`).
 pub const DEFAULT_JOIN_ARGS: u32 = 20;
+/// Most frames of a stack (`kstack(N)`, `ustack(N)`): the kernel's
+/// default `kernel.perf_event_max_stack`, and the depth the shared stack
+/// map stores.
+pub const MAX_STACK_FRAMES: u32 = 127;
+/// Highest `profile:hz:N` rate: above it the sampling costs more than it
+/// tells (and the kernel throttles at `kernel.perf_event_max_sample_rate`).
+pub const MAX_PROFILE_HZ: u32 = 10_000;
 /// Bytes of a `join()` slot: the joined text with its NUL, then one
 /// truncation flag byte (the template's scratch area is padded for it).
 pub const JOIN_BYTES: u32 = 1024;
@@ -158,6 +165,10 @@ pub enum Format {
     Json,
     /// RFC 4180 CSV with a header row.
     Csv,
+    /// Folded stacks (`comm;outer;…;inner COUNT`), one line per key of a
+    /// stack-keyed aggregation: the input of FlameGraph, inferno and
+    /// speedscope.
+    Folded,
 }
 
 /// Time column mode.
@@ -316,6 +327,12 @@ pub enum Attach {
         symbol: String,
         /// True for a uretprobe.
         ret: bool,
+    },
+    /// `profile:hz:N`: a CPU-clock perf event sampling every online CPU
+    /// `hz` times a second; the builtins are the interrupted task's.
+    Profile {
+        /// Samples per second and CPU.
+        hz: u32,
     },
 }
 
@@ -484,6 +501,11 @@ pub enum Builtin {
     Cgroup,
     /// The current `struct task_struct *` (`bpf_get_current_task`).
     Task,
+    /// The kernel stack's id in the shared stack map (`bpf_get_stackid`),
+    /// negative (an errno) when it could not be stored.
+    Kstack,
+    /// The user stack's id in the shared stack map, as [`Builtin::Kstack`].
+    Ustack,
 }
 
 /// Which address space a read goes to.
@@ -872,6 +894,20 @@ pub enum Decode {
     },
     /// A cgroup v2 id printed as its path (`cgroup_path()`).
     CgroupPath,
+    /// A kernel stack id ([`Builtin::Kstack`]) printed as its frames,
+    /// innermost first, symbolized from `/proc/kallsyms`.
+    Kstack {
+        /// Frames printed (the innermost ones); 0: all.
+        frames: u32,
+    },
+    /// A user stack id ([`Builtin::Ustack`]) printed as its frames,
+    /// symbolized in the process whose pid is in the slot at `pid`.
+    Ustack {
+        /// Frames printed (the innermost ones); 0: all.
+        frames: u32,
+        /// Record slot of the process id.
+        pid: u32,
+    },
     /// A cgroup v2 id printed as the container id its path names
     /// (`container()`), or `-`.
     Container,

@@ -26,7 +26,7 @@ pub struct Env<'a> {
 }
 
 /// Probe kinds as written.
-pub const PROBE_KINDS: [&str; 10] = [
+pub const PROBE_KINDS: [&str; 11] = [
     "kfunc",
     "kretfunc",
     "kprobe",
@@ -37,12 +37,13 @@ pub const PROBE_KINDS: [&str; 10] = [
     "tp_btf",
     "uprobe",
     "uretprobe",
+    "profile",
 ];
 
 /// Builtin names.
-pub const BUILTINS: [&str; 14] = [
+pub const BUILTINS: [&str; 16] = [
     "pid", "tid", "uid", "gid", "comm", "ts", "cpu", "cgroup", "retval", "ppid", "task", "pidns",
-    "mntns", "netns",
+    "mntns", "netns", "kstack", "ustack",
 ];
 
 /// Functions of version 1 (version 2 adds
@@ -147,7 +148,11 @@ impl Capture {
             Decode::Ip4 => ValueClass::Ip4,
             Decode::Int { signed, .. } => ValueClass::Int { signed },
             Decode::Bool | Decode::Pointer | Decode::Hex => ValueClass::Int { signed: false },
-            Decode::Ip6 | Decode::Bytes | Decode::IntArray { .. } => ValueClass::Opaque,
+            Decode::Ip6
+            | Decode::Bytes
+            | Decode::IntArray { .. }
+            | Decode::Kstack { .. }
+            | Decode::Ustack { .. } => ValueClass::Opaque,
             Decode::Joined => ValueClass::Str,
             Decode::Name { signed, .. } | Decode::Enum { signed, .. } => ValueClass::Int { signed },
             Decode::Ksym | Decode::Usym { .. } | Decode::CgroupPath | Decode::Container => {
@@ -216,6 +221,7 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             "tp_btf" => ("a BTF tracepoint", "tp_btf:sched_process_exec"),
             "tracepoint" => ("CATEGORY:NAME", "tracepoint:syscalls:sys_enter_execve"),
             "uprobe" | "uretprobe" => ("BINARY:SYMBOL", "uprobe:libc:getaddrinfo"),
+            "profile" => ("a sampling rate", "profile:hz:99"),
             _ => ("", ""),
         };
         if !what.is_empty() {
@@ -365,6 +371,10 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             ctx.ptr_mem = Mem::User;
             ctx.args_readable = !ret;
             Ok(ctx)
+        }
+        "profile" => {
+            let attach = crate::stacks::profile_attach(rest, rest_span)?;
+            Ok(base(attach, "profile"))
         }
         _ => {
             let mut d =
@@ -1239,6 +1249,10 @@ impl<'a> Resolver<'a> {
                     self.shadows(name, e.span);
                     return c;
                 }
+                if let Some(c) = self.stack_builtin(name, e.span) {
+                    self.shadows(name, e.span);
+                    return c;
+                }
                 if name == "retval" {
                     return self.retval(e.span);
                 }
@@ -1285,6 +1299,7 @@ impl<'a> Resolver<'a> {
                 Attach::Uprobe { binary, symbol, .. } => {
                     format!("a return probe sees it: `uretprobe:{binary}:{symbol}`")
                 }
+                Attach::Profile { .. } => "a `profile:` sample interrupts a task anywhere: it has no return value".to_string(),
                 Attach::Tracepoint { .. } | Attach::TpBtf { .. } => "tracepoints have no return value; a syscall's result is the `ret` field of `tracepoint:syscalls:sys_exit_…`".to_string(),
             };
             return Err(err(span, "`retval` in an entry probe")
@@ -1516,7 +1531,10 @@ impl<'a> Resolver<'a> {
                     },
                 })
             }
-            _ => match self.context_call(func, args, span) {
+            _ => match self
+                .context_call(func, args, span)
+                .or_else(|| self.stack_call(func, args, span))
+            {
                 Some(r) => r,
                 None => Err(err(func_span, format!("unknown function `{func}()`"))
                     .label("unknown function")
@@ -1525,6 +1543,7 @@ impl<'a> Resolver<'a> {
                         FUNCTIONS
                             .iter()
                             .chain(&crate::context::CONTEXT_FUNCTIONS)
+                            .chain(&crate::stacks::STACK_BUILTINS)
                             .copied(),
                         "functions",
                     )),

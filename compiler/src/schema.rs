@@ -98,7 +98,7 @@ pub const SCHEMA: &str = r##"{
       "type": "object",
       "additionalProperties": false,
       "properties": {
-        "format": { "enum": ["table", "json", "csv"] },
+        "format": { "enum": ["table", "json", "csv", "folded"] },
         "time": { "enum": ["relative", "absolute", "none"] },
         "interval": { "type": ["string", "integer"], "description": "Aggregations: print every interval (1s, 500ms, 2m; an integer is seconds), then reset." },
         "cumulative": { "type": "boolean", "description": "Aggregations: keep totals across interval prints." },

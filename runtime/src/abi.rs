@@ -79,8 +79,14 @@ pub mod builtin {
     pub const CGROUP: u8 = 8;
     /// The current `struct task_struct *`
     pub const TASK: u8 = 9;
+    /// `kstack`: the kernel stack's id in the shared stack map.
+    pub const KSTACK: u8 = 10;
+    /// `ustack`: the user stack's id in the shared stack map.
+    pub const USTACK: u8 = 11;
     /// Every code the templates know.
-    pub const ALL: [u8; 9] = [PID, TID, UID, GID, COMM, TS, CPU, CGROUP, TASK];
+    pub const ALL: [u8; 11] = [
+        PID, TID, UID, GID, COMM, TS, CPU, CGROUP, TASK, KSTACK, USTACK,
+    ];
 }
 
 /// `tc_op.read`
@@ -584,6 +590,8 @@ fn encode_op(i: usize, op: &ValueOp, record_size: u32) -> Result<TcOp, AbiError>
                 Builtin::Cpu => builtin::CPU,
                 Builtin::Cgroup => builtin::CGROUP,
                 Builtin::Task => builtin::TASK,
+                Builtin::Kstack => builtin::KSTACK,
+                Builtin::Ustack => builtin::USTACK,
             };
         }
         Base::Record => {

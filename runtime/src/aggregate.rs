@@ -210,6 +210,21 @@ pub fn merge(plan: &AggPlan, raw: &[u8], stride: usize, cpus: usize) -> Vec<u64>
     words
 }
 
+/// Adds `other`'s value words into `acc` (two keys that print the same:
+/// as CPUs merge, sums added and `min`/`max` words by unsigned max).
+pub fn combine(plan: &AggPlan, acc: &mut [u64], other: &[u64]) {
+    for v in &plan.values {
+        let first = v.off as usize / 8;
+        let n = v.func.value_bytes() as usize / 8;
+        for w in first..(first + n).min(acc.len()).min(other.len()) {
+            acc[w] = match v.func {
+                AggFunc::Min | AggFunc::Max => acc[w].max(other[w]),
+                _ => acc[w].wrapping_add(other[w]),
+            };
+        }
+    }
+}
+
 /// The integer a merged `min`/`max` word stands for.
 fn unord(w: u64, signed: bool) -> i128 {
     if signed {
@@ -304,6 +319,11 @@ impl KeyDecoder {
         }
     }
 
+    /// Prints `kstack`/`ustack` keys from this session's stack map.
+    pub fn set_stacks(&mut self, stacks: crate::stacks::SharedStacks) {
+        self.decoder.set_stacks(stacks);
+    }
+
     /// The key values of `key` (owned).
     pub fn decode(&mut self, key: &[u8]) -> Vec<Value<'static>> {
         let h = RECORD_HEADER as usize;
@@ -326,6 +346,7 @@ fn owned(v: Value<'_>) -> Value<'static> {
         Value::Str(s) => Value::Str(std::borrow::Cow::Owned(s.into_owned())),
         Value::Ip4(a) => Value::Ip4(a),
         Value::Ip6(a) => Value::Ip6(a),
+        Value::Stack(s) => Value::Stack(s),
         // Bytes and arrays are not key types the compiler allows; shown as text.
         other => Value::Str(std::borrow::Cow::Owned(other.to_string())),
     }

@@ -120,6 +120,15 @@ pub struct RunArgs {
     /// the spec's stash size).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
     pub stash: Option<u32>,
+    /// Distinct stacks (`kstack`, `ustack`) the kernel keeps for the run;
+    /// beyond them, or when a stack's hash bucket is taken, a stack is
+    /// lost, and counted.
+    #[arg(long, value_name = "N", default_value_t = tracectl_load_default_stacks(), value_parser = clap::value_parser!(u32).range(1..=1_048_576))]
+    pub stack_entries: u32,
+    /// Write the stack-keyed aggregations as an interactive flame graph
+    /// (a self-contained SVG) to FILE at exit, instead of printing them.
+    #[arg(long, value_name = "FILE")]
+    pub flamegraph: Option<std::path::PathBuf>,
     /// Ring buffer size in KiB (a power of two, at most 2097152).
     #[arg(long, default_value_t = 4096, value_name = "KIB", value_parser = parse_buffer_kib)]
     pub buffer_kib: u32,
@@ -145,6 +154,9 @@ pub enum OutputFormat {
     Json,
     /// CSV.
     Csv,
+    /// Folded stacks (`comm;outer;…;inner COUNT`) of stack-keyed
+    /// aggregations, for FlameGraph, inferno, speedscope.
+    Folded,
 }
 
 /// `--time`.
@@ -233,6 +245,11 @@ fn parse_poll_interval(s: &str) -> Result<Duration, String> {
 /// `--interval`: a duration of at least 1ms.
 fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_poll_interval(s)
+}
+
+/// `--stack-entries`'s default.
+const fn tracectl_load_default_stacks() -> u32 {
+    crate::load::DEFAULT_STACK_ENTRIES
 }
 
 /// The largest `--buffer-kib`: 2 GiB, the largest power of two of bytes a

@@ -120,6 +120,10 @@ pub enum Value<'a> {
     Bytes(&'a [u8]),
     /// An array of integers, printed `[1,2,3]` (a JSON array in JSON).
     IntArray(IntArray<'a>),
+    /// A symbolized stack (`kstack`, `ustack`): its frames joined by `;`,
+    /// innermost first (a JSON array of strings in JSON; one line per
+    /// frame under the row in a table).
+    Stack(std::sync::Arc<crate::stacks::Stack>),
 }
 
 /// A lazily decoded array of little-endian integers, borrowed from the record.
@@ -195,6 +199,11 @@ impl Decoder {
             errors: AtomicU64::new(0),
             names: Names::new(plan),
         }
+    }
+
+    /// Prints `kstack`/`ustack` from this session's stack map.
+    pub fn set_stacks(&mut self, stacks: crate::stacks::SharedStacks) {
+        self.names.set_stacks(stacks);
     }
 
     /// Decodes one raw record.
@@ -330,12 +339,13 @@ fn decode_slot<'a>(names: &'a Names, decode: Decode, slot: &'a [u8], raw: &[u8])
                 Value::Str(s)
             }
         }
-        Decode::Usym { pid } => {
+        Decode::Usym { pid } | Decode::Ustack { pid, .. } => {
             let pid = raw
                 .get(pid as usize..pid as usize + 4)
                 .map_or(0, |b| le_u64(b) as u32);
             names.value(decode, le_u64(slot), pid)
         }
+        Decode::Kstack { .. } => names.value(decode, le_u64(slot), 0),
         Decode::Name { .. }
         | Decode::Enum { .. }
         | Decode::Ksym
@@ -481,6 +491,14 @@ impl Value<'_> {
             }
             Value::Bytes(b) => push_bytes_hex(buf, b),
             Value::IntArray(a) => push_int_array(buf, a),
+            Value::Stack(s) => {
+                for (i, line) in s.lines().iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b';');
+                    }
+                    buf.extend_from_slice(line.as_bytes());
+                }
+            }
         }
     }
 
@@ -496,6 +514,16 @@ impl Value<'_> {
                 self.write_text(buf)
             }
             Value::Str(s) => write_json_str(buf, s),
+            Value::Stack(s) => {
+                buf.push(b'[');
+                for (i, line) in s.lines().iter().enumerate() {
+                    if i > 0 {
+                        buf.push(b',');
+                    }
+                    write_json_str(buf, line);
+                }
+                buf.push(b']');
+            }
             Value::Pointer(_) | Value::Hex(_) | Value::Ip4(_) | Value::Ip6(_) | Value::Bytes(_) => {
                 buf.push(b'"');
                 self.write_text(buf);

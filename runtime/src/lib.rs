@@ -21,7 +21,9 @@ pub mod pair;
 pub mod recipes;
 pub mod run;
 pub mod session;
+pub mod stacks;
 pub mod stats;
-pub mod symbols;
+/// Stack symbolization (blazesym): kernel and user addresses to functions, offsets and modules.
+pub mod symbolize;
 pub mod targets;
 pub mod templates;

@@ -31,15 +31,19 @@ use std::num::NonZeroU32;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aya::maps::{CgroupArray, PerCpuArray, RingBuf};
+use aya::maps::{CgroupArray, PerCpuArray, RingBuf, StackTraceMap};
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use aya::programs::uprobe::UProbeScope;
-use aya::programs::{BtfTracePoint, FEntry, FExit, KProbe, ProgramError, TracePoint, UProbe};
+use aya::programs::{
+    BtfTracePoint, FEntry, FExit, KProbe, PerfEvent, ProgramError, TracePoint, UProbe,
+};
 use aya::{Btf, Ebpf, EbpfError, EbpfLoader, VerifierLogLevel};
 use tracectl_compiler::plan::{
-    Attach, Base, KernelMode, PairRole, Plan, ProbeConfig, ProbePlan, TimeMode, PLAN_FORMAT,
+    Attach, Base, Builtin, KernelMode, PairRole, Plan, ProbeConfig, ProbePlan, TimeMode,
+    PLAN_FORMAT,
 };
 
 use crate::abi::{self, MAX_REG_ARGS};
@@ -47,7 +51,8 @@ use crate::aggregate;
 use crate::error::{verifier_summary, RuntimeError};
 use crate::pair::{PairMaps, PAIR_COUNTS_MAP, STASH_MAP};
 use crate::session::Session;
-use crate::templates::{Kind, CGROUP_FILTER_MAP, EVENTS_MAP, LOST_MAP};
+use crate::stacks::Stacks;
+use crate::templates::{Kind, CGROUP_FILTER_MAP, EVENTS_MAP, LOST_MAP, STACKS_MAP};
 
 /// Default ring-buffer size: 4 MiB.
 pub const DEFAULT_RING_BYTES: u32 = 4 << 20;
@@ -78,7 +83,13 @@ pub struct LoaderOptions {
     /// Only events of tasks in this cgroup v2 directory or below it
     /// (`--cgroup`, `--container`), filtered in the kernel.
     pub cgroup: Option<PathBuf>,
+    /// Entries of the shared stack map when a probe reads `kstack` or
+    /// `ustack` (`--stack-entries`): distinct stacks kept for the run.
+    pub stack_entries: u32,
 }
+
+/// Default entries of the stack map (as bcc's profile and stackcount).
+pub const DEFAULT_STACK_ENTRIES: u32 = 16384;
 
 impl Default for LoaderOptions {
     fn default() -> Self {
@@ -89,6 +100,7 @@ impl Default for LoaderOptions {
             verbose_verifier: false,
             no_trampolines: false,
             cgroup: None,
+            stack_entries: DEFAULT_STACK_ENTRIES,
         }
     }
 }
@@ -236,6 +248,8 @@ impl Loader {
         } else {
             VerifierLogLevel::DEBUG | VerifierLogLevel::STATS
         };
+        let uses_stacks = programs.iter().any(|(_, p)| reads_stacks(&p.config));
+        let stacks_pin = pins.path.join(STACKS_MAP);
         let events_pin = pins.path.join(EVENTS_MAP);
         let lost_pin = pins.path.join(LOST_MAP);
         let cgroup_pin = pins.path.join(CGROUP_FILTER_MAP);
@@ -246,6 +260,15 @@ impl Loader {
             .map_pin_path(EVENTS_MAP, events_pin.as_path())
             .map_pin_path(LOST_MAP, lost_pin.as_path())
             .map_pin_path(CGROUP_FILTER_MAP, cgroup_pin.as_path())
+            .map_max_entries(
+                STACKS_MAP,
+                if uses_stacks {
+                    self.options.stack_entries.max(1)
+                } else {
+                    1
+                },
+            )
+            .map_pin_path(STACKS_MAP, stacks_pin.as_path())
             .verifier_log_level(level);
 
         let cpus = if plan.probes.iter().any(|p| p.config.agg.is_some()) {
@@ -329,6 +352,15 @@ impl Loader {
             // Until this entry is set, the programs drop every event.
             set_cgroup_filter(first, dir)?;
         }
+        let stacks = if uses_stacks {
+            let map = first
+                .take_map(STACKS_MAP)
+                .ok_or_else(|| internal("the template has no stacks map"))?;
+            let map = StackTraceMap::try_from(map).map_err(|e| internal(&error_chain(&e)))?;
+            Some(Arc::new(Mutex::new(Stacks::new(map))))
+        } else {
+            None
+        };
         let ring = first
             .take_map(EVENTS_MAP)
             .ok_or_else(|| internal("the template has no events map"))?;
@@ -338,7 +370,7 @@ impl Loader {
             .ok_or_else(|| internal("the template has no lost map"))?;
         let lost: PerCpuArray<_, u64> =
             PerCpuArray::try_from(lost).map_err(|e| internal(&error_chain(&e)))?;
-        Ok(Session::new(
+        let mut session = Session::new(
             objects,
             kinds,
             start_kinds,
@@ -348,7 +380,9 @@ impl Loader {
             pairs,
             ring_bytes,
             t0.elapsed(),
-        ))
+        );
+        session.stacks = stacks;
+        Ok(session)
     }
 
     /// Loads, attaches and detaches every probe of `plan` (`tracectl check
@@ -507,6 +541,14 @@ impl Loader {
                 };
                 p.attach(symbol.as_str(), binary.as_str(), scope)
                     .map_err(|e| uprobe_error(probe, binary, symbol, e))?;
+            }
+            (Attach::Profile { hz }, Kind::PerfEvent) => {
+                let p: &mut PerfEvent = prog.try_into().map_err(verr)?;
+                p.load().map_err(verr)?;
+                let cpus = aya::util::online_cpus()
+                    .map_err(|(what, e)| RuntimeError::io(format!("reading {what} failed"), e))?;
+                attach_profile(p, *hz, &cpus)
+                    .map_err(|e| attach_err(&format!("profile:hz:{hz}"), e))?;
             }
             _ => return Err(internal("template and attach point do not match")),
         }
@@ -719,7 +761,35 @@ fn candidates(attach: &Attach, have_btf: bool, no_trampolines: bool) -> Vec<Kind
             }
         }
         Attach::Uprobe { ret, .. } => vec![if *ret { Kind::Uretprobe } else { Kind::Uprobe }],
+        Attach::Profile { .. } => vec![Kind::PerfEvent],
     }
+}
+
+/// Samples every online CPU `hz` times a second (the CPU clock, in
+/// frequency mode, as perf and bcc's profile). CPUs brought online later
+/// are not sampled: the set is fixed at start, as bpftrace's.
+fn attach_profile(p: &mut PerfEvent, hz: u32, cpus: &[u32]) -> Result<(), ProgramError> {
+    for &cpu in cpus {
+        p.attach(
+            PerfEventConfig::Software(SoftwareEvent::CpuClock),
+            PerfEventScope::AllProcessesOneCpu { cpu },
+            SamplePolicy::Frequency(hz as u64),
+            false,
+        )?;
+    }
+    Ok(())
+}
+
+/// Does a program of this configuration read a stack?
+fn reads_stacks(config: &ProbeConfig) -> bool {
+    config.ops.iter().any(|op| {
+        matches!(
+            op.base,
+            Base::Builtin {
+                builtin: Builtin::Kstack | Builtin::Ustack
+            }
+        )
+    })
 }
 
 /// Puts the cgroup directory `dir` in the shared `cgroup_filter` map.
@@ -787,6 +857,8 @@ fn check_args_area(kind: Kind, config: &ProbeConfig) -> Result<(), String> {
             Kind::Fexit => end <= config.nargs as u64 * 8 || in_ret,
             Kind::Kprobe | Kind::Uprobe => end <= config.nargs.min(MAX_REG_ARGS) as u64 * 8,
             Kind::Kretprobe | Kind::Uretprobe => in_ret,
+            // A sample has no arguments.
+            Kind::PerfEvent => false,
         };
         if !ok {
             let what = match kind {

@@ -9,6 +9,7 @@
 //! closed output pipe; dropping the [`Session`] detaches everything.
 
 use std::io::{self, IsTerminal, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -94,6 +95,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         verbose_verifier: args.load.verbose_verifier,
         no_trampolines: args.load.no_trampolines,
         cgroup,
+        stack_entries: args.stack_entries,
     })
     .map_err(runtime_failure)?;
 
@@ -116,7 +118,30 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             OutputFormat::Table => Format::Table,
             OutputFormat::Json => Format::Json,
             OutputFormat::Csv => Format::Csv,
+            OutputFormat::Folded => Format::Folded,
         };
+    }
+    if plan.output.format == Format::Folded || args.flamegraph.is_some() {
+        let what = if args.flamegraph.is_some() {
+            "--flamegraph"
+        } else {
+            "folded output"
+        };
+        let refusal = if args.flamegraph.is_some() {
+            // A flame graph takes the stack-keyed probes; others print.
+            (!plan.probes.iter().any(|p| {
+                tracectl_compiler::stacks::folded_refusal(std::slice::from_ref(p)).is_none()
+            }))
+            .then(|| tracectl_compiler::stacks::folded_refusal(&plan.probes))
+            .flatten()
+        } else {
+            tracectl_compiler::stacks::folded_refusal(&plan.probes)
+        };
+        if let Some((_, why)) = refusal {
+            return Err(Failure::Message(format!(
+                "{what}: {why} (e.g. `by: [comm, ustack]` with `samples: count()`)"
+            )));
+        }
     }
     if let Some(t) = args.time {
         plan.output.time = match t {
@@ -213,6 +238,17 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
     let poll_interval = args.poll_interval.unwrap_or(POLL_INTERVAL);
     let stdout: Box<dyn Write> = Box::new(io::stdout().lock());
     let mut stats = Stats::new(plan);
+    let stacks = session.stacks();
+    let mut decoder = Decoder::new(plan);
+    if let Some(s) = &stacks {
+        decoder.set_stacks(s.clone());
+        if let Some(st) = stats.as_mut() {
+            st.set_stacks(s);
+        }
+    }
+    if let (Some(_), Some(st)) = (&args.flamegraph, stats.as_mut()) {
+        st.collect_flame_graph();
+    }
     // Event records are printed only when a probe sends them.
     let has_events = plan.probes.iter().any(|p| p.config.agg.is_none());
     let mut next_print = stats
@@ -221,7 +257,7 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         .map(|i| (started + i, i));
     let mut pump = Pump {
         session,
-        decoder: Decoder::new(plan),
+        decoder,
         writer: Writer::new(plan, plan.output.format, plan.output.time, stdout),
         status: Status::new(io::stderr().is_terminal()),
         spare: Vec::new(),
@@ -290,6 +326,9 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
             }
         }
         not_counted = st.dropped(&mut pump.session);
+        if let Some(path) = &args.flamegraph {
+            write_flame_graph(st, plan, path)?;
+        }
     }
     if pump.write_error.is_none() {
         // `finish` also writes the event header when no record came.
@@ -357,6 +396,21 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
     if decoder.errors() > 0 {
         summary.push_str(&format!(", {} undecodable", decoder.errors()));
     }
+    if let Some(l) = stacks
+        .as_ref()
+        .and_then(|s| s.lock().ok().map(|s| s.losses()))
+    {
+        if l.lost > 0 {
+            summary.push_str(&format!(
+                ", {} stack{} lost (the stack map was full or a hash bucket taken: raise --stack-entries)",
+                l.lost,
+                if l.lost == 1 { "" } else { "s" }
+            ));
+        }
+        if l.gone > 0 {
+            summary.push_str(&format!(", {} stack ids not found", l.gone));
+        }
+    }
     summary.push_str(match end {
         Some(End::Signal) => " (interrupted)",
         Some(End::Duration) => " (duration reached)",
@@ -368,6 +422,39 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         Some(e) => Err(Failure::Message(format!("writing the output failed: {e}"))),
         None => Ok(()),
     }
+}
+
+/// Writes the flame graph `--flamegraph` collected to `path`.
+fn write_flame_graph(stats: &Stats, plan: &Plan, path: &Path) -> Result<(), Failure> {
+    // Weighed by the first value: samples for `count()`, else its unit.
+    let unit = plan
+        .probes
+        .iter()
+        .filter_map(|p| p.config.agg.as_ref())
+        .find(|a| {
+            a.keys
+                .iter()
+                .any(|k| tracectl_compiler::stacks::is_stack(k.decode))
+        })
+        .and_then(|a| a.values.first())
+        .map_or("samples", |v| match v.func {
+            tracectl_compiler::plan::AggFunc::Count => "samples",
+            _ => v.name.as_str(),
+        });
+    let Some((svg, total)) = stats.flame_graph(&plan.name, unit) else {
+        return Ok(());
+    };
+    std::fs::write(path, svg).map_err(|e| {
+        Failure::Message(format!(
+            "cannot write the flame graph {}: {e}",
+            path.display()
+        ))
+    })?;
+    eprintln!(
+        "tracectl: flame graph of {total} {unit} written to {}",
+        path.display()
+    );
+    Ok(())
 }
 
 /// Moves records from the ring buffer to the output.

@@ -19,6 +19,7 @@ use aya::Ebpf;
 use crate::aggregate::AggMap;
 use crate::error::RuntimeError;
 use crate::pair::{PairCounts, PairMaps};
+use crate::stacks::SharedStacks;
 use crate::templates::Kind;
 
 /// Attached probes of one plan and their shared ring buffer.
@@ -33,6 +34,8 @@ pub struct Session {
     start_kinds: Vec<Option<Kind>>,
     ring_bytes: u32,
     startup: Duration,
+    /// The shared stack map, when a probe reads `kstack` or `ustack`.
+    pub(crate) stacks: Option<SharedStacks>,
 }
 
 impl std::fmt::Debug for Session {
@@ -69,7 +72,14 @@ impl Session {
             start_kinds,
             ring_bytes,
             startup,
+            stacks: None,
         }
+    }
+
+    /// The stacks `kstack`/`ustack` slots name, when a probe reads one
+    /// (for [`crate::decode::Decoder::set_stacks`]).
+    pub fn stacks(&self) -> Option<SharedStacks> {
+        self.stacks.clone()
     }
 
     /// Waits up to `timeout` for records, then hands every available record

@@ -6,13 +6,18 @@
 //! descending, keeps the first `top` rows, and writes them in the output
 //! format ([`crate::output::agg`]).
 
+use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 
-use tracectl_compiler::plan::{Format, Plan};
+use tracectl_compiler::plan::{AggPlan, Decode, Format, Plan};
+use tracectl_compiler::stacks::is_stack;
 
-use crate::aggregate::{cells, sort_rows, KeyDecoder};
+use crate::aggregate::{cells, combine, sort_rows, KeyDecoder};
+use crate::decode::Value;
 use crate::output::agg::{write_csv, write_json, write_table, AggPrint, AggRow};
+use crate::output::flame::write_svg;
+use crate::output::folded::{fold, write_folded, FoldedStack};
 use crate::output::Writer;
 use crate::session::Session;
 
@@ -24,6 +29,11 @@ struct ProbeStats {
     key_names: Vec<String>,
     value_names: Vec<String>,
     csv_header_done: bool,
+    /// Keyed by a stack.
+    stacks: bool,
+    /// Keys that differ only in what is not printed (`kstack(N)`'s cut
+    /// frames, the hidden pid of `ustack`) are merged when printed.
+    merge: bool,
 }
 
 /// The printer of a plan's aggregating probes.
@@ -38,6 +48,8 @@ pub struct Stats {
     /// Prints written so far.
     pub prints: u64,
     buf: Vec<u8>,
+    /// `--flamegraph`: the folded stacks of the stack-keyed probes so far.
+    flame: Option<HashMap<Vec<String>, u64>>,
 }
 
 impl Stats {
@@ -56,6 +68,15 @@ impl Stats {
                     key_names: a.keys.iter().map(|k| k.name.clone()).collect(),
                     value_names: a.values.iter().map(|v| v.name.clone()).collect(),
                     csv_header_done: false,
+                    stacks: a.keys.iter().any(|k| is_stack(k.decode)),
+                    merge: a.keys.iter().any(|k| {
+                        matches!(
+                            k.decode,
+                            Decode::Kstack { frames: 1.. }
+                                | Decode::Ustack { .. }
+                                | Decode::Usym { .. }
+                        )
+                    }),
                 })
             })
             .collect();
@@ -72,7 +93,33 @@ impl Stats {
             interval: s.interval_ns.map(Duration::from_nanos),
             prints: 0,
             buf: Vec::new(),
+            flame: None,
         })
+    }
+
+    /// Prints `kstack`/`ustack` keys from this session's stack map.
+    pub fn set_stacks(&mut self, stacks: &crate::stacks::SharedStacks) {
+        for ps in &mut self.probes {
+            ps.keys.set_stacks(stacks.clone());
+        }
+    }
+
+    /// Collects the stack-keyed probes' rows for a flame graph
+    /// ([`Stats::flame_graph`]) instead of printing them.
+    pub fn collect_flame_graph(&mut self) {
+        self.flame = Some(HashMap::new());
+    }
+
+    /// The flame graph of what [`Stats::collect_flame_graph`] collected, as
+    /// an SVG document, and its total weight; `None` when not collecting.
+    pub fn flame_graph(&self, title: &str, unit: &str) -> Option<(Vec<u8>, u64)> {
+        let flame = self.flame.as_ref()?;
+        let mut stacks: Vec<FoldedStack> = flame.iter().map(|(f, w)| (f.clone(), *w)).collect();
+        stacks.sort();
+        let total = stacks.iter().map(|(_, w)| w).sum();
+        let mut svg = Vec::new();
+        write_svg(&mut svg, title, unit, &stacks);
+        Some((svg, total))
     }
 
     /// Reads every aggregating probe's map and prints it; `last`: the print
@@ -95,25 +142,45 @@ impl Stats {
                 continue;
             };
             let entries = map.read(agg, reset)?;
-            let mut rows: Vec<AggRow<'static>> = entries
-                .iter()
-                .map(|e| AggRow {
-                    keys: ps.keys.decode(&e.key),
-                    values: cells(agg, &e.words),
+            let decoded = entries
+                .into_iter()
+                .map(|e| (ps.keys.decode(&e.key), e.words));
+            let decoded: Vec<(Vec<Value<'static>>, Vec<u64>)> = if ps.merge {
+                merge_printed(agg, decoded)
+            } else {
+                decoded.collect()
+            };
+            let mut rows: Vec<AggRow<'static>> = decoded
+                .into_iter()
+                .map(|(keys, words)| AggRow {
+                    keys,
+                    values: cells(agg, &words),
                 })
                 .collect();
             sort_rows(&mut rows, agg, &agg.keys, self.sort.as_deref());
-            if let Some(top) = self.top {
-                rows.truncate(top as usize);
-            }
-            printed += rows.len();
-            let p = AggPrint {
+            let mut p = AggPrint {
                 probe: &ps.name,
                 time_ns: now,
                 key_names: &ps.key_names,
                 value_names: &ps.value_names,
                 rows: &rows,
             };
+            if let Some(flame) = self.flame.as_mut().filter(|_| ps.stacks) {
+                // The whole run: every print's rows, or the last one's
+                // when each print holds the totals so far.
+                if !reset {
+                    flame.clear();
+                }
+                for (frames, w) in fold(&p) {
+                    *flame.entry(frames).or_insert(0) += w;
+                }
+                continue;
+            }
+            let top = self
+                .top
+                .map_or(rows.len(), |t| (t as usize).min(rows.len()));
+            p.rows = &rows[..top];
+            printed += top;
             self.buf.clear();
             match self.format {
                 Format::Table => write_table(&p, &mut self.buf),
@@ -122,6 +189,7 @@ impl Stats {
                     write_csv(&p, !ps.csv_header_done, &mut self.buf);
                     ps.csv_header_done = true;
                 }
+                Format::Folded => write_folded(&p, &mut self.buf),
             }
             out.write_raw(&self.buf)?;
         }
@@ -141,6 +209,26 @@ impl Stats {
             })
             .collect()
     }
+}
+
+/// Merges rows whose printed keys are equal (their text), values combined.
+fn merge_printed(
+    agg: &AggPlan,
+    rows: impl Iterator<Item = (Vec<Value<'static>>, Vec<u64>)>,
+) -> Vec<(Vec<Value<'static>>, Vec<u64>)> {
+    let mut at: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut out: Vec<(Vec<Value<'static>>, Vec<u64>)> = Vec::new();
+    for (keys, words) in rows {
+        let text: Vec<String> = keys.iter().map(Value::to_string).collect();
+        match at.get(&text) {
+            Some(&i) => combine(agg, &mut out[i].1, &words),
+            None => {
+                at.insert(text, out.len());
+                out.push((keys, words));
+            }
+        }
+    }
+    out
 }
 
 /// Now, in nanoseconds since the Unix epoch.

@@ -3,8 +3,8 @@
 //! Each kind is one small object built from `templates-ebpf/KIND.bpf.c` and
 //! the shared `capture.h`; it holds one program, the `CFG` configuration
 //! global, the shared `events` ring buffer and `lost` counter, a private
-//! per-CPU `scratch` map, the aggregation maps (agg.h) and a paired probe's
-//! `stash` and `pair_counts` (pair.h). The objects are committed (`templates-ebpf/obj/`),
+//! per-CPU `scratch` map, the aggregation maps (agg.h), a paired probe's
+//! `stash` and `pair_counts` (pair.h) and the shared `stacks` map (stack.h). The objects are committed (`templates-ebpf/obj/`),
 //! so building tracectl needs no clang.
 
 use std::fmt;
@@ -28,6 +28,8 @@ pub enum Kind {
     Uprobe,
     /// User function return.
     Uretprobe,
+    /// A perf event's samples (`profile:hz:N`).
+    PerfEvent,
 }
 
 /// One embedded template.
@@ -49,6 +51,8 @@ pub const EVENTS_MAP: &str = "events";
 pub const LOST_MAP: &str = "lost";
 /// Name of the shared cgroup array of `--cgroup` / `--container`.
 pub const CGROUP_FILTER_MAP: &str = "cgroup_filter";
+/// Name of the shared stack map (`kstack`, `ustack`; stack.h).
+pub const STACKS_MAP: &str = "stacks";
 /// Name of the private per-CPU scratch map.
 pub const SCRATCH_MAP: &str = "scratch";
 
@@ -63,7 +67,7 @@ macro_rules! template {
     };
 }
 
-static TEMPLATES: [Template; 8] = [
+static TEMPLATES: [Template; 9] = [
     template!(Tracepoint, "tracectl_tp", "tracepoint", "tracepoint.bpf.o"),
     template!(TpBtf, "tracectl_tpbtf", "tp_btf", "tp_btf.bpf.o"),
     template!(Kprobe, "tracectl_kprobe", "kprobe", "kprobe.bpf.o"),
@@ -72,11 +76,12 @@ static TEMPLATES: [Template; 8] = [
     template!(Fexit, "tracectl_fexit", "fexit", "fexit.bpf.o"),
     template!(Uprobe, "tracectl_uprobe", "uprobe", "uprobe.bpf.o"),
     template!(Uretprobe, "tracectl_uret", "uretprobe", "uretprobe.bpf.o"),
+    template!(PerfEvent, "tracectl_pe", "perf_event", "perf_event.bpf.o"),
 ];
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Tracepoint,
         Kind::TpBtf,
         Kind::Kprobe,
@@ -85,6 +90,7 @@ impl Kind {
         Kind::Fexit,
         Kind::Uprobe,
         Kind::Uretprobe,
+        Kind::PerfEvent,
     ];
 
     /// The embedded template of this kind.

@@ -81,7 +81,7 @@ fn objects() -> Vec<PathBuf> {
 #[test]
 fn config_structs_match_every_template() {
     let objs = objects();
-    assert_eq!(objs.len(), 8, "one object per probe kind: {objs:?}");
+    assert_eq!(objs.len(), 9, "one object per probe kind: {objs:?}");
     let mut problems = Vec::new();
     for obj in &objs {
         let name = obj.file_name().unwrap().to_string_lossy().into_owned();
@@ -183,6 +183,9 @@ fn rust_abi() -> Vec<(&'static str, u64)> {
         ("TC_BI_CPU", builtin::CPU as u64),
         ("TC_BI_CGROUP", builtin::CGROUP as u64),
         ("TC_BI_TASK", builtin::TASK as u64),
+        ("TC_BI_KSTACK", builtin::KSTACK as u64),
+        ("TC_BI_USTACK", builtin::USTACK as u64),
+        ("TC_STACK_FRAMES", plan::MAX_STACK_FRAMES as u64),
         ("TC_READ_VALUE", read::VALUE as u64),
         ("TC_READ_INT", read::INT as u64),
         ("TC_READ_STR", read::STR as u64),
@@ -371,7 +374,7 @@ fn objects_were_built_with_the_rust_limits() {
         ("tc_scratch", "rec", plan::MAX_RECORD as u64),
     ];
     let objs = objects();
-    assert_eq!(objs.len(), 8, "one object per probe kind: {objs:?}");
+    assert_eq!(objs.len(), 9, "one object per probe kind: {objs:?}");
     let mut problems = Vec::new();
     for obj in &objs {
         let name = obj.file_name().unwrap().to_string_lossy().into_owned();
@@ -404,6 +407,20 @@ fn objects_were_built_with_the_rust_limits() {
             problems.push(format!(
                 "{name}: the pair_counts map has {counts:?} entries, Rust reads {}",
                 abi::pair::PC_SLOTS
+            ));
+        }
+        // The stack map: each stack MAX_STACK_FRAMES frames, as Rust reads them.
+        let stacks = parsed
+            .maps
+            .get(tracectl::templates::STACKS_MAP)
+            .map(|m| (m.map_type(), m.value_size()));
+        let want = (
+            aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_STACK_TRACE as u32,
+            plan::MAX_STACK_FRAMES * 8,
+        );
+        if stacks != Some(want) {
+            problems.push(format!(
+                "{name}: the stacks map is (type, value size) {stacks:?}, Rust reads {want:?}"
             ));
         }
         match parsed.maps.get(tracectl::pair::STASH_MAP) {

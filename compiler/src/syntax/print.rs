@@ -10,6 +10,7 @@ fn format_name(f: Format) -> &'static str {
         Format::Table => "table",
         Format::Json => "json",
         Format::Csv => "csv",
+        Format::Folded => "folded",
     }
 }
 

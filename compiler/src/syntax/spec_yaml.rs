@@ -64,7 +64,7 @@ const END_EXAMPLE: &str =
 const MATCH_EXAMPLE: &str =
     "e.g. `match: tid`, `match: [dev, sector]`, or one list per side: `match: { start: [pid], end: [next_pid] }`";
 /// Output format names.
-pub const FORMATS: [&str; 3] = ["table", "json", "csv"];
+pub const FORMATS: [&str; 4] = ["table", "json", "csv", "folded"];
 /// Time mode names.
 pub const TIMES: [&str; 3] = ["relative", "absolute", "none"];
 
@@ -1023,6 +1023,7 @@ pub fn parse_format(s: &str) -> Option<Format> {
         "table" => Format::Table,
         "json" => Format::Json,
         "csv" => Format::Csv,
+        "folded" => Format::Folded,
         _ => return None,
     })
 }

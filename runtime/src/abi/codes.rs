@@ -264,8 +264,8 @@ mod tests {
             ),
             (
                 "builtin",
-                |c| c.ops[1].builtin = 10,
-                "value op 1: builtin is 10",
+                |c| c.ops[1].builtin = 12,
+                "value op 1: builtin is 12",
             ),
             (
                 "hop mem",

@@ -43,9 +43,15 @@
 //! probes' field names in first-seen order, and a record lacking a column
 //! prints `-` (table) or an empty cell (CSV) there. The table also gains a
 //! `PROBE` column after the time (CSV always has its `probe` column).
+//!
+//! [The flame module](self::flame) draws weighted call stacks as an
+//! interactive SVG flame graph; [the folded module](self::folded) writes
+//! them as folded lines (`-o folded`).
 
 pub mod agg;
 mod csv;
+pub mod flame;
+pub mod folded;
 pub mod hist;
 mod json;
 pub mod table;
@@ -162,7 +168,9 @@ impl Writer {
         };
         let columns = Columns::new(plan);
         let body = match format {
-            Format::Table => Body::Table(table::Table::new(plan, &columns, time)),
+            // Folded output is for aggregations only (the compiler and `run`
+            // refuse it for records).
+            Format::Table | Format::Folded => Body::Table(table::Table::new(plan, &columns, time)),
             Format::Json => Body::Json(json::Json::new(plan)),
             Format::Csv => Body::Csv(csv::Csv::new(plan, CSV_LINE_END)),
         };

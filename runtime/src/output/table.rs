@@ -21,6 +21,7 @@ use tracectl_compiler::plan::{Decode, Plan, TimeMode};
 
 use super::{Clock, Columns};
 use crate::decode::{Record, Value};
+use crate::stacks::Stack;
 
 /// Width of the relative time column (`TIME(s)`), as in bcc tools.
 pub const TIME_REL_WIDTH: usize = 14;
@@ -65,6 +66,8 @@ pub fn decoder_width(decode: Decode, slot_size: u32) -> usize {
         Decode::Enum { .. } => 16,
         Decode::Ksym | Decode::Usym { .. } => 24,
         Decode::CgroupPath => 32,
+        // The innermost frame's function; the frames follow the row.
+        Decode::Kstack { .. } | Decode::Ustack { .. } => 24,
     }
 }
 
@@ -163,13 +166,48 @@ impl Table {
             cells.start();
             match field.and_then(|f| rec.values.get(f)) {
                 Some(Value::Str(s)) => push_escaped(cells.line, s),
+                Some(Value::Stack(s)) => push_escaped(cells.line, &stack_summary(s)),
                 Some(v) => v.write_text(cells.line),
                 None => cells.line.extend_from_slice(MISSING.as_bytes()),
             }
             cells.end();
         }
         line.push(b'\n');
+        push_stacks(line, &rec.values);
         true
+    }
+}
+
+/// A stack's cell in its row: the innermost frame's function (the frames
+/// follow the row), or why it has none.
+pub(crate) fn stack_summary(s: &Stack) -> std::borrow::Cow<'_, str> {
+    match (s.frames.first(), s.missing) {
+        (Some(f), _) => f.function(),
+        (None, Some(why)) => format!("[{why}]").into(),
+        (None, None) => "[]".into(),
+    }
+}
+
+/// Appends the frames of every stack among `values`, one per line,
+/// indented under the row, with a `--` line between two stacks (a stack
+/// without frames has only its cell, which says why).
+pub(crate) fn push_stacks(line: &mut Vec<u8>, values: &[Value<'_>]) {
+    let mut first = true;
+    for v in values {
+        let Value::Stack(s) = v else { continue };
+        if s.frames.is_empty() {
+            continue;
+        }
+        if !first {
+            line.extend_from_slice(b"        --\n");
+        }
+        first = false;
+        for f in &s.frames {
+            let f = f.to_string();
+            line.extend_from_slice(b"        ");
+            push_escaped(line, &f);
+            line.push(b'\n');
+        }
     }
 }
 
