@@ -252,6 +252,7 @@ fn integer_arg(ac: &mut ArithChecker, func: &str, e: &Expr) -> Result<Value, Dia
             let what = match class {
                 ValueClass::Str => "a string",
                 ValueClass::Ip4 => "an IPv4 address",
+                ValueClass::Stack => "a stack, not a number",
                 _ => "not an integer",
             };
             Err(Diagnostic::error(

@@ -324,7 +324,7 @@ fn leaf(c: Capture, span: Span, op: &str) -> Result<Term, Diagnostic> {
         ValueClass::Str => Err(not_integer(span, op, "a string")),
         ValueClass::Ip4 => Err(not_integer(span, op, "an IPv4 address")
             .note("compute on the raw value: `ntohl(daddr)`, not `ip4(daddr)`")),
-        ValueClass::Opaque => Err(not_integer(span, op, describe(&c))),
+        ValueClass::Opaque | ValueClass::Stack => Err(not_integer(span, op, describe(&c))),
     }
 }
 
@@ -376,6 +376,7 @@ fn describe(c: &Capture) -> &'static str {
         Decode::Ip6 => "an IPv6 address",
         Decode::Bytes => "raw bytes",
         Decode::IntArray { .. } => "an array",
+        Decode::Kstack { .. } | Decode::Ustack { .. } => "a stack, not a number",
         _ => "not an integer",
     }
 }

@@ -570,6 +570,7 @@ fn class_name(c: ValueClass) -> &'static str {
         ValueClass::Str => "a string",
         ValueClass::Ip4 => "an IPv4 address",
         ValueClass::Opaque => "raw bytes",
+        ValueClass::Stack => "a stack",
     }
 }
 
@@ -582,6 +583,7 @@ fn mismatch(class: ValueClass, other: &str, vs: Span, os: Span) -> Diagnostic {
     .also(os, other.to_string());
     d = match class {
         ValueClass::Opaque => d.note("ip6() and bytes() values cannot be compared in the kernel"),
+        ValueClass::Stack => d.note("a stack is printed, not compared: filter on `pid`, `comm` or the probe's arguments"),
         ValueClass::Str => {
             d.note("compare a string with a string literal, e.g. `comm == \"bash\"`")
         }

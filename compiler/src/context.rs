@@ -381,6 +381,7 @@ fn describe(d: &Decode) -> &'static str {
         Decode::Ip4 | Decode::Ip6 => "an address",
         Decode::Bytes => "raw bytes",
         Decode::IntArray { .. } => "an array",
+        Decode::Kstack { .. } | Decode::Ustack { .. } => "a stack",
         _ => "a value",
     }
 }

@@ -450,6 +450,7 @@ fn class_name(c: ValueClass) -> &'static str {
         ValueClass::Str => "string",
         ValueClass::Ip4 => "IPv4 address",
         ValueClass::Opaque => "raw bytes",
+        ValueClass::Stack => "stack",
     }
 }
 

@@ -148,11 +148,8 @@ impl Capture {
             Decode::Ip4 => ValueClass::Ip4,
             Decode::Int { signed, .. } => ValueClass::Int { signed },
             Decode::Bool | Decode::Pointer | Decode::Hex => ValueClass::Int { signed: false },
-            Decode::Ip6
-            | Decode::Bytes
-            | Decode::IntArray { .. }
-            | Decode::Kstack { .. }
-            | Decode::Ustack { .. } => ValueClass::Opaque,
+            Decode::Ip6 | Decode::Bytes | Decode::IntArray { .. } => ValueClass::Opaque,
+            Decode::Kstack { .. } | Decode::Ustack { .. } => ValueClass::Stack,
             Decode::Joined => ValueClass::Str,
             Decode::Name { signed, .. } | Decode::Enum { signed, .. } => ValueClass::Int { signed },
             Decode::Ksym | Decode::Usym { .. } | Decode::CgroupPath | Decode::Container => {
@@ -176,6 +173,8 @@ pub enum ValueClass {
     Ip4,
     /// Not comparable in the kernel.
     Opaque,
+    /// A stack (`kstack`, `ustack`): printed, never compared or computed.
+    Stack,
 }
 
 fn err(span: Span, msg: impl Into<String>) -> Diagnostic {
