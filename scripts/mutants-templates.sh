@@ -136,6 +136,10 @@ join-truncation-unflagged	join() reads more strings than max without marking it
 	[("\t\tif (i >= max_args || off + 1 >= room) {\n\t\t\tslot[room] = 1;", "\t\tif (i >= max_args || off + 1 >= room) {\n\t\t\tslot[room] = 0;")]
 cgroup-filter-ignored	--cgroup keeps every task
 	[("if ((CFG.flags & TC_CFG_CGROUP) && bpf_current_task_under_cgroup(&cgroup_filter, 0) != 1)", "if ((CFG.flags & TC_CFG_CGROUP) && bpf_current_task_under_cgroup(&cgroup_filter, 0) == 7)")]
+stack-user-flag-dropped	`ustack` walks the kernel stack
+	[("stack.h", "user ? BPF_F_USER_STACK : 0", "0")]
+stack-errno-as-id-0	a stack that could not be walked reads as stack 0 (someone else's frames)
+	[("stack.h", "\treturn (__u64)(__s64)id;", "\treturn id < 0 ? 0 : (__u64)id;")]
 EOF
 )
 
@@ -178,7 +182,7 @@ mkdir -p "$scratch/orig"
 cp "$src"/templates-ebpf/*.h "$scratch/orig/"
 
 # The fast, specific binaries first: a run stops at the first that fails.
-binaries=(arithmetic aggregate pairing context semantics kernel e2e)
+binaries=(arithmetic aggregate pairing context stacks semantics kernel e2e)
 
 # Restores every header of the scratch copy from the originals.
 restore() {

@@ -39,7 +39,7 @@ mod common;
 use common::{
     bpf_available, elsewhere, json_lines, run_exec, scratch, serial, unique_true, Tracer, BIN,
 };
-use common::{collect_output, output_within, wait_child, PROGRAM_DEADLINE};
+use common::{cc, collect_output, output_within, wait_child, PROGRAM_DEADLINE};
 use libc::{
     close, kill, listen, mount, setfsuid, setresuid, setreuid, socket, sync, sync_file_range,
     syncfs, umount2,
@@ -471,28 +471,6 @@ fn only<'a>(recs: &'a [Value], what: &str, f: impl Fn(&Value) -> bool) -> &'a Va
             .join("\n")
     );
     m[0]
-}
-
-/// Compiles a small C program with gcc.
-fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
-    let c = dir.join(format!("{name}.c"));
-    std::fs::write(&c, src).unwrap();
-    let bin = dir.join(name);
-    let out = output_within(
-        Command::new("gcc")
-            .args(["-O1", "-o"])
-            .arg(&bin)
-            .arg(&c)
-            .args(extra),
-        PROGRAM_DEADLINE,
-        &format!("gcc {name}.c (scripts/test.sh installs gcc)"),
-    );
-    assert!(
-        out.status.success(),
-        "gcc {name}.c failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    bin
 }
 
 /// Waits until a process has exec'd into `comm`.

@@ -517,3 +517,25 @@ pub fn wait_blocked(path: &str, nr: i64, what: &str) {
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }
+
+/// Compiles a small C program with gcc.
+pub fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
+    let c = dir.join(format!("{name}.c"));
+    std::fs::write(&c, src).unwrap();
+    let bin = dir.join(name);
+    let out = output_within(
+        Command::new("gcc")
+            .args(["-O1", "-o"])
+            .arg(&bin)
+            .arg(&c)
+            .args(extra),
+        PROGRAM_DEADLINE,
+        &format!("gcc {name}.c (scripts/test.sh installs gcc)"),
+    );
+    assert!(
+        out.status.success(),
+        "gcc {name}.c failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}

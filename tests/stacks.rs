@@ -1,0 +1,507 @@
+//! Stacks and sampling (spec-v2 §4, docs/language.md "Stacks and
+//! sampling") through the `tracectl` binary, against programs the test
+//! builds with frame pointers and whose call chains it knows: a CPU spinner
+//! in `acc_inner` called from `acc_outer` (sampled by `profile:hz:N`,
+//! folded, drawn as a flame graph), a program opening a file from
+//! `open_inner` called from `open_outer` (user stacks at a tracepoint,
+//! exact counts, two processes merged), the kernel's exec path at
+//! `sched_process_exec`, and a process that exits before its stacks are
+//! printed.
+//!
+//! Needs root and kernel BTF: without them it fails when `CI=true`, else it
+//! prints SKIPPED.
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "common/xml.rs"]
+mod xml;
+
+use common::{
+    bpf_available, cc, json_int as int, json_lines, output_within, scratch, serial, Tracer, BIN,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Frame pointers in every function (gcc omits a leaf's above -O0): the
+/// kernel walks user stacks by frame pointer.
+const FP: &[&str] = &["-O0", "-fno-omit-frame-pointer"];
+
+/// Spins for argv[1] seconds in acc_inner, called from acc_outer.
+const SPIN_C: &str = r#"
+#include <stdlib.h>
+#include <time.h>
+volatile unsigned long sink;
+__attribute__((noinline)) void acc_inner(unsigned long n)
+{
+	for (unsigned long i = 0; i < n; i++)
+		sink += i * i;
+}
+__attribute__((noinline)) void acc_outer(unsigned long n)
+{
+	acc_inner(n);
+	sink ^= 1;
+}
+int main(int argc, char **argv)
+{
+	double secs = argc > 1 ? atof(argv[1]) : 1;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		acc_outer(200000);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
+	return 0;
+}
+"#;
+
+/// Opens argv[1] argv[2] times from open_inner, called from open_outer.
+const OPEN_C: &str = r#"
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* The system call made here, not in libc: Debian's libc has no frame
+ * pointers, so a stack walked from inside its open() would skip its caller. */
+__attribute__((noinline)) int open_inner(const char *path)
+{
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(257L), "D"((long)AT_FDCWD), "S"(path), "d"((long)O_RDONLY)
+			 : "rcx", "r11", "memory");
+	return (int)ret;
+}
+__attribute__((noinline)) void open_outer(const char *path, int n)
+{
+	for (int i = 0; i < n; i++) {
+		int fd = open_inner(path);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+int main(int argc, char **argv)
+{
+	char c;
+
+	open_outer(argv[1], atoi(argv[2]));
+	/* Alive until stdin closes, so that its stacks can be symbolized. */
+	if (argc > 3) {
+		write(1, "opened\n", 7);
+		read(0, &c, 1);
+	}
+	return 0;
+}
+"#;
+
+/// Runs `tracectl run ARGS -o json --time none` while `events` runs,
+/// then interrupts it (aggregations print at exit); the rows or records.
+fn trace(args: &[&str], events: impl FnOnce()) -> (Vec<Value>, String) {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["-o", "json", "--time", "none"]);
+    let t = Tracer::start(&all);
+    events();
+    t.interrupt();
+    let (out, err) = t.finish();
+    (json_lines(&out), err)
+}
+
+/// A short unique name (the kernel keeps 15 bytes of a comm).
+fn nonce(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{tag}{:x}", (std::process::id() ^ nanos) & 0xffff)
+}
+
+/// Builds `src` as `dir/name` with frame pointers.
+fn build(dir: &Path, name: &str, src: &str) -> PathBuf {
+    cc(dir, name, src, FP)
+}
+
+/// A program the test started: alive while the tracer prints.
+struct Alive(std::process::Child);
+
+impl Alive {
+    /// Starts `bin ARGS`; with `wait_line`, returns once it printed a line.
+    fn start(bin: &Path, args: &[&str], wait_line: bool) -> Alive {
+        let mut c = Command::new(bin)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        if wait_line {
+            let mut line = String::new();
+            std::io::BufRead::read_line(
+                &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
+                &mut line,
+            )
+            .unwrap();
+            assert!(!line.is_empty(), "{} ended early", bin.display());
+        }
+        Alive(c)
+    }
+
+    /// Lets it end (closes its stdin) and waits for it.
+    fn end(mut self) {
+        drop(self.0.stdin.take());
+        let st = common::wait_child(&mut self.0, "the test program");
+        assert!(st.success(), "{st}");
+    }
+}
+
+fn run_ok(bin: &Path, args: &[&str]) {
+    let out = output_within(
+        Command::new(bin).args(args).stdout(Stdio::null()),
+        Duration::from_secs(60),
+        &bin.display().to_string(),
+    );
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        bin.display(),
+        out.status
+    );
+}
+
+/// The frames of a JSON stack value, innermost first.
+fn frames(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("a stack is a JSON array: {v}"))
+        .iter()
+        .map(|f| f.as_str().expect("frames are strings").to_string())
+        .collect()
+}
+
+/// The function of a frame as printed (`name+0x1a [module]`).
+fn function(frame: &str) -> &str {
+    frame.split(['+', ' ']).next().unwrap_or(frame)
+}
+
+/// Is `outer` the frame right after (called) `inner`'s, innermost first?
+fn called_from(frames: &[String], inner: &str, outer: &str) -> bool {
+    frames
+        .windows(2)
+        .any(|w| function(&w[0]) == inner && function(&w[1]) == outer)
+}
+
+/// Folded lines: (frames, outermost first, and the count).
+fn folded(out: &str) -> Vec<(Vec<String>, u64)> {
+    out.lines()
+        .map(|l| {
+            let (stack, n) = l
+                .rsplit_once(' ')
+                .unwrap_or_else(|| panic!("folded line {l:?}"));
+            let n = n.parse().unwrap_or_else(|_| panic!("count in {l:?}"));
+            (stack.split(';').map(str::to_string).collect(), n)
+        })
+        .collect()
+}
+
+/// The profile of a program spinning in `acc_inner` under `acc_outer`:
+/// sampled at 999 Hz, its folded lines put `acc_inner` right after
+/// `acc_outer`, and nearly every sample of it is there.
+#[test]
+fn profile_shows_acc_inner_called_from_acc_outer() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("profile");
+    let name = nonce("tspin");
+    let bin = build(&dir, &name, SPIN_C);
+    let spec = format!(
+        "profile:hz:999 {{ samples = count() }} by comm, ustack, kstack where comm == \"{name}\""
+    );
+    let t = Tracer::start(&["-e", &spec, "-o", "folded"]);
+    // Spinning until after the print at exit: its stacks can be symbolized.
+    let spin = Alive::start(&bin, &["4"], false);
+    std::thread::sleep(Duration::from_millis(1500));
+    t.interrupt();
+    let (out, err) = t.finish();
+    spin.end();
+    let lines = folded(&out);
+    assert!(!lines.is_empty(), "no samples of {name}:\n{err}");
+    let total: u64 = lines.iter().map(|(_, n)| n).sum();
+    let inner: u64 = lines
+        .iter()
+        .filter(|(f, _)| {
+            assert_eq!(f[0], name, "the comm leads each line: {f:?}");
+            // In user mode: no kernel frames on top.
+            f.ends_with(&["acc_outer".to_string(), "acc_inner".to_string()])
+        })
+        .map(|(_, n)| n)
+        .sum();
+    // 1.5 s on one CPU at 999 Hz: about 1500 samples (fewer when the
+    // machine is busy); nearly all of them in acc_inner's loop.
+    assert!(total >= 300, "{total} samples:\n{out}");
+    assert!(
+        inner * 10 >= total * 8,
+        "{inner} of {total} samples in acc_outer;acc_inner:\n{out}"
+    );
+    // main calls acc_outer: the whole chain, outermost first.
+    assert!(
+        lines.iter().any(|(f, _)| f
+            .windows(3)
+            .any(|w| w == ["main", "acc_outer", "acc_inner"])),
+        "{out}"
+    );
+}
+
+/// `--flamegraph FILE`: a well-formed SVG document naming the spinner's
+/// functions, `acc_inner`'s frame drawn on top of `acc_outer`'s.
+#[test]
+fn flame_graph_file_names_the_busy_functions() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("flamegraph");
+    let name = nonce("tflame");
+    let bin = build(&dir, &name, SPIN_C);
+    let svg = dir.join("cpu.svg");
+    let spec = format!(
+        "profile:hz:999 {{ samples = count() }} by comm, ustack, kstack where comm == \"{name}\""
+    );
+    let t = Tracer::start(&["-e", &spec, "--flamegraph", svg.to_str().unwrap()]);
+    let spin = Alive::start(&bin, &["3"], false);
+    std::thread::sleep(Duration::from_millis(1000));
+    t.interrupt();
+    let (out, err) = t.finish();
+    spin.end();
+    assert!(
+        out.trim().is_empty(),
+        "the stacks go to the file, not stdout: {out}"
+    );
+    assert!(err.contains("flame graph of"), "{err}");
+    let doc = std::fs::read_to_string(&svg).expect("the flame graph file");
+    xml::check_xml(&doc).unwrap_or_else(|e| panic!("not well-formed XML: {e}"));
+    assert!(
+        doc.contains("<svg") && doc.contains("<script"),
+        "an interactive SVG"
+    );
+    for f in [name.as_str(), "acc_outer", "acc_inner"] {
+        assert!(
+            doc.contains(&format!("<title>{f} (")),
+            "no frame {f} in the graph"
+        );
+    }
+    // A child frame sits one row (16 px) above its parent.
+    let y = |f: &str| -> f64 {
+        let at = doc.find(&format!("<title>{f} (")).unwrap();
+        let r = &doc[at..];
+        let v = &r[r.find(" y=\"").unwrap() + 4..];
+        v[..v.find('"').unwrap()].parse().unwrap()
+    };
+    assert_eq!(
+        y("acc_outer") - y("acc_inner"),
+        16.0,
+        "acc_inner drawn on acc_outer"
+    );
+}
+
+/// User stacks at a tracepoint, counted as bcc's stackcount: each open
+/// made from `open_inner` (called from `open_outer`) is counted once, and
+/// two processes of the same program merge into one row (the key's hidden
+/// pid is not printed).
+#[test]
+fn user_stacks_at_a_tracepoint_count_exactly_and_merge_across_processes() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("ustack-open");
+    let name = nonce("topen");
+    let bin = build(&dir, &name, OPEN_C);
+    let target = dir.join("target");
+    std::fs::write(&target, "x").unwrap();
+    let spec = format!(
+        "tracepoint:syscalls:sys_enter_openat {{ n = count() }} by comm, ustack where comm == \"{name}\""
+    );
+    let mut alive = Vec::new();
+    let (rows, err) = trace(&["-e", &spec], || {
+        for n in ["7", "5"] {
+            alive.push(Alive::start(
+                &bin,
+                &[target.to_str().unwrap(), n, "wait"],
+                true,
+            ));
+        }
+    });
+    alive.into_iter().for_each(Alive::end);
+    let ours: Vec<&Value> = rows
+        .iter()
+        .filter(|r| called_from(&frames(&r["ustack"]), "open_inner", "open_outer"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one row for both processes: {rows:?}\n{err}");
+    assert_eq!(int(&ours[0]["n"]), 12, "{rows:?}");
+    assert_eq!(ours[0]["comm"], name.as_str());
+    // The innermost frame (the system call is made there), its module named.
+    let f = frames(&ours[0]["ustack"]);
+    assert_eq!(function(&f[0]), "open_inner", "{f:?}");
+    assert!(
+        f[0].ends_with(&format!("[{name}]")),
+        "the module is named: {}",
+        f[0]
+    );
+    assert!(called_from(&f, "open_outer", "main"), "{f:?}");
+}
+
+/// A kernel stack at `sched_process_exec` holds the exec path
+/// (`bprm_execve` called by the execve system call), as a field and as a
+/// key counted exactly (bpftrace's `@[kstack] = count()`); `kstack(2)`
+/// keeps the innermost two frames.
+#[test]
+fn kernel_stack_at_exec_holds_the_exec_path() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("kstack-exec");
+    let name = nonce("texec");
+    let prog = common::unique_true(&dir, &name);
+    let field = format!(
+        "tracepoint:sched:sched_process_exec {{ comm, k = kstack, k2 = kstack(2) }} where comm == \"{name}\""
+    );
+    let (recs, _) = trace(&["-e", &field], || {
+        common::run_exec(&prog);
+    });
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let k = frames(&recs[0]["k"]);
+    let has = |f: &str| k.iter().any(|x| function(x).starts_with(f));
+    assert!(has("bprm_execve"), "{k:?}");
+    assert!(has("__x64_sys_execve") || has("__do_sys_execve"), "{k:?}");
+    assert!(
+        k.iter().all(|x| x.contains("+0x") && !x.contains('[')),
+        "kernel image frames: name+offset, no module: {k:?}"
+    );
+    assert_eq!(frames(&recs[0]["k2"]), k[..2], "the innermost two");
+
+    let counted = format!(
+        "tracepoint:sched:sched_process_exec {{ n = count() }} by kstack where comm == \"{name}\""
+    );
+    let (rows, _) = trace(&["-e", &counted], || {
+        for _ in 0..3 {
+            common::run_exec(&prog);
+        }
+    });
+    let total: i128 = rows.iter().map(|r| int(&r["n"])).sum();
+    assert_eq!(total, 3, "{rows:?}");
+    assert!(rows.iter().all(|r| frames(&r["kstack"])
+        .iter()
+        .any(|f| f.starts_with("bprm_execve"))));
+}
+
+/// The table prints a stack's frames one per line under its row.
+#[test]
+fn table_prints_frames_under_the_row() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("kstack-table");
+    let name = nonce("ttab");
+    let prog = common::unique_true(&dir, &name);
+    let spec = format!(
+        "tracepoint:sched:sched_process_exec {{ comm, k = kstack }} where comm == \"{name}\""
+    );
+    let t = Tracer::start(&["-e", &spec, "--time", "none"]);
+    common::run_exec(&prog);
+    t.interrupt();
+    let (out, _) = t.finish();
+    let lines: Vec<&str> = out.lines().collect();
+    let row = lines
+        .iter()
+        .position(|l| l.starts_with(&name))
+        .unwrap_or_else(|| panic!("no row for {name}:\n{out}"));
+    let under: Vec<&str> = lines[row + 1..]
+        .iter()
+        .take_while(|l| l.starts_with("        "))
+        .map(|l| l.trim())
+        .collect();
+    assert!(
+        under.iter().any(|f| f.starts_with("bprm_execve+0x")),
+        "{out}"
+    );
+    // The row's cell: the innermost frame's function.
+    assert_eq!(
+        lines[row].split_whitespace().nth(1),
+        under.first().map(|f| function(f)),
+        "{out}"
+    );
+}
+
+/// A process that exited before its stacks are printed (an aggregation
+/// prints at exit) prints addresses, never an error.
+#[test]
+fn stacks_of_an_exited_process_print_as_addresses() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("ustack-gone");
+    let name = nonce("tgone");
+    let bin = build(&dir, &name, OPEN_C);
+    let target = dir.join("target");
+    std::fs::write(&target, "x").unwrap();
+    let spec = format!(
+        "tracepoint:syscalls:sys_enter_openat {{ n = count() }} by comm, ustack where comm == \"{name}\""
+    );
+    let (rows, err) = trace(&["-e", &spec], || {
+        run_ok(&bin, &[target.to_str().unwrap(), "3"]);
+    });
+    assert!(!err.contains("error"), "{err}");
+    let total: i128 = rows.iter().map(|r| int(&r["n"])).sum();
+    assert!(total >= 3, "{rows:?}");
+    for r in &rows {
+        let f = frames(&r["ustack"]);
+        assert!(!f.is_empty(), "{r}");
+        assert!(
+            f.iter().all(|x| x.starts_with("0x")),
+            "the process is gone: addresses only: {f:?}"
+        );
+    }
+}
+
+/// Folded output is for stack-keyed aggregations: records, or keys without
+/// a stack, are refused with the reason, before anything is loaded.
+#[test]
+fn folded_output_of_records_is_refused() {
+    let out = output_within(
+        Command::new(BIN).args([
+            "run",
+            "-o",
+            "folded",
+            "-e",
+            "tracepoint:syscalls:sys_enter_openat { comm }",
+        ]),
+        Duration::from_secs(30),
+        "tracectl run -o folded",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("folded output") && err.contains("sends records"),
+        "{err}"
+    );
+    let out = output_within(
+        Command::new(BIN).args([
+            "run",
+            "--flamegraph",
+            "/tmp/never.svg",
+            "-e",
+            "tracepoint:syscalls:sys_enter_openat { n = count() } by comm",
+        ]),
+        Duration::from_secs(30),
+        "tracectl run --flamegraph",
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--flamegraph") && err.contains("no `kstack` or `ustack` key"),
+        "{err}"
+    );
+}
