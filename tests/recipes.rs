@@ -36,6 +36,7 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use common::programs;
 use common::{
     bpf_available, elsewhere, json_lines, run_exec, scratch, serial, unique_true, Tracer, BIN,
 };
@@ -70,9 +71,11 @@ const EVENT_TESTS: &[&str] = &[
     "killsnoop",
     "mountsnoop",
     "naptime",
+    "offcputime",
     "oomkill",
     "opensnoop",
     "pidpersec",
+    "profile",
     "readsize",
     "runqlat",
     "schedcount",
@@ -80,6 +83,7 @@ const EVENT_TESTS: &[&str] = &[
     "sigsnoop",
     "solisten",
     "sslsniff",
+    "stackcount",
     "statsnoop",
     "syncsnoop",
     "syscount",
@@ -2650,4 +2654,138 @@ fn writesize_draws_the_exact_write_sizes_of_a_program() {
     let rows = t.finish();
     let r = only_row(&rows, "writes", "comm", &name);
     assert_eq!(buckets(&r["bytes"]), log2_hist(&sizes), "{r}");
+}
+
+/// The frames of a JSON stack, innermost first.
+fn stack_frames(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("a stack is a JSON array: {v}"))
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Is `inner`'s frame followed by `outer`'s (a stack, innermost first)?
+fn calls(frames: &[String], inner: &str, outer: &str) -> bool {
+    let function = |f: &str| f.split(['+', ' ']).next().unwrap_or(f).to_string();
+    frames
+        .windows(2)
+        .any(|w| function(&w[0]) == inner && function(&w[1]) == outer)
+}
+
+/// profile: a program spinning in `acc_inner` (called from `acc_outer`)
+/// is sampled there, in user mode (its kernel stack is missing, and says
+/// so).
+#[test]
+fn profile_samples_a_spinning_program_in_its_inner_function() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("profile");
+    let bin = programs::build(&dir, "tprofile", programs::SPIN_C);
+    let spin = programs::Alive::start(&bin, &["6"], false);
+    let pid = spin.pid();
+    let t = Capture::start_aggregate("profile", &["-p", &format!("pid={pid}")], &[]);
+    std::thread::sleep(Duration::from_millis(1500));
+    t.json.interrupt();
+    if let Some(table) = &t.table {
+        table.interrupt();
+    }
+    let rows = t.finish();
+    spin.end();
+    let total: i64 = rows.iter().map(|r| int(&r["samples"])).sum();
+    let inner: i64 = rows
+        .iter()
+        .filter(|r| {
+            assert_eq!(r["comm"], "tprofile", "only the process asked for: {r}");
+            calls(&stack_frames(&r["ustack"]), "acc_inner", "acc_outer")
+        })
+        .map(|r| int(&r["samples"]))
+        .sum();
+    // 1.5 s at 99 Hz: about 150 samples on its CPU.
+    assert!(total >= 50, "{total} samples: {rows:?}");
+    assert!(
+        inner * 10 >= total * 8,
+        "{inner} of {total} in acc_inner: {rows:?}"
+    );
+    assert!(rows.iter().any(|r| {
+        calls(&stack_frames(&r["ustack"]), "acc_inner", "acc_outer")
+            && stack_frames(&r["kstack"]) == ["[no kernel stack]"]
+    }));
+}
+
+/// stackcount: each open made from `open_inner` (called from
+/// `open_outer`) is counted once, under that stack.
+#[test]
+fn stackcount_counts_the_stack_of_each_open() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    const OPENS: i64 = 9;
+    let dir = scratch("stackcount");
+    let bin = programs::build(&dir, "tstackcount", programs::OPEN_C);
+    let target = dir.join("target");
+    std::fs::write(&target, "x").unwrap();
+    let t = Capture::start_aggregate("stackcount", &[], &[]);
+    let opener = programs::Alive::start(
+        &bin,
+        &[target.to_str().unwrap(), &OPENS.to_string(), "wait"],
+        true,
+    );
+    t.json.interrupt();
+    if let Some(table) = &t.table {
+        table.interrupt();
+    }
+    let rows = t.finish();
+    opener.end();
+    let ours: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["comm"] == "tstackcount")
+        .filter(|r| calls(&stack_frames(&r["ustack"]), "open_inner", "open_outer"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert_eq!(int(&ours[0]["calls"]), OPENS, "{ours:?}");
+}
+
+/// offcputime: a program sleeping in `sleep_inner` (called from
+/// `sleep_outer`) is off CPU under that stack for at least as long as it
+/// asked to sleep, and the kernel stack shows the nanosleep path.
+#[test]
+fn offcputime_weighs_a_sleeping_stack_by_its_sleep() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    const MS: i64 = 30;
+    const SLEEPS: i64 = 5;
+    let dir = scratch("offcputime");
+    let bin = programs::build(&dir, "toffcpu", programs::SLEEP_C);
+    let t = Capture::start_aggregate("offcputime", &[], &[]);
+    let started = Instant::now();
+    let sleeper = programs::Alive::start(&bin, &[&MS.to_string(), &SLEEPS.to_string()], true);
+    let took = started.elapsed();
+    t.json.interrupt();
+    if let Some(table) = &t.table {
+        table.interrupt();
+    }
+    let (rows, err) = t.finish_with_stderr();
+    sleeper.end();
+    let ours: Vec<&Value> = rows
+        .iter()
+        .filter(|r| r["comm"] == "toffcpu")
+        .filter(|r| calls(&stack_frames(&r["ustack"]), "sleep_inner", "sleep_outer"))
+        .collect();
+    assert_eq!(ours.len(), 1, "{rows:?}\n{err}");
+    let us = int(&ours[0]["us"]);
+    assert!(
+        us >= SLEEPS * MS * 1000 && us <= took.as_micros() as i64,
+        "{us} µs off CPU; it slept {SLEEPS} × {MS} ms within {took:?}"
+    );
+    let k = stack_frames(&ours[0]["kstack"]);
+    assert!(
+        k.iter().any(|f| f.starts_with("do_nanosleep")) && k.iter().any(|f| f.contains("schedule")),
+        "{k:?}"
+    );
 }

@@ -16,84 +16,14 @@ mod common;
 #[path = "common/xml.rs"]
 mod xml;
 
+use common::programs::{build, Alive, OPEN_C, SPIN_C};
 use common::{
-    bpf_available, cc, json_int as int, json_lines, output_within, scratch, serial, Tracer, BIN,
+    bpf_available, json_int as int, json_lines, output_within, scratch, serial, Tracer, BIN,
 };
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-/// Frame pointers in every function (gcc omits a leaf's above -O0): the
-/// kernel walks user stacks by frame pointer.
-const FP: &[&str] = &["-O0", "-fno-omit-frame-pointer"];
-
-/// Spins for argv[1] seconds in acc_inner, called from acc_outer.
-const SPIN_C: &str = r#"
-#include <stdlib.h>
-#include <time.h>
-volatile unsigned long sink;
-__attribute__((noinline)) void acc_inner(unsigned long n)
-{
-	for (unsigned long i = 0; i < n; i++)
-		sink += i * i;
-}
-__attribute__((noinline)) void acc_outer(unsigned long n)
-{
-	acc_inner(n);
-	sink ^= 1;
-}
-int main(int argc, char **argv)
-{
-	double secs = argc > 1 ? atof(argv[1]) : 1;
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
-		acc_outer(200000);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
-	return 0;
-}
-"#;
-
-/// Opens argv[1] argv[2] times from open_inner, called from open_outer.
-const OPEN_C: &str = r#"
-#include <fcntl.h>
-#include <stdlib.h>
-#include <unistd.h>
-/* The system call made here, not in libc: Debian's libc has no frame
- * pointers, so a stack walked from inside its open() would skip its caller. */
-__attribute__((noinline)) int open_inner(const char *path)
-{
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(257L), "D"((long)AT_FDCWD), "S"(path), "d"((long)O_RDONLY)
-			 : "rcx", "r11", "memory");
-	return (int)ret;
-}
-__attribute__((noinline)) void open_outer(const char *path, int n)
-{
-	for (int i = 0; i < n; i++) {
-		int fd = open_inner(path);
-		if (fd >= 0)
-			close(fd);
-	}
-}
-int main(int argc, char **argv)
-{
-	char c;
-
-	open_outer(argv[1], atoi(argv[2]));
-	/* Alive until stdin closes, so that its stacks can be symbolized. */
-	if (argc > 3) {
-		write(1, "opened\n", 7);
-		read(0, &c, 1);
-	}
-	return 0;
-}
-"#;
 
 /// Runs `tracectl run ARGS -o json --time none` while `events` runs,
 /// then interrupts it (aggregations print at exit); the rows or records.
@@ -114,43 +44,6 @@ fn nonce(tag: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("{tag}{:x}", (std::process::id() ^ nanos) & 0xffff)
-}
-
-/// Builds `src` as `dir/name` with frame pointers.
-fn build(dir: &Path, name: &str, src: &str) -> PathBuf {
-    cc(dir, name, src, FP)
-}
-
-/// A program the test started: alive while the tracer prints.
-struct Alive(std::process::Child);
-
-impl Alive {
-    /// Starts `bin ARGS`; with `wait_line`, returns once it printed a line.
-    fn start(bin: &Path, args: &[&str], wait_line: bool) -> Alive {
-        let mut c = Command::new(bin)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
-        if wait_line {
-            let mut line = String::new();
-            std::io::BufRead::read_line(
-                &mut std::io::BufReader::new(c.stdout.as_mut().unwrap()),
-                &mut line,
-            )
-            .unwrap();
-            assert!(!line.is_empty(), "{} ended early", bin.display());
-        }
-        Alive(c)
-    }
-
-    /// Lets it end (closes its stdin) and waits for it.
-    fn end(mut self) {
-        drop(self.0.stdin.take());
-        let st = common::wait_child(&mut self.0, "the test program");
-        assert!(st.success(), "{st}");
-    }
 }
 
 fn run_ok(bin: &Path, args: &[&str]) {

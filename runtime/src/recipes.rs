@@ -62,17 +62,20 @@ pub enum Feature {
     Fentry,
     /// `uprobe:`/`uretprobe:` — user-space probes.
     Uprobe,
+    /// `profile:` — CPU sampling with perf events.
+    PerfEvent,
 }
 
 impl Feature {
     /// Every feature, in catalogue order.
-    pub const ALL: [Feature; 6] = [
+    pub const ALL: [Feature; 7] = [
         Feature::Tracepoint,
         Feature::TpBtf,
         Feature::KprobeOrFentry,
         Feature::Kprobe,
         Feature::Fentry,
         Feature::Uprobe,
+        Feature::PerfEvent,
     ];
 
     /// The name used in the catalogue.
@@ -84,6 +87,7 @@ impl Feature {
             Feature::Kprobe => "kprobe",
             Feature::Fentry => "fentry",
             Feature::Uprobe => "uprobe",
+            Feature::PerfEvent => "perf_event",
         }
     }
 
@@ -98,6 +102,7 @@ impl Feature {
             Feature::Kprobe => "kprobes (CONFIG_KPROBES)",
             Feature::Fentry => "BPF trampolines (fentry/fexit)",
             Feature::Uprobe => "user-space probes (CONFIG_UPROBES)",
+            Feature::PerfEvent => "CPU sampling with perf events (CONFIG_PERF_EVENTS)",
         }
     }
 
@@ -116,6 +121,7 @@ impl Feature {
             "kprobe" | "kretprobe" => Feature::Kprobe,
             "fentry" | "fexit" => Feature::Fentry,
             "uprobe" | "uretprobe" => Feature::Uprobe,
+            "profile" => Feature::PerfEvent,
             _ => return None,
         })
     }

@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod elsewhere;
+pub mod programs;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::fd::AsRawFd;
