@@ -2,7 +2,8 @@
 # Benchmarks tracectl against bpftrace and a hand-written C/libbpf program:
 # start-up, memory, per-event overhead, throughput, aggregations (per-event
 # cost of count()/hist(), one print of 10 000 keys), compile time, start/end
-# pairing (a paired getppid to JSON and to hist(latency)). Installs what
+# pairing (a paired getppid to JSON and to hist(latency)), context, stacks and
+# sampling (profile:hz:N, symbolizing user stacks). Installs what
 # it needs (Debian packages), builds tracectl in release mode, and writes
 # bench/results.md (see bench/README.md).
 #
@@ -56,6 +57,9 @@ mkdir -p "$out"
 arch_inc=/usr/include/$(uname -m)-linux-gnu
 [ -d "$arch_inc" ] || arch_inc=/usr/include/x86_64-linux-gnu
 gcc -O2 -Wall -Wextra -Werror -pthread -o "$out/workload" bench/c/workload.c
+# Section 9 (stacks and sampling) profiles the same workload built with frame
+# pointers, so that its user stacks unwind.
+gcc -O2 -fno-omit-frame-pointer -Wall -Wextra -Werror -pthread -o "$out/workload-fp" bench/c/workload.c
 clang-14 -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 -I"$arch_inc" \
     -c bench/c/floor.bpf.c -o "$out/floor.bpf.o"
 bpftool gen skeleton "$out/floor.bpf.o" name floor_bpf >"$out/floor.skel.h"

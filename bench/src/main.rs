@@ -1,7 +1,7 @@
 //! `tracectl-bench`: start-up, memory, per-event overhead, throughput,
-//! compile time, aggregations, start/end pairing and context of tracectl against
-//! bpftrace and a hand-written C/libbpf program, written as a markdown
-//! report (bench/results.md).
+//! compile time, aggregations, start/end pairing, context, and stacks and
+//! sampling of tracectl against bpftrace and a hand-written C/libbpf
+//! program, written as a markdown report (bench/results.md).
 //!
 //! `scripts/bench.sh` installs the tools, builds everything and runs this;
 //! see bench/README.md for the method.
@@ -13,6 +13,7 @@ mod measure;
 mod pair;
 mod proc;
 mod report;
+mod stacks;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,7 +41,7 @@ pub struct Config {
     /// Before each section, wait up to this long for compilers to finish.
     pub wait_quiet: Duration,
     /// Sections to run (all when empty): startup, overhead, throughput, compile,
-    /// agg, pair, ctx.
+    /// agg, pair, ctx, stacks.
     pub only: Vec<String>,
 }
 
@@ -53,7 +54,7 @@ impl Config {
 const USAGE: &str = "usage: tracectl-bench [--quick] [--out FILE] [--raw FILE] \
 [--tracectl PATH] [--bpftrace PATH] [--floor PATH] [--workload PATH] [--specs DIR] \
 [--runs N] [--reps N] [--duration-ms MS] [--wait-quiet SECS] [--no-pin] \
-[--only startup,overhead,throughput,compile,agg,pair,ctx]";
+[--only startup,overhead,throughput,compile,agg,pair,ctx,stacks]";
 
 fn parse_args() -> Result<Config, String> {
     let mut cfg = Config {
@@ -107,6 +108,7 @@ fn parse_args() -> Result<Config, String> {
                         "agg",
                         "pair",
                         "ctx",
+                        "stacks",
                     ]
                     .contains(&s.as_str())
                     {
@@ -158,8 +160,13 @@ fn main() {
     } else {
         Vec::new()
     };
+    let stacks = if cfg.wants("stacks") {
+        stacks::stacks(&cfg, &mut results)
+    } else {
+        stacks::Stacks::default()
+    };
     results.elapsed = results.started.map(|t| t.elapsed()).unwrap_or_default();
-    let md = report::markdown(&cfg, &results, &pairs, &ctxs);
+    let md = report::markdown(&cfg, &results, &pairs, &ctxs, &stacks);
     print!("{md}");
     if let Some(out) = &cfg.out {
         if let Err(e) = std::fs::write(out, &md) {
@@ -172,6 +179,7 @@ fn main() {
         let mut raw_json = results.raw_json();
         raw_json["pairing"] = pair::raw_json(&pairs);
         raw_json["context"] = ctx::raw_json(&ctxs);
+        raw_json["stacks"] = stacks::raw_json(&stacks);
         let json = serde_json::to_string_pretty(&raw_json).unwrap_or_default();
         if let Err(e) = std::fs::write(raw, json) {
             eprintln!("tracectl-bench: cannot write {}: {e}", raw.display());

@@ -12,6 +12,7 @@ use crate::cases::{self, CaseOverhead};
 use crate::ctx::{self, CtxOverhead};
 use crate::measure::{col, median, EventRun, Results, Tool, BPFTRACE_MARKER, SYSCALLS};
 use crate::pair::{self, PairOverhead, UNMATCHED_TOLERATED};
+use crate::stacks::{self, SampleRun, Stacks};
 
 /// bpftrace's per-event statement, shortened for the report.
 const BPFTRACE_SHORT: &str = r#"printf("{\"pid\":%d,…}\n", pid, comm);"#;
@@ -149,7 +150,13 @@ fn loss_onset(r: &Results, tool: Tool) -> (Option<f64>, f64) {
     (onset, max)
 }
 
-pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead], ctxs: &[CtxOverhead]) -> String {
+pub fn markdown(
+    cfg: &Config,
+    r: &Results,
+    pairs: &[PairOverhead],
+    ctxs: &[CtxOverhead],
+    stk: &Stacks,
+) -> String {
     let mut m = String::new();
     let tracectl = cfg.tracectl.to_string_lossy().into_owned();
     let bpftrace = cfg.bpftrace.to_string_lossy().into_owned();
@@ -413,6 +420,7 @@ pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead], ctxs: &[CtxOv
     agg_summary(&mut m, r);
     pair_summary(&mut m, pairs);
     ctx_summary(&mut m, ctxs);
+    stacks_summary(&mut m, stk);
     let _ = writeln!(m);
 
     // ---- details ----
@@ -557,6 +565,9 @@ pub fn markdown(cfg: &Config, r: &Results, pairs: &[PairOverhead], ctxs: &[CtxOv
     }
     if !ctxs.is_empty() {
         ctx_details(&mut m, cfg, ctxs);
+    }
+    if !stk.is_empty() {
+        stacks_details(&mut m, cfg, stk);
     }
     m
 }
@@ -974,4 +985,171 @@ fn ctx_details(m: &mut String, cfg: &Config, ctxs: &[CtxOverhead]) {
         }
     }
     let _ = writeln!(m, "\n*Tracer CPU per event* as in section 3.\n");
+}
+
+/// A share of one core, in %.
+fn pct(v: f64) -> String {
+    if v.is_nan() {
+        "–".into()
+    } else if v < 10.0 {
+        format!("{v:.2} %")
+    } else {
+        format!("{v:.1} %")
+    }
+}
+
+/// CPU during the window alone, % of one core: "< one tick" when no
+/// tick was counted.
+fn window_pct(a: &stacks::Sampling, window: std::time::Duration) -> String {
+    let v = a.med(SampleRun::pct_window);
+    if v == 0.0 {
+        let tick = stacks::TICK.as_secs_f64() / window.as_secs_f64() * 100.0;
+        format!("< {}", pct(tick))
+    } else {
+        pct(v)
+    }
+}
+
+/// The summary rows of section 9.
+fn stacks_summary(m: &mut String, s: &Stacks) {
+    if s.is_empty() {
+        return;
+    }
+    let secs = s.window.as_secs();
+    if !s.sampling.is_empty() {
+        for hz in stacks::RATES {
+            let (t, b) = (s.pct(Tool::Tracectl, hz), s.pct(Tool::Bpftrace, hz));
+            let goal = hz == stacks::GOAL_HZ;
+            let _ = writeln!(
+                m,
+                "| 9 | own CPU, % of one core, `profile:hz:{hz}` by comm + ustack, both CPUs busy \
+                 (whole process ÷ {secs} s window) | {} | {} | | {} | {} | {} |",
+                pct(t),
+                pct(b),
+                ratio(b / t),
+                if goal {
+                    format!("≤ {:.0} % of one core", stacks::GOAL_PCT)
+                } else {
+                    String::new()
+                },
+                if goal {
+                    met(check(t, |v| v <= stacks::GOAL_PCT))
+                } else {
+                    ""
+                }
+            );
+            if goal {
+                let q = b / t;
+                let _ = writeln!(
+                    m,
+                    "| 9 | … bpftrace ÷ tracectl | | | | {} | ≤ bpftrace's | {} |",
+                    ratio(q),
+                    met(check(q, |v| v >= 1.0))
+                );
+            }
+        }
+    }
+    let sym = s.symbolize_median_ms();
+    let _ = writeln!(
+        m,
+        "| 9 | symbolize {} distinct user stacks (depth 20, cold symbolizer) | {} | | | | ≤ {:.0} ms | {} |",
+        count(stacks::SYMBOLIZE_STACKS as u64),
+        ms(sym),
+        stacks::GOAL_SYMBOLIZE_MS,
+        met(check(sym, |v| v <= stacks::GOAL_SYMBOLIZE_MS))
+    );
+}
+
+/// Section 9 of the details.
+fn stacks_details(m: &mut String, cfg: &Config, s: &Stacks) {
+    let _ = writeln!(m, "## 9. Stacks and sampling\n");
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = writeln!(
+        m,
+        "**Sampling cost.** The workload of section 3 built with frame pointers \
+         (`target/bench/workload-fp`, so that its user stacks unwind) calls getppid(2) flat out \
+         with one thread pinned to each of the {cpus} CPUs, while the tracer (pinned to CPU {}) \
+         samples every CPU: `tracectl run -o folded -e '{}'` and `bpftrace -e '{}'`, the same \
+         at {} Hz; SIGINT {} s after the tool reported being attached. Both count in a kernel \
+         map and print once, at exit, symbolizing the stacks then (the workload still runs \
+         until the tracer has exited, so that its memory maps can be read). The tracer's \
+         CPU time (user + system, all threads) is read from `/proc/PID/stat` when it is \
+         attached and at SIGINT (in clock ticks of 10 ms: *< x %* is less than one tick), and from wait4 at exit: \
+         *% of one core* is the **whole process's** CPU — start-up, the window, the final \
+         symbolization and print, the detach — divided by the window, for both tools; \
+         *window only* is the CPU between attached and SIGINT, the steady cost of sampling. \
+         The BPF program itself runs in the sampled task's context (a perf event \
+         interrupt): its cost is charged to the workload (or the idle task), not to the \
+         tracer, and is not in these numbers. Median of {} runs, rates and tools \
+         interleaved. Every run checks that the workload was sampled and, for tracectl, that \
+         its stacks have named frames; *samples* are the counts printed, the workload's and \
+         all (other processes and the idle task too); *keys* the comm + stack rows printed; \
+         *stacks lost* samples without a stack (tracectl: its stack map was full or a hash \
+         bucket taken, from its exit summary; bpftrace: `failed to look up stack id` errors).\n",
+        cfg.tracer_cpu.map_or("none".into(), |c| c.to_string()),
+        stacks::tracectl_prog(stacks::RATES[0]),
+        stacks::bpftrace_prog(stacks::RATES[0])
+            .lines()
+            .next()
+            .unwrap_or_default(),
+        stacks::RATES[1],
+        s.window.as_secs(),
+        stacks::reps(cfg),
+    );
+    if !s.sampling.is_empty() {
+        let _ = writeln!(
+            m,
+            "| rate | tool | % of one core | window only | CPU: start-up | window | after SIGINT | \
+             SIGINT → exit | samples (workload / all) | keys | stacks lost | peak RSS |"
+        );
+        let _ = writeln!(
+            m,
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for a in &s.sampling {
+            let d =
+                |f: fn(&SampleRun) -> std::time::Duration| ms(a.med(|r| f(r).as_secs_f64() * 1e3));
+            let n = |f: fn(&SampleRun) -> u64| count(a.med(|r| f(r) as f64) as u64);
+            let _ = writeln!(
+                m,
+                "| {} Hz | {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |",
+                a.hz,
+                a.tool.name(),
+                pct(a.med(SampleRun::pct_total)),
+                window_pct(a, s.window),
+                d(|r| r.startup_cpu),
+                d(|r| r.window_cpu),
+                d(SampleRun::exit_cpu),
+                d(|r| r.exit_wall),
+                n(|r| r.printed.workload),
+                n(|r| r.printed.samples),
+                n(|r| r.printed.keys),
+                n(|r| r.stacks_lost),
+                mib(a.med(|r| r.rss_kib as f64)),
+            );
+        }
+        let _ = writeln!(
+            m,
+            "\nThe CPU columns and counts are medians over the runs, each on its own (they \
+             need not add up).\n"
+        );
+    }
+    let _ = writeln!(
+        m,
+        "**Symbolization.** `tracectl::symbolize::symbolize_user_stacks({})` in the harness's \
+         own process: {} distinct user stacks of depth 20, addresses spread over the text of \
+         the harness's executable (`{}`, {}) and of libc, symbolized with a new symbolizer \
+         each run (its caches cold: the files are opened and their symbol tables parsed \
+         within the time; the page cache is warm after the first run). Runs: {}; median {}.\n",
+        stacks::SYMBOLIZE_STACKS,
+        count(stacks::SYMBOLIZE_STACKS as u64),
+        s.exe,
+        mib(s.exe_bytes as f64 / 1024.0),
+        s.symbolize_ms
+            .iter()
+            .map(|v| ms(*v))
+            .collect::<Vec<_>>()
+            .join(", "),
+        ms(s.symbolize_median_ms()),
+    );
 }
