@@ -398,3 +398,69 @@ fn folded_output_of_records_is_refused() {
         "{err}"
     );
 }
+
+/// Kernel functions (kfunc: fentry or kprobe, and kprobe:): the kernel
+/// stack at `do_sys_openat2` holds the openat system call, the user stack
+/// the program's `open_inner` under `open_outer`, each open counted once.
+/// This machine has neither kprobes nor trampolines: the VM matrix runs it
+/// (tests/vm/host-tests.txt).
+#[test]
+fn kernel_function_stacks_hold_the_system_call() {
+    const TEST: &str = "kernel_function_stacks_hold_the_system_call";
+    const NO_KPROBES: &str = "this kernel has no kprobes (CONFIG_KPROBES is off)";
+    const OPENS: i128 = 6;
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("kfunc-stacks");
+    let name = nonce("tkfs");
+    let bin = build(&dir, &name, OPEN_C);
+    let target = dir.join("target");
+    std::fs::write(&target, "x").unwrap();
+    let mut refused = Vec::new();
+    let mut how = Vec::new();
+    for kind in ["kfunc", "kprobe"] {
+        let spec = format!(
+            "{kind}:do_sys_openat2 {{ n = count() }} by kstack, ustack where comm == \"{name}\""
+        );
+        let args = ["-e", spec.as_str(), "-o", "json", "--time", "none"];
+        let t = match Tracer::try_start(&args) {
+            Ok(t) => t,
+            Err(e) => {
+                assert!(
+                    e.contains(NO_KPROBES),
+                    "{kind}: refused for another reason:\n{e}"
+                );
+                refused.push(format!("{kind}: {NO_KPROBES}"));
+                continue;
+            }
+        };
+        let opener = Alive::start(
+            &bin,
+            &[target.to_str().unwrap(), &OPENS.to_string(), "wait"],
+            true,
+        );
+        t.interrupt();
+        let (out, err) = t.finish();
+        opener.end();
+        let rows = json_lines(&out);
+        let ours: Vec<&Value> = rows
+            .iter()
+            .filter(|r| called_from(&frames(&r["ustack"]), "open_inner", "open_outer"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{kind}: {rows:?}\n{err}");
+        assert_eq!(int(&ours[0]["n"]), OPENS, "{kind}: {rows:?}");
+        let k = frames(&ours[0]["kstack"]);
+        assert!(
+            k.iter().any(|f| function(f) == "__x64_sys_openat"),
+            "{kind}: {k:?}"
+        );
+        how.push(kind);
+    }
+    if refused.is_empty() {
+        common::elsewhere::exercised(TEST, &how.join(","));
+    } else {
+        common::elsewhere::not_run_here(TEST, &refused.join("; "));
+    }
+}

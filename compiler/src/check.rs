@@ -583,7 +583,9 @@ fn mismatch(class: ValueClass, other: &str, vs: Span, os: Span) -> Diagnostic {
     .also(os, other.to_string());
     d = match class {
         ValueClass::Opaque => d.note("ip6() and bytes() values cannot be compared in the kernel"),
-        ValueClass::Stack => d.note("a stack is printed, not compared: filter on `pid`, `comm` or the probe's arguments"),
+        ValueClass::Stack => d.note(
+            "a stack is printed, not compared: filter on `pid`, `comm` or the probe's arguments",
+        ),
         ValueClass::Str => {
             d.note("compare a string with a string literal, e.g. `comm == \"bash\"`")
         }
