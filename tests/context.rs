@@ -14,8 +14,8 @@
 mod common;
 
 use common::{
-    bpf_available, json_int as int, output_within, scratch, serial, trace, unique_true, wait_child,
-    BIN,
+    bpf_available, json_int as int, output_within, scratch, serial, tagged_nonce, trace,
+    unique_true, wait_child, BIN,
 };
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
@@ -25,15 +25,6 @@ use std::time::{Duration, Instant};
 
 fn me() -> u32 {
     std::process::id()
-}
-
-/// A short unique name (the kernel keeps 15 bytes of a comm).
-fn nonce(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{tag}{:x}", (me() ^ nanos) & 0xffffff)
 }
 
 fn show(recs: &[Value]) -> String {
@@ -85,9 +76,9 @@ fn ppid_namespaces_and_argv_of_programs_the_test_starts() {
         return;
     }
     let dir = scratch("ctx-exec");
-    let name = nonce("ctx");
+    let name = tagged_nonce("ctx");
     let prog = unique_true(&dir, &name);
-    let sleeper = &*dir.join(nonce("slp"));
+    let sleeper = &*dir.join(tagged_nonce("slp"));
     std::fs::copy("/bin/sleep", sleeper).unwrap();
     let sleeper_name = sleeper.file_name().unwrap().to_str().unwrap().to_string();
     let mut unshare_pid = 0;
@@ -180,7 +171,7 @@ fn signal_errno_and_ksym_print_names_and_filter_by_them() {
         return;
     }
     let dir = scratch("ctx-names");
-    let missing = &*dir.join(nonce("missing"));
+    let missing = &*dir.join(tagged_nonce("missing"));
     let me_s = me().to_string();
     let spec = format!(
         "tracepoint:syscalls:sys_enter_kill as kill {{ target = args.pid, sig = signal(sig) }} \
@@ -307,14 +298,18 @@ fn cgroup_path_container_and_kernel_side_cgroup_filters() {
         return;
     }
     let root = tracectl::cgroups::cgroup2_root().expect("a cgroup v2 hierarchy");
-    let rel = format!("/{}", nonce("tracectl-cg"));
+    let rel = format!("/{}", tagged_nonce("tracectl-cg"));
     let cg = Cgroup {
         dir: root.join(&rel[1..]),
     };
     std::fs::create_dir(&cg.dir).unwrap();
     std::fs::create_dir(cg.dir.join(SCOPE)).unwrap();
     let dir = scratch("ctx-cg");
-    let (inside, deeper, outside) = (nonce("in"), nonce("deep"), nonce("out"));
+    let (inside, deeper, outside) = (
+        tagged_nonce("in"),
+        tagged_nonce("deep"),
+        tagged_nonce("out"),
+    );
     let progs: Vec<PathBuf> = [&inside, &deeper, &outside]
         .iter()
         .map(|n| unique_true(&dir, n))

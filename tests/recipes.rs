@@ -2788,4 +2788,8 @@ fn offcputime_weighs_a_sleeping_stack_by_its_sleep() {
         k.iter().any(|f| f.starts_with("do_nanosleep")) && k.iter().any(|f| f.contains("schedule")),
         "{k:?}"
     );
+    common::elsewhere::exercised(
+        "offcputime_weighs_a_sleeping_stack_by_its_sleep",
+        "tracepoint",
+    );
 }

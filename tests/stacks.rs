@@ -18,7 +18,8 @@ mod xml;
 
 use common::programs::{build, Alive, OPEN_C, SPIN_C};
 use common::{
-    bpf_available, json_int as int, json_lines, output_within, scratch, serial, Tracer, BIN,
+    bpf_available, json_int as int, json_lines, output_within, scratch, serial, tagged_nonce,
+    Tracer, BIN,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -35,15 +36,6 @@ fn trace(args: &[&str], events: impl FnOnce()) -> (Vec<Value>, String) {
     t.interrupt();
     let (out, err) = t.finish();
     (json_lines(&out), err)
-}
-
-/// A short unique name (the kernel keeps 15 bytes of a comm).
-fn nonce(tag: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("{tag}{:x}", (std::process::id() ^ nanos) & 0xffff)
 }
 
 fn run_ok(bin: &Path, args: &[&str]) {
@@ -104,7 +96,7 @@ fn profile_shows_acc_inner_called_from_acc_outer() {
         return;
     }
     let dir = scratch("profile");
-    let name = nonce("tspin");
+    let name = tagged_nonce("tspin");
     let bin = build(&dir, &name, SPIN_C);
     let spec = format!(
         "profile:hz:999 {{ samples = count() }} by comm, ustack, kstack where comm == \"{name}\""
@@ -142,6 +134,10 @@ fn profile_shows_acc_inner_called_from_acc_outer() {
             .any(|w| w == ["main", "acc_outer", "acc_inner"])),
         "{out}"
     );
+    common::elsewhere::exercised(
+        "profile_shows_acc_inner_called_from_acc_outer",
+        "perf_event",
+    );
 }
 
 /// `--flamegraph FILE`: a well-formed SVG document naming the spinner's
@@ -153,7 +149,7 @@ fn flame_graph_file_names_the_busy_functions() {
         return;
     }
     let dir = scratch("flamegraph");
-    let name = nonce("tflame");
+    let name = tagged_nonce("tflame");
     let bin = build(&dir, &name, SPIN_C);
     let svg = dir.join("cpu.svg");
     let spec = format!(
@@ -207,7 +203,7 @@ fn user_stacks_at_a_tracepoint_count_exactly_and_merge_across_processes() {
         return;
     }
     let dir = scratch("ustack-open");
-    let name = nonce("topen");
+    let name = tagged_nonce("topen");
     let bin = build(&dir, &name, OPEN_C);
     let target = dir.join("target");
     std::fs::write(&target, "x").unwrap();
@@ -241,6 +237,10 @@ fn user_stacks_at_a_tracepoint_count_exactly_and_merge_across_processes() {
         f[0]
     );
     assert!(called_from(&f, "open_outer", "main"), "{f:?}");
+    common::elsewhere::exercised(
+        "user_stacks_at_a_tracepoint_count_exactly_and_merge_across_processes",
+        "tracepoint",
+    );
 }
 
 /// A kernel stack at `sched_process_exec` holds the exec path
@@ -254,7 +254,7 @@ fn kernel_stack_at_exec_holds_the_exec_path() {
         return;
     }
     let dir = scratch("kstack-exec");
-    let name = nonce("texec");
+    let name = tagged_nonce("texec");
     let prog = common::unique_true(&dir, &name);
     let field = format!(
         "tracepoint:sched:sched_process_exec {{ comm, k = kstack, k2 = kstack(2) }} where comm == \"{name}\""
@@ -286,6 +286,7 @@ fn kernel_stack_at_exec_holds_the_exec_path() {
     assert!(rows.iter().all(|r| frames(&r["kstack"])
         .iter()
         .any(|f| f.starts_with("bprm_execve"))));
+    common::elsewhere::exercised("kernel_stack_at_exec_holds_the_exec_path", "tracepoint");
 }
 
 /// The table prints a stack's frames one per line under its row.
@@ -296,7 +297,7 @@ fn table_prints_frames_under_the_row() {
         return;
     }
     let dir = scratch("kstack-table");
-    let name = nonce("ttab");
+    let name = tagged_nonce("ttab");
     let prog = common::unique_true(&dir, &name);
     let spec = format!(
         "tracepoint:sched:sched_process_exec {{ comm, k = kstack }} where comm == \"{name}\""
@@ -336,7 +337,7 @@ fn stacks_of_an_exited_process_print_as_addresses() {
         return;
     }
     let dir = scratch("ustack-gone");
-    let name = nonce("tgone");
+    let name = tagged_nonce("tgone");
     let bin = build(&dir, &name, OPEN_C);
     let target = dir.join("target");
     std::fs::write(&target, "x").unwrap();
@@ -359,40 +360,38 @@ fn stacks_of_an_exited_process_print_as_addresses() {
     }
 }
 
+/// Runs `tracectl run ARGS`, which must fail before loading anything;
+/// its stderr.
+fn refused(args: &[&str]) -> String {
+    let out = output_within(
+        Command::new(BIN).arg("run").args(args),
+        Duration::from_secs(30),
+        "tracectl run (refused)",
+    );
+    assert!(!out.status.success(), "tracectl run {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// Folded output is for stack-keyed aggregations: records, or keys without
 /// a stack, are refused with the reason, before anything is loaded.
 #[test]
 fn folded_output_of_records_is_refused() {
-    let out = output_within(
-        Command::new(BIN).args([
-            "run",
-            "-o",
-            "folded",
-            "-e",
-            "tracepoint:syscalls:sys_enter_openat { comm }",
-        ]),
-        Duration::from_secs(30),
-        "tracectl run -o folded",
-    );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&[
+        "-o",
+        "folded",
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat { comm }",
+    ]);
     assert!(
         err.contains("folded output") && err.contains("sends records"),
         "{err}"
     );
-    let out = output_within(
-        Command::new(BIN).args([
-            "run",
-            "--flamegraph",
-            "/tmp/never.svg",
-            "-e",
-            "tracepoint:syscalls:sys_enter_openat { n = count() } by comm",
-        ]),
-        Duration::from_secs(30),
-        "tracectl run --flamegraph",
-    );
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&[
+        "--flamegraph",
+        "/tmp/never.svg",
+        "-e",
+        "tracepoint:syscalls:sys_enter_openat { n = count() } by comm",
+    ]);
     assert!(
         err.contains("--flamegraph") && err.contains("no `kstack` or `ustack` key"),
         "{err}"
@@ -414,7 +413,7 @@ fn kernel_function_stacks_hold_the_system_call() {
         return;
     }
     let dir = scratch("kfunc-stacks");
-    let name = nonce("tkfs");
+    let name = tagged_nonce("tkfs");
     let bin = build(&dir, &name, OPEN_C);
     let target = dir.join("target");
     std::fs::write(&target, "x").unwrap();

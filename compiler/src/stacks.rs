@@ -136,6 +136,15 @@ fn stack_capture(user: bool, frames: u32) -> Capture {
     }
 }
 
+/// `ustack` (true) or `kstack` (false); `None` for another name.
+fn stack_is_user(name: &str) -> Option<bool> {
+    match name {
+        "kstack" => Some(false),
+        "ustack" => Some(true),
+        _ => None,
+    }
+}
+
 /// Tracepoint events that run in interrupt context (the task they see is
 /// whichever one was interrupted): `(category, event prefix)`.
 const INTERRUPT_EVENTS: [(&str, &str); 6] = [
@@ -177,11 +186,7 @@ impl Resolver<'_> {
         name: &str,
         span: Span,
     ) -> Option<Result<Capture, Diagnostic>> {
-        let user = match name {
-            "kstack" => false,
-            "ustack" => true,
-            _ => return None,
-        };
+        let user = stack_is_user(name)?;
         Some(self.stack(user, 0, span))
     }
 
@@ -192,11 +197,7 @@ impl Resolver<'_> {
         args: &[Expr],
         span: Span,
     ) -> Option<Result<Capture, Diagnostic>> {
-        let user = match func {
-            "kstack" => false,
-            "ustack" => true,
-            _ => return None,
-        };
+        let user = stack_is_user(func)?;
         let frames = match args {
             [] => Ok(0),
             [a] => frame_count(func, a),

@@ -540,3 +540,13 @@ pub fn cc(dir: &Path, name: &str, src: &str, extra: &[&str]) -> PathBuf {
     );
     bin
 }
+
+/// A short name unique to this run, `tag` then up to 6 hex digits (the
+/// kernel keeps 15 bytes of a comm).
+pub fn tagged_nonce(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("{tag}{:x}", (std::process::id() ^ nanos) & 0xffffff)
+}
