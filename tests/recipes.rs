@@ -2684,7 +2684,7 @@ fn profile_samples_a_spinning_program_in_its_inner_function() {
     }
     let dir = scratch("profile");
     let bin = programs::build(&dir, "tprofile", programs::SPIN_C);
-    let spin = programs::Alive::start(&bin, &["6"], false);
+    let spin = programs::Alive::start(&bin, &["60"], false);
     let pid = spin.pid();
     let t = Capture::start_aggregate("profile", &["-p", &format!("pid={pid}")], &[]);
     std::thread::sleep(Duration::from_millis(1500));

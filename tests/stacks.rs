@@ -103,7 +103,7 @@ fn profile_shows_acc_inner_called_from_acc_outer() {
     );
     let t = Tracer::start(&["-e", &spec, "-o", "folded"]);
     // Spinning until after the print at exit: its stacks can be symbolized.
-    let spin = Alive::start(&bin, &["4"], false);
+    let spin = Alive::start(&bin, &["60"], false);
     std::thread::sleep(Duration::from_millis(1500));
     t.interrupt();
     let (out, err) = t.finish();
@@ -156,7 +156,7 @@ fn flame_graph_file_names_the_busy_functions() {
         "profile:hz:999 {{ samples = count() }} by comm, ustack, kstack where comm == \"{name}\""
     );
     let t = Tracer::start(&["-e", &spec, "--flamegraph", svg.to_str().unwrap()]);
-    let spin = Alive::start(&bin, &["3"], false);
+    let spin = Alive::start(&bin, &["60"], false);
     std::thread::sleep(Duration::from_millis(1000));
     t.interrupt();
     let (out, err) = t.finish();

@@ -10,8 +10,10 @@ use std::process::{Command, Stdio};
 /// kernel walks user stacks by frame pointer.
 pub const FP: &[&str] = &["-O0", "-fno-omit-frame-pointer"];
 
-/// Spins for argv[1] seconds in acc_inner, called from acc_outer.
+/// Spins in acc_inner, called from acc_outer, until its stdin closes
+/// (at most argv[1] seconds).
 pub const SPIN_C: &str = r#"
+#include <poll.h>
 #include <stdlib.h>
 #include <time.h>
 volatile unsigned long sink;
@@ -31,7 +33,12 @@ int main(int argc, char **argv)
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
+		struct pollfd in = { 0, POLLIN, 0 };
+
 		acc_outer(200000);
+		/* Until stdin closes (Alive::end), at most `secs`. */
+		if (poll(&in, 1, 0) > 0)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 	} while ((t.tv_sec - t0.tv_sec) + (t.tv_nsec - t0.tv_nsec) / 1e9 < secs);
 	return 0;
