@@ -1,5 +1,6 @@
 //! The malformed-spec corpus (`tests/corpus/bad/`), rendered-diagnostic
-//! snapshots (`tests/snapshots/`), and the good corpus (`tests/corpus/good/`).
+//! snapshots (`tests/snapshots/`), and the good corpus (`tests/corpus/good/`,
+//! and the worked examples of `examples/`).
 //!
 //! Every bad file starts with `# expect: TEXT` (and optionally
 //! `# at: TEXT`): compiling it must fail with an error whose message contains
@@ -276,8 +277,12 @@ fn snapshots_of_rendered_diagnostics() {
 #[test]
 fn good_corpus_compiles_and_both_forms_agree() {
     with_env(|env| {
-        let good = corpus("good");
+        let mut good = corpus("good");
         assert!(good.len() >= 15, "only {} good specs", good.len());
+        // The worked examples are good specs too (examples/README.md).
+        let examples = spec_files(&manifest_dir().join("../examples"), &[]);
+        assert!(examples.len() >= 4, "only {} examples", examples.len());
+        good.extend(examples);
         let mut problems = Vec::new();
         for (name, text) in &good {
             let compiled = match compile_source(name, text, env, &opts()) {
