@@ -140,6 +140,39 @@ fn profile_shows_acc_inner_called_from_acc_outer() {
     );
 }
 
+/// A sample taken in user mode has no kernel stack, and says so (a
+/// stack the kernel could not walk is never another stack's frames).
+#[test]
+fn user_mode_samples_say_they_have_no_kernel_stack() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("no-kstack");
+    let name = tagged_nonce("tnok");
+    let bin = build(&dir, &name, SPIN_C);
+    let spec = format!("profile:hz:999 {{ n = count() }} by kstack where comm == \"{name}\"");
+    let t = Tracer::start(&["-e", &spec, "-o", "json", "--time", "none"]);
+    let spin = Alive::start(&bin, &["60"], false);
+    std::thread::sleep(Duration::from_millis(1000));
+    t.interrupt();
+    let (out, err) = t.finish();
+    spin.end();
+    let rows = json_lines(&out);
+    let total: i128 = rows.iter().map(|r| int(&r["n"])).sum();
+    let user: i128 = rows
+        .iter()
+        .filter(|r| frames(&r["kstack"]) == ["[no kernel stack]"])
+        .map(|r| int(&r["n"]))
+        .sum();
+    assert!(total >= 200, "{total} samples: {rows:?}");
+    assert!(
+        user * 10 >= total * 8,
+        "{user} of {total} in user mode: {rows:?}\n{err}"
+    );
+    assert!(!err.contains("not found"), "{err}");
+}
+
 /// `--flamegraph FILE`: a well-formed SVG document naming the spinner's
 /// functions, `acc_inner`'s frame drawn on top of `acc_outer`'s.
 #[test]

@@ -121,28 +121,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
             OutputFormat::Folded => Format::Folded,
         };
     }
-    if plan.output.format == Format::Folded || args.flamegraph.is_some() {
-        let what = if args.flamegraph.is_some() {
-            "--flamegraph"
-        } else {
-            "folded output"
-        };
-        let refusal = if args.flamegraph.is_some() {
-            // A flame graph takes the stack-keyed probes; others print.
-            (!plan.probes.iter().any(|p| {
-                tracectl_compiler::stacks::folded_refusal(std::slice::from_ref(p)).is_none()
-            }))
-            .then(|| tracectl_compiler::stacks::folded_refusal(&plan.probes))
-            .flatten()
-        } else {
-            tracectl_compiler::stacks::folded_refusal(&plan.probes)
-        };
-        if let Some((_, why)) = refusal {
-            return Err(Failure::Message(format!(
-                "{what}: {why} (e.g. `by: [comm, ustack]` with `samples: count()`)"
-            )));
-        }
-    }
+    check_stack_outputs(&plan, args.flamegraph.is_some())?;
     if let Some(t) = args.time {
         plan.output.time = match t {
             TimeArg::Relative => TimeMode::Relative,
@@ -422,6 +401,32 @@ fn stream(session: Session, plan: &Plan, args: &RunArgs) -> Result<(), Failure> 
         Some(e) => Err(Failure::Message(format!("writing the output failed: {e}"))),
         None => Ok(()),
     }
+}
+
+/// `-o folded` needs every probe to be a stack-keyed aggregation;
+/// `--flamegraph` needs one (the others print as usual).
+fn check_stack_outputs(plan: &Plan, flamegraph: bool) -> Result<(), Failure> {
+    use tracectl_compiler::stacks::folded_refusal;
+    let refused = |what: &str, why: String| {
+        Err(Failure::Message(format!(
+            "{what}: {why} (e.g. `by: [comm, ustack]` with `samples: count()`)"
+        )))
+    };
+    if plan.output.format == Format::Folded {
+        if let Some((_, why)) = folded_refusal(&plan.probes) {
+            return refused("folded output", why);
+        }
+    }
+    let none_folds = plan
+        .probes
+        .iter()
+        .all(|p| folded_refusal(std::slice::from_ref(p)).is_some());
+    if flamegraph && none_folds {
+        if let Some((_, why)) = folded_refusal(&plan.probes) {
+            return refused("--flamegraph", why);
+        }
+    }
+    Ok(())
 }
 
 /// Writes the flame graph `--flamegraph` collected to `path`.
