@@ -43,9 +43,13 @@
 //! probes' field names in first-seen order, and a record lacking a column
 //! prints `-` (table) or an empty cell (CSV) there. The table also gains a
 //! `PROBE` column after the time (CSV always has its `probe` column).
+//!
+//! [The flame module](self::flame) draws weighted call stacks as an
+//! interactive SVG flame graph.
 
 pub mod agg;
 mod csv;
+pub mod flame;
 pub mod hist;
 mod json;
 pub mod table;
