@@ -22,6 +22,7 @@ pub mod recipes;
 pub mod run;
 pub mod session;
 pub mod stats;
-pub mod symbols;
+/// Stack symbolization (blazesym): kernel and user addresses to functions, offsets and modules.
+pub mod symbolize;
 pub mod targets;
 pub mod templates;

@@ -4,7 +4,7 @@
 //!
 //! The fixed tables live in the compiler ([`NameTable`]), the enums in the
 //! plan ([`Plan::enums`]); kernel symbols, user symbols and cgroup paths
-//! are loaded on first use and cached ([`crate::symbols`],
+//! are loaded on first use and cached ([`crate::symbolize`],
 //! [`crate::cgroups`]). A value without a name prints as the number.
 
 use std::borrow::Cow;
@@ -15,7 +15,7 @@ use tracectl_compiler::plan::{Decode, EnumNames, NameTable, Plan};
 
 use crate::cgroups::{cgroup2_root, container_id, CgroupPaths};
 use crate::decode::Value;
-use crate::symbols::{Ksyms, Usyms};
+use crate::symbolize::Symbolizer;
 
 /// Characters of a container id as printed (as `docker ps`).
 pub const SHORT_ID: usize = 12;
@@ -24,8 +24,8 @@ pub const SHORT_ID: usize = 12;
 #[derive(Default)]
 pub struct Names {
     enums: HashMap<u32, HashMap<i64, String>>,
-    ksyms: OnceLock<Option<Ksyms>>,
-    usyms: OnceLock<Mutex<Usyms>>,
+    /// `ksym()` and `usym()`.
+    symbols: OnceLock<Mutex<Symbolizer>>,
     cgroups: OnceLock<Option<Mutex<CgroupPaths>>>,
 }
 
@@ -82,24 +82,15 @@ impl Names {
                     None => number(signed),
                 }
             }
-            Decode::Ksym => {
-                let k = self.ksyms.get_or_init(|| Ksyms::load().ok());
-                match k.as_ref().and_then(|k| k.resolve(v)) {
-                    Some((name, _)) => Value::Str(Cow::Borrowed(name)),
-                    None => Value::Hex(v),
-                }
-            }
-            Decode::Usym { .. } => {
-                let u = self.usyms.get_or_init(|| Mutex::new(Usyms::new()));
-                let name = u
-                    .lock()
-                    .ok()
-                    .and_then(|mut u| u.resolve(pid, v).map(|(n, _)| n.to_string()));
-                match name {
-                    Some(n) => Value::Str(Cow::Owned(n)),
-                    None => Value::Hex(v),
-                }
-            }
+            // The function's name without offset; unresolved, the address.
+            Decode::Ksym => match self.symbol(|s| s.kernel(&[v])) {
+                Some(n) => Value::Str(Cow::Owned(n.to_string())),
+                None => Value::Hex(v),
+            },
+            Decode::Usym { .. } => match self.symbol(|s| s.user(pid, &[v])) {
+                Some(n) => Value::Str(Cow::Owned(n.to_string())),
+                None => Value::Hex(v),
+            },
             Decode::CgroupPath => match self.cgroup_path(v) {
                 Some(p) => Value::Str(Cow::Owned(p)),
                 None => Value::UInt(v),
@@ -112,6 +103,16 @@ impl Names {
             }
             _ => number(false),
         }
+    }
+
+    /// The function of the one frame `symbolize` returns.
+    fn symbol(
+        &self,
+        symbolize: impl FnOnce(&mut Symbolizer) -> Vec<crate::symbolize::Frame>,
+    ) -> Option<std::sync::Arc<str>> {
+        let s = self.symbols.get_or_init(|| Mutex::new(Symbolizer::new()));
+        let mut s = s.lock().ok()?;
+        symbolize(&mut s).pop()?.name
     }
 
     fn cgroup_path(&self, id: u64) -> Option<String> {
