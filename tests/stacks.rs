@@ -86,6 +86,34 @@ fn folded(out: &str) -> Vec<(Vec<String>, u64)> {
         .collect()
 }
 
+/// The body of the profile specs below.
+const BY_STACKS: &str = "{ samples = count() } by comm, ustack, kstack";
+
+/// Samples a spinner built in `dir` (named `tag` and a nonce) at 999 Hz
+/// for `ms` with `profile:hz:999 BODY where comm == NAME` and `args`; the
+/// spinner still runs when tracectl prints at exit, so that its stacks can
+/// be symbolized. (name, stdout, stderr).
+fn profile_spinner(
+    dir: &Path,
+    tag: &str,
+    body: &str,
+    args: &[&str],
+    ms: u64,
+) -> (String, String, String) {
+    let name = tagged_nonce(tag);
+    let bin = build(dir, &name, SPIN_C);
+    let spec = format!("profile:hz:999 {body} where comm == \"{name}\"");
+    let mut all = vec!["-e", spec.as_str()];
+    all.extend_from_slice(args);
+    let t = Tracer::start(&all);
+    let spin = Alive::start(&bin, &["60"], false);
+    std::thread::sleep(Duration::from_millis(ms));
+    t.interrupt();
+    let (out, err) = t.finish();
+    spin.end();
+    (name, out, err)
+}
+
 /// The profile of a program spinning in `acc_inner` under `acc_outer`:
 /// sampled at 999 Hz, its folded lines put `acc_inner` right after
 /// `acc_outer`, and nearly every sample of it is there.
@@ -96,18 +124,7 @@ fn profile_shows_acc_inner_called_from_acc_outer() {
         return;
     }
     let dir = scratch("profile");
-    let name = tagged_nonce("tspin");
-    let bin = build(&dir, &name, SPIN_C);
-    let spec = format!(
-        "profile:hz:999 {{ samples = count() }} by comm, ustack, kstack where comm == \"{name}\""
-    );
-    let t = Tracer::start(&["-e", &spec, "-o", "folded"]);
-    // Spinning until after the print at exit: its stacks can be symbolized.
-    let spin = Alive::start(&bin, &["60"], false);
-    std::thread::sleep(Duration::from_millis(1500));
-    t.interrupt();
-    let (out, err) = t.finish();
-    spin.end();
+    let (name, out, err) = profile_spinner(&dir, "tspin", BY_STACKS, &["-o", "folded"], 1500);
     let lines = folded(&out);
     assert!(!lines.is_empty(), "no samples of {name}:\n{err}");
     let total: u64 = lines.iter().map(|(_, n)| n).sum();
@@ -149,15 +166,8 @@ fn user_mode_samples_say_they_have_no_kernel_stack() {
         return;
     }
     let dir = scratch("no-kstack");
-    let name = tagged_nonce("tnok");
-    let bin = build(&dir, &name, SPIN_C);
-    let spec = format!("profile:hz:999 {{ n = count() }} by kstack where comm == \"{name}\"");
-    let t = Tracer::start(&["-e", &spec, "-o", "json", "--time", "none"]);
-    let spin = Alive::start(&bin, &["60"], false);
-    std::thread::sleep(Duration::from_millis(1000));
-    t.interrupt();
-    let (out, err) = t.finish();
-    spin.end();
+    let json = ["-o", "json", "--time", "none"];
+    let (_, out, err) = profile_spinner(&dir, "tnok", "{ n = count() } by kstack", &json, 1000);
     let rows = json_lines(&out);
     let total: i128 = rows.iter().map(|r| int(&r["n"])).sum();
     let user: i128 = rows
@@ -182,18 +192,9 @@ fn flame_graph_file_names_the_busy_functions() {
         return;
     }
     let dir = scratch("flamegraph");
-    let name = tagged_nonce("tflame");
-    let bin = build(&dir, &name, SPIN_C);
     let svg = dir.join("cpu.svg");
-    let spec = format!(
-        "profile:hz:999 {{ samples = count() }} by comm, ustack, kstack where comm == \"{name}\""
-    );
-    let t = Tracer::start(&["-e", &spec, "--flamegraph", svg.to_str().unwrap()]);
-    let spin = Alive::start(&bin, &["60"], false);
-    std::thread::sleep(Duration::from_millis(1000));
-    t.interrupt();
-    let (out, err) = t.finish();
-    spin.end();
+    let args = ["--flamegraph", svg.to_str().unwrap()];
+    let (name, out, err) = profile_spinner(&dir, "tflame", BY_STACKS, &args, 1000);
     assert!(
         out.trim().is_empty(),
         "the stacks go to the file, not stdout: {out}"
