@@ -369,6 +369,36 @@ fn sigint_detaches_everything() {
     assert_eq!(pins_of(pid), Vec::<String>::new());
 }
 
+/// `check -` reads the spec from standard input, YAML or DSL (told by its
+/// first line, as a file's), and locates errors in `<stdin>`.
+#[test]
+fn check_reads_standard_input() {
+    let check = |text: &str| {
+        let mut child = Command::new(common::BIN)
+            .args(["check", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tracectl");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = check("tracepoint:syscalls:sys_enter_openat { pid, comm }\n");
+    assert!(ok, "a DSL spec on stdin: {err}");
+    let (ok, err) = check(
+        "name: s\nprobes:\n  - probe: tracepoint:syscalls:sys_enter_opena\n    fields: { pid: pid }\n",
+    );
+    assert!(!ok, "a misspelt tracepoint passed: {err}");
+    assert!(err.contains("<stdin>:3:23"), "located in <stdin>: {err}");
+    assert!(err.contains("did you mean"), "{err}");
+}
+
 /// `check` finds a misspelt uprobe symbol on this machine, before anything
 /// is loaded, and points at the probe.
 #[test]

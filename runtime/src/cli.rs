@@ -69,7 +69,7 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
 /// `tracectl run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Spec file or bundled recipe name.
+    /// Spec file, bundled recipe name, or `-` for standard input.
     #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
     pub spec: Option<String>,
     /// Source.
@@ -281,7 +281,7 @@ fn parse_buffer_kib(s: &str) -> Result<u32, String> {
 /// `tracectl check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Spec files or recipe names.
+    /// Spec files, recipe names, or `-` for standard input.
     #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
     pub specs: Vec<String>,
     /// Source.
@@ -313,7 +313,7 @@ pub struct LoadOpts {
 /// `tracectl compile`.
 #[derive(Debug, Args)]
 pub struct CompileArgs {
-    /// Spec file or recipe name.
+    /// Spec file, recipe name, or `-` for standard input.
     #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
     pub spec: Option<String>,
     /// Source.
@@ -327,7 +327,7 @@ pub struct CompileArgs {
 /// `tracectl fmt`.
 #[derive(Debug, Args)]
 pub struct FmtArgs {
-    /// Spec file or recipe name.
+    /// Spec file, recipe name, or `-` for standard input.
     #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
     pub spec: Option<String>,
     /// Source.
@@ -375,9 +375,32 @@ impl From<String> for Failure {
     }
 }
 
+/// The spec argument that means standard input.
+pub const STDIN: &str = "-";
+
+/// The spec on standard input, read to its end (at most one byte more
+/// than the compiler accepts, so that an endless stream is refused).
+fn read_stdin() -> Result<Source, Failure> {
+    use std::io::Read;
+    let limit = tracectl_compiler::syntax::MAX_SOURCE as u64 + 1;
+    let mut text = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(limit)
+        .read_to_end(&mut text)
+        .map_err(|e| format!("cannot read the spec from standard input: {e}"))?;
+    let text =
+        String::from_utf8(text).map_err(|_| "standard input is not UTF-8 text".to_string())?;
+    Ok(Source {
+        name: "<stdin>".into(),
+        syntax_name: "stdin".into(),
+        text,
+    })
+}
+
 /// A loaded spec text and the name used in diagnostics.
 pub struct Source {
-    /// Name for diagnostics (path, `recipe:NAME`, or `<-e>`).
+    /// Name for diagnostics (path, `recipe:NAME`, `<stdin>` or `<-e>`).
     pub name: String,
     /// File name used to pick the syntax.
     pub syntax_name: String,
@@ -385,7 +408,8 @@ pub struct Source {
     pub text: String,
 }
 
-/// Reads a spec from a path, a bundled recipe name, or `-e`.
+/// Reads a spec from a path, a bundled recipe name, `-` (standard input,
+/// its syntax told by its first line, as any file's), or `-e`.
 pub fn load_source(spec: Option<&str>, expr: Option<&str>) -> Result<Source, Failure> {
     if let Some(e) = expr {
         return Ok(Source {
@@ -395,6 +419,9 @@ pub fn load_source(spec: Option<&str>, expr: Option<&str>) -> Result<Source, Fai
         });
     }
     let spec = spec.ok_or_else(|| Failure::Message("no spec given".into()))?;
+    if spec == STDIN {
+        return read_stdin();
+    }
     let path = std::path::Path::new(spec);
     if path.exists() {
         let text = std::fs::read(path).map_err(|e| format!("cannot read {spec}: {e}"))?;
