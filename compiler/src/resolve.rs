@@ -252,6 +252,9 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             let Some(id) = env.btf.find_func(func) else {
                 let mut d = err(rest_span, format!("unknown kernel function `{func}`"))
                     .label("not in the kernel's BTF");
+                if func.contains(['*', '?', '{']) {
+                    return Err(d.note(crate::syntax::bpftrace::WILDCARDS));
+                }
                 let names = env.btf.func_names();
                 d = d.suggest(func, names.iter().copied(), "functions");
                 return Err(d);
@@ -299,6 +302,9 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             let Some(format) = env.tracepoints.format(cat, name) else {
                 let d = err(rest_span, format!("unknown tracepoint `{cat}:{name}`"))
                     .label("no such tracepoint");
+                if rest.contains(['*', '?', '{']) {
+                    return Err(d.note(crate::syntax::bpftrace::WILDCARDS));
+                }
                 // `syscalls:sys_enter_execve:entry`: one part too many.
                 if let Some((short, extra)) = name.split_once(':') {
                     if env.tracepoints.format(cat, short).is_some() {
@@ -389,9 +395,10 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
                 "rawtracepoint" | "rt" | "raw_tp" | "raw_tracepoint" => Some("tp_btf"),
                 _ => None,
             };
-            d = match alias {
-                Some(a) => d.note(format!("did you mean `{a}`?")),
-                None => d.suggest(kind, PROBE_KINDS, "kinds"),
+            d = match (alias, crate::syntax::bpftrace::probe_kind_hint(kind)) {
+                (Some(a), _) => d.note(format!("did you mean `{a}`?")),
+                (None, Some(h)) => d.note(h),
+                (None, None) => d.suggest(kind, PROBE_KINDS, "kinds"),
             };
             Err(d)
         }
@@ -628,6 +635,18 @@ impl<'a> Resolver<'a> {
             } => {
                 // `args.NAME` reaches an argument shadowed by a builtin.
                 if let ExprKind::Ident(b) = &base.kind {
+                    // bpftrace's `args->NAME`.
+                    if b == "args" && *arrow && self.ctx.find_arg("args").is_none() {
+                        return Err(err(
+                            e.span,
+                            format!("bpftrace's `args->{}` is `args.{0}` here", member.value),
+                        )
+                        .label("`args` is not a pointer")
+                        .note(format!(
+                            "write `{0}`, or `args.{0}` where a builtin has the same name",
+                            member.value
+                        )));
+                    }
                     if b == "args" && !*arrow && self.ctx.find_arg("args").is_none() {
                         self.args_named.push(member.value.clone());
                         return match self.ctx.find_arg(&member.value) {
@@ -705,6 +724,9 @@ impl<'a> Resolver<'a> {
             )
         };
         let mut d = err(span, message).label("unknown name");
+        if let Some(h) = crate::syntax::bpftrace::builtin_hint(name) {
+            return d.note(h);
+        }
         // `arg6` and beyond in a uprobe: a limit, not a typo.
         let beyond = matches!(self.ctx.attach, Attach::Uprobe { .. })
             && name
@@ -1535,17 +1557,22 @@ impl<'a> Resolver<'a> {
                 .or_else(|| self.stack_call(func, args, span))
             {
                 Some(r) => r,
-                None => Err(err(func_span, format!("unknown function `{func}()`"))
-                    .label("unknown function")
-                    .suggest(
-                        func,
-                        FUNCTIONS
-                            .iter()
-                            .chain(&crate::context::CONTEXT_FUNCTIONS)
-                            .chain(&crate::stacks::STACK_BUILTINS)
-                            .copied(),
-                        "functions",
-                    )),
+                None => match crate::syntax::bpftrace::function_hint(func) {
+                    Some(h) => Err(err(func_span, format!("unknown function `{func}()`"))
+                        .label("a bpftrace function")
+                        .note(h)),
+                    None => Err(err(func_span, format!("unknown function `{func}()`"))
+                        .label("unknown function")
+                        .suggest(
+                            func,
+                            FUNCTIONS
+                                .iter()
+                                .chain(&crate::context::CONTEXT_FUNCTIONS)
+                                .chain(&crate::stacks::STACK_BUILTINS)
+                                .copied(),
+                            "functions",
+                        )),
+                },
             },
         }
     }

@@ -5,6 +5,7 @@
 //! give the same tree and, later, the same plan.
 
 pub mod ast;
+pub mod bpftrace;
 pub mod dsl;
 pub mod expr;
 pub mod print;
