@@ -92,7 +92,14 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                     )
                     .label("second probe")
                     .also(*s, "first probe")
-                    .note("give one of them a `name:` so their records can be told apart"),
+                    .note(match spec.syntax {
+                        crate::syntax::Syntax::Dsl => {
+                            "give one of them a label, `PROBE as LABEL { … }`, so their records can be told apart"
+                        }
+                        crate::syntax::Syntax::Yaml => {
+                            "give one of them a `name:` so their records can be told apart"
+                        }
+                    }),
                 );
             }
         }

@@ -184,10 +184,12 @@ fn strip_expr(e: &mut Expr) {
     }
 }
 
-/// `spec` with every span zeroed, so two parses of one spec compare equal.
+/// `spec` with every span zeroed (and its front end forgotten), so two
+/// parses of one spec, in either syntax, compare equal.
 fn strip(mut spec: Spec) -> Spec {
     let z = Span::default();
     spec.span = z;
+    spec.syntax = tracectl_compiler::syntax::Syntax::Yaml;
     spec.name.span = z;
     for s in [&mut spec.description].into_iter().flatten() {
         s.span = z;

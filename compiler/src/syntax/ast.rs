@@ -20,6 +20,8 @@ pub struct Spec {
     pub output: OutputDecl,
     /// Span of the whole document (for errors about missing keys).
     pub span: Span,
+    /// The front end it was written in: advice is phrased in its words.
+    pub syntax: super::Syntax,
 }
 
 /// The type of a `$param`.

@@ -69,6 +69,7 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
         probes: Vec::new(),
         output: OutputDecl::default(),
         span: Span::new(0, src.len()),
+        syntax: super::Syntax::Dsl,
     };
     let mut seen_spec: Option<Span> = None;
     let mut first_stmt: Option<Span> = None;

@@ -289,6 +289,7 @@ impl Reader {
             probes,
             output,
             span: root.span(),
+            syntax: super::Syntax::Yaml,
         })
     }
 
