@@ -8,9 +8,9 @@ use crate::arith::{Calc, Value};
 use crate::check::{Cond, Operand};
 use crate::diag::{Diagnostic, Span};
 use crate::plan::{
-    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, Decode, FieldPlan, FilterOp,
-    PairConfig, PairRole, Read, ValueOp, ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS,
-    MAX_OPS, MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
+    AggPlan, AggValue, ArithOp, Attach, Base, CalcArg, CalcOp, FieldPlan, FilterOp, PairConfig,
+    PairRole, Read, ValueOp, ABI_ARGS_AREA, MAX_AGG_KEY, MAX_CALC, MAX_FILTER_OPS, MAX_OPS,
+    MAX_RECORD, RECORD_HEADER, RET_OFF, STR_POOL,
 };
 use crate::resolve::Capture;
 
@@ -69,12 +69,6 @@ fn op_of(c: &Capture, slot: u32) -> ValueOp {
 }
 
 /// The value ops sans slot, for de-duplication.
-/// Does a value of this decoder print in the process that made the event
-/// (so that its pid must be read with it)?
-fn in_process(d: Decode) -> bool {
-    matches!(d, Decode::Usym { .. } | Decode::Ustack { .. })
-}
-
 fn same(a: &Capture, b: &Capture) -> bool {
     a.base == b.base
         && a.hops == b.hops
@@ -383,12 +377,10 @@ pub fn lower(
     // Whose pid: the event's, or for a start value of a paired probe the
     // start's, stashed with it (`pair::with_start_pid`).
     let pid_of = |v: &Value| match v {
-        Value::Capture(c) if c.base == Base::Record => match c.decode {
-            Decode::Usym { pid: at } | Decode::Ustack { pid: at, .. } => {
-                crate::pair::joined_pid(at)
-            }
-            _ => pid.clone(),
-        },
+        Value::Capture(c) if c.base == Base::Record => c
+            .decode
+            .pid_slot()
+            .map_or_else(|| pid.clone(), crate::pair::joined_pid),
         _ => pid.clone(),
     };
     let is_key = |keys: &[crate::aggregate::Key], c: &Capture| {
@@ -398,7 +390,7 @@ pub fn lower(
     let hidden_pid = match &values {
         ProbeValues::Aggregate { keys, .. } => keys
             .iter()
-            .any(|k| in_process(k.value.decode()) && !is_key(keys, &pid_of(&k.value))),
+            .any(|k| k.value.decode().pid_slot().is_some() && !is_key(keys, &pid_of(&k.value))),
         ProbeValues::Fields(_) => false,
     };
     // A paired end program that aggregates keeps its aggregation key first
@@ -493,7 +485,7 @@ pub fn lower(
     };
     let mut usym_pid: Vec<Option<u32>> = vec![None; placed_values.len()];
     for (i, (_, v, span)) in placed_values.iter().enumerate() {
-        if !in_process(v.decode()) {
+        if v.decode().pid_slot().is_none() {
             continue;
         }
         let pid = pid_of(v);
@@ -863,10 +855,12 @@ pub fn lower(
                 Value::Capture(c) => c.slot_size,
                 Value::Computed { .. } => 8,
             },
-            decode: match (v.decode(), usym_pid[i]) {
-                (Decode::Usym { .. }, Some(pid)) => Decode::Usym { pid },
-                (Decode::Ustack { frames, .. }, Some(pid)) => Decode::Ustack { frames, pid },
-                (d, _) => d,
+            decode: {
+                let mut d = v.decode();
+                if let (Some(slot), Some(pid)) = (d.pid_slot_mut(), usym_pid[i]) {
+                    *slot = pid;
+                }
+                d
             },
         })
         .collect();

@@ -265,7 +265,7 @@ pub(crate) fn capture(r: &mut Resolver, e: &Expr) -> Result<Capture, Diagnostic>
 /// `sched_switch` it is); its decoder names the pid's place in the stash,
 /// which [`joined_pid`] reads.
 fn with_start_pid(r: &mut Resolver, mut c: Capture) -> Capture {
-    if c.base != Base::Record || !matches!(c.decode, Decode::Usym { .. } | Decode::Ustack { .. }) {
+    if c.base != Base::Record || c.decode.pid_slot().is_none() {
         return c;
     }
     let Some(sides) = r.pair.as_mut() else {
@@ -275,9 +275,8 @@ fn with_start_pid(r: &mut Resolver, mut c: Capture) -> Capture {
         Read::Int { off, .. } => off,
         _ => return c,
     };
-    match &mut c.decode {
-        Decode::Usym { pid } | Decode::Ustack { pid, .. } => *pid = at,
-        _ => {}
+    if let Some(pid) = c.decode.pid_slot_mut() {
+        *pid = at;
     }
     c
 }
@@ -466,9 +465,7 @@ struct Reads {
 
 impl Reads {
     fn capture(&mut self, c: &Capture) {
-        if let (Base::Record, Decode::Usym { pid } | Decode::Ustack { pid, .. }) =
-            (c.base, c.decode)
-        {
+        if let (Base::Record, Some(pid)) = (c.base, c.decode.pid_slot()) {
             // The start's pid it prints with (`with_start_pid`).
             self.offs.push(pid);
         }
@@ -819,7 +816,7 @@ pub fn lower_pair(
             {
                 new_off(off);
             }
-            if let Decode::Usym { pid } | Decode::Ustack { pid, .. } = &mut c.decode {
+            if let Some(pid) = c.decode.pid_slot_mut() {
                 new_off(pid);
             }
         }

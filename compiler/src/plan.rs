@@ -914,3 +914,23 @@ pub enum Decode {
 }
 
 pub use crate::names::NameTable;
+
+impl Decode {
+    /// The record slot of the process id a value of this decoder prints
+    /// in (`usym()`, `ustack`: user addresses mean something only in
+    /// their process); `None` for the others.
+    pub fn pid_slot(&self) -> Option<u32> {
+        match *self {
+            Decode::Usym { pid } | Decode::Ustack { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// [`Decode::pid_slot`], to set.
+    pub fn pid_slot_mut(&mut self) -> Option<&mut u32> {
+        match self {
+            Decode::Usym { pid } | Decode::Ustack { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+}

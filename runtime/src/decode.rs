@@ -339,18 +339,22 @@ fn decode_slot<'a>(names: &'a Names, decode: Decode, slot: &'a [u8], raw: &[u8])
                 Value::Str(s)
             }
         }
-        Decode::Usym { pid } | Decode::Ustack { pid, .. } => {
-            let pid = raw
-                .get(pid as usize..pid as usize + 4)
-                .map_or(0, |b| le_u64(b) as u32);
-            names.value(decode, le_u64(slot), pid)
-        }
-        Decode::Kstack { .. } => names.value(decode, le_u64(slot), 0),
-        Decode::Name { .. }
+        // Names, symbols and stacks: `usym()` and `ustack` in the process
+        // whose pid the record holds.
+        Decode::Usym { .. }
+        | Decode::Ustack { .. }
+        | Decode::Kstack { .. }
+        | Decode::Name { .. }
         | Decode::Enum { .. }
         | Decode::Ksym
         | Decode::CgroupPath
-        | Decode::Container => names.value(decode, le_u64(slot), 0),
+        | Decode::Container => {
+            let pid = decode.pid_slot().map_or(0, |at| {
+                raw.get(at as usize..at as usize + 4)
+                    .map_or(0, |b| le_u64(b) as u32)
+            });
+            names.value(decode, le_u64(slot), pid)
+        }
         Decode::IntArray { elem, signed } => match elem {
             1 | 2 | 4 | 8 => {
                 let elem = elem as usize;
