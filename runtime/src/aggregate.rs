@@ -201,26 +201,30 @@ pub fn merge(plan: &AggPlan, raw: &[u8], stride: usize, cpus: usize) -> Vec<u64>
         let n = v.func.value_bytes() as usize / 8;
         let end = (first + n).min(nwords);
         for (w, out) in words.iter_mut().enumerate().take(end).skip(first) {
-            *out = match v.func {
-                AggFunc::Min | AggFunc::Max => (0..cpus).map(|c| word(c, w)).max().unwrap_or(0),
-                _ => (0..cpus).fold(0u64, |a, c| a.wrapping_add(word(c, w))),
-            };
+            *out = (0..cpus).fold(0, |a, c| merge_word(v.func, a, word(c, w)));
         }
     }
     words
 }
 
-/// Adds `other`'s value words into `acc` (two keys that print the same:
-/// as CPUs merge, sums added and `min`/`max` words by unsigned max).
+/// One value word of `func` merged with another (CPUs, or two keys that
+/// print the same): `min`/`max` words (order-preserving) by unsigned max,
+/// every other word added.
+fn merge_word(func: AggFunc, a: u64, b: u64) -> u64 {
+    match func {
+        AggFunc::Min | AggFunc::Max => a.max(b),
+        _ => a.wrapping_add(b),
+    }
+}
+
+/// Merges `other`'s value words into `acc` (two keys that print the
+/// same), as [`merge`] merges CPUs.
 pub fn combine(plan: &AggPlan, acc: &mut [u64], other: &[u64]) {
     for v in &plan.values {
         let first = v.off as usize / 8;
         let n = v.func.value_bytes() as usize / 8;
         for w in first..(first + n).min(acc.len()).min(other.len()) {
-            acc[w] = match v.func {
-                AggFunc::Min | AggFunc::Max => acc[w].max(other[w]),
-                _ => acc[w].wrapping_add(other[w]),
-            };
+            acc[w] = merge_word(v.func, acc[w], other[w]);
         }
     }
 }
