@@ -25,8 +25,6 @@ pub const SHORT_ID: usize = 12;
 #[derive(Default)]
 pub struct Names {
     enums: HashMap<u32, HashMap<i64, String>>,
-    /// `ksym()` and `usym()`.
-    symbols: OnceLock<Mutex<Symbolizer>>,
     cgroups: OnceLock<Option<Mutex<CgroupPaths>>>,
     stacks: Option<SharedStacks>,
 }
@@ -125,9 +123,7 @@ impl Names {
         &self,
         symbolize: impl FnOnce(&mut Symbolizer) -> Vec<crate::symbolize::Frame>,
     ) -> Option<std::sync::Arc<str>> {
-        let s = self.symbols.get_or_init(|| Mutex::new(Symbolizer::new()));
-        let mut s = s.lock().ok()?;
-        symbolize(&mut s).pop()?.name
+        symbolize(&mut crate::symbolize::shared_lock()).pop()?.name
     }
 
     fn cgroup_path(&self, id: u64) -> Option<String> {

@@ -2,7 +2,8 @@
 //! in the spec's shared stack map (`templates-ebpf/stack.h`); this module
 //! turns an id into symbolized frames, once per stack.
 //!
-//! [`Stacks`] owns the map and a [`Symbolizer`]. A kernel stack is read and
+//! [`Stacks`] owns the map; frames are named by the process's shared
+//! symbolizer ([`crate::symbolize::shared_lock`]). A kernel stack is read and
 //! symbolized the first time its id is printed and cached by id (the
 //! templates never reuse an id: a colliding stack is refused, not
 //! overwritten); a user stack is cached by id and process, as its
@@ -21,7 +22,7 @@ use std::sync::{Arc, Mutex};
 
 use aya::maps::{MapData, StackTraceMap};
 
-use crate::symbolize::{Frame, Symbolizer};
+use crate::symbolize::Frame;
 
 /// A stack as printed: its frames, innermost first, or why it has none.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +86,6 @@ pub struct StackLosses {
 /// The shared stack map and everything printed from it.
 pub struct Stacks {
     map: StackTraceMap<MapData>,
-    symbolizer: Symbolizer,
     kernel: HashMap<u32, Arc<Stack>>,
     user: HashMap<(u32, u32), Arc<Stack>>,
     losses: StackLosses,
@@ -99,7 +99,6 @@ impl Stacks {
     pub fn new(map: StackTraceMap<MapData>) -> Stacks {
         Stacks {
             map,
-            symbolizer: Symbolizer::new(),
             kernel: HashMap::new(),
             user: HashMap::new(),
             losses: StackLosses::default(),
@@ -154,10 +153,11 @@ impl Stacks {
             }
         };
         let addrs: Vec<u64> = trace.frames().iter().map(|f| f.ip).collect();
+        let mut s = crate::symbolize::shared_lock();
         let frames = if user {
-            self.symbolizer.user(pid, &addrs)
+            s.user(pid, &addrs)
         } else {
-            self.symbolizer.kernel(&addrs)
+            s.kernel(&addrs)
         };
         Stack {
             missing: frames.is_empty().then_some("empty stack"),

@@ -244,6 +244,19 @@ impl std::fmt::Debug for Symbolizer {
     }
 }
 
+/// The process's one symbolizer, locked: `ksym()`, `usym()` and the
+/// stacks of every decoder (records, each aggregation's keys) share its
+/// caches, so that kallsyms and each file's symbols are read once per
+/// run. (Its state is caches only: a panic while another holder had it
+/// leaves nothing to refuse.)
+pub fn shared_lock() -> std::sync::MutexGuard<'static, Symbolizer> {
+    static SHARED: std::sync::OnceLock<std::sync::Mutex<Symbolizer>> = std::sync::OnceLock::new();
+    SHARED
+        .get_or_init(|| std::sync::Mutex::new(Symbolizer::new()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl Default for Symbolizer {
     fn default() -> Symbolizer {
         Symbolizer::new()
