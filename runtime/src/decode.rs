@@ -496,12 +496,7 @@ impl Value<'_> {
             Value::Bytes(b) => push_bytes_hex(buf, b),
             Value::IntArray(a) => push_int_array(buf, a),
             Value::Stack(s) => {
-                for (i, line) in s.lines().iter().enumerate() {
-                    if i > 0 {
-                        buf.push(b';');
-                    }
-                    buf.extend_from_slice(line.as_bytes());
-                }
+                let _ = write!(buf, "{s}");
             }
         }
     }

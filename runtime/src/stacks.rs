@@ -48,10 +48,25 @@ impl Stack {
     /// The text of one line per frame (`func+0x1a [module]`), innermost
     /// first; a missing stack is one line, `[why]`.
     pub fn lines(&self) -> Vec<String> {
-        match self.missing {
-            Some(why) if self.frames.is_empty() => vec![format!("[{why}]")],
-            _ => self.frames.iter().map(Frame::to_string).collect(),
+        if self.frames.is_empty() {
+            vec![self.why()]
+        } else {
+            self.frames.iter().map(Frame::to_string).collect()
         }
+    }
+
+    /// What a table cell shows: the innermost frame's function, or
+    /// `[why]` for a stack without frames.
+    pub fn innermost(&self) -> std::borrow::Cow<'_, str> {
+        match self.frames.first() {
+            Some(f) => f.function(),
+            None => self.why().into(),
+        }
+    }
+
+    /// `[why]`: why the stack has no frames.
+    fn why(&self) -> String {
+        format!("[{}]", self.missing.unwrap_or("no frames"))
     }
 }
 

@@ -86,7 +86,7 @@ use std::ops::Range;
 
 use super::csv::quote_from;
 use super::hist::push_i128;
-use super::table::{push_escaped, push_stacks, stack_summary};
+use super::table::{push_escaped, push_stacks};
 use super::{write_rfc3339, CSV_LINE_END};
 use crate::decode::{write_json_str, Value};
 
@@ -225,7 +225,7 @@ fn heading(name: &str, keys: &[Value<'_>], out: &mut Vec<u8>) {
 fn push_key_text(out: &mut Vec<u8>, key: Option<&Value<'_>>) {
     match key {
         Some(Value::Str(s)) => push_escaped(out, s),
-        Some(Value::Stack(s)) => push_escaped(out, &stack_summary(s)),
+        Some(Value::Stack(s)) => push_escaped(out, &s.innermost()),
         Some(v) => v.write_text(out),
         None => out.push(b'-'),
     }

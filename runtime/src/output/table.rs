@@ -21,7 +21,6 @@ use tracectl_compiler::plan::{Decode, Plan, TimeMode};
 
 use super::{Clock, Columns};
 use crate::decode::{Record, Value};
-use crate::stacks::Stack;
 
 /// Width of the relative time column (`TIME(s)`), as in bcc tools.
 pub const TIME_REL_WIDTH: usize = 14;
@@ -166,7 +165,7 @@ impl Table {
             cells.start();
             match field.and_then(|f| rec.values.get(f)) {
                 Some(Value::Str(s)) => push_escaped(cells.line, s),
-                Some(Value::Stack(s)) => push_escaped(cells.line, &stack_summary(s)),
+                Some(Value::Stack(s)) => push_escaped(cells.line, &s.innermost()),
                 Some(v) => v.write_text(cells.line),
                 None => cells.line.extend_from_slice(MISSING.as_bytes()),
             }
@@ -175,16 +174,6 @@ impl Table {
         line.push(b'\n');
         push_stacks(line, &rec.values);
         true
-    }
-}
-
-/// A stack's cell in its row: the innermost frame's function (the frames
-/// follow the row), or why it has none.
-pub(crate) fn stack_summary(s: &Stack) -> std::borrow::Cow<'_, str> {
-    match (s.frames.first(), s.missing) {
-        (Some(f), _) => f.function(),
-        (None, Some(why)) => format!("[{why}]").into(),
-        (None, None) => "[]".into(),
     }
 }
 
