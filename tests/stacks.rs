@@ -497,3 +497,30 @@ fn kernel_function_stacks_hold_the_system_call() {
         common::elsewhere::not_run_here(TEST, &refused.join("; "));
     }
 }
+
+/// `--flamegraph` sums every stack-keyed probe: two probes counting the
+/// same exec stacks weigh each exec twice.
+#[test]
+fn flame_graph_sums_every_stack_keyed_probe() {
+    let _serial = serial();
+    if !bpf_available() {
+        return;
+    }
+    let dir = scratch("flame-two");
+    let name = tagged_nonce("tftwo");
+    let prog = common::unique_true(&dir, &name);
+    let svg = dir.join("two.svg");
+    let probe = |label: &str| {
+        format!(
+            "tracepoint:sched:sched_process_exec as {label} {{ n = count() }} by kstack where comm == \"{name}\""
+        )
+    };
+    let spec = format!("{}\n{}", probe("a"), probe("b"));
+    let t = Tracer::start(&["-e", &spec, "--flamegraph", svg.to_str().unwrap()]);
+    for _ in 0..3 {
+        common::run_exec(&prog);
+    }
+    t.interrupt();
+    let (_, err) = t.finish();
+    assert!(err.contains("flame graph of 6 samples"), "{err}");
+}

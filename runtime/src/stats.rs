@@ -133,6 +133,11 @@ impl Stats {
     ) -> io::Result<usize> {
         let now = wall_clock_ns();
         let reset = !last && !self.cumulative;
+        // The flame graph is the whole run: every print's rows, or only
+        // this one's when each print holds the totals so far.
+        if let (Some(flame), false) = (self.flame.as_mut(), reset) {
+            flame.clear();
+        }
         let mut printed = 0;
         for ps in &mut self.probes {
             let Some(agg) = plan.probes[ps.probe].config.agg.as_ref() else {
@@ -166,11 +171,6 @@ impl Stats {
                 rows: &rows,
             };
             if let Some(flame) = self.flame.as_mut().filter(|_| ps.stacks) {
-                // The whole run: every print's rows, or the last one's
-                // when each print holds the totals so far.
-                if !reset {
-                    flame.clear();
-                }
                 for (frames, w) in fold(&p) {
                     *flame.entry(frames).or_insert(0) += w;
                 }
