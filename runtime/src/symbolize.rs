@@ -273,6 +273,15 @@ fn lookup_addr(i: usize, addr: u64) -> u64 {
     }
 }
 
+/// The addresses to look up for a stack's frames ([`lookup_addr`]).
+fn lookup_addrs(addrs: &[u64]) -> Vec<u64> {
+    addrs
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| lookup_addr(i, a))
+        .collect()
+}
+
 /// The distinct addresses of `lookups` not in `cache`, in first-seen order.
 fn missing(lookups: &[u64], cache: Option<&HashMap<u64, Resolved>>) -> Vec<u64> {
     let mut seen = HashSet::new();
@@ -311,11 +320,7 @@ impl Symbolizer {
     /// `/proc/modules`). Cached per address. Without the privilege to see
     /// kernel addresses (`kptr_restrict`), frames are address-only.
     pub fn kernel(&mut self, addrs: &[u64]) -> Vec<Frame> {
-        let lookups: Vec<u64> = addrs
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| lookup_addr(i, a))
-            .collect();
+        let lookups = lookup_addrs(addrs);
         let todo = missing(&lookups, Some(&self.kernel));
         if !todo.is_empty() {
             if self.modules.is_none() {
@@ -359,11 +364,7 @@ impl Symbolizer {
     /// process that has exited, or any error, yields address-only frames
     /// (with the module when known), never an error or panic.
     pub fn user(&mut self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
-        let lookups: Vec<u64> = addrs
-            .iter()
-            .enumerate()
-            .map(|(i, &a)| lookup_addr(i, a))
-            .collect();
+        let lookups = lookup_addrs(addrs);
         // blazesym reads pid 0 as "this process"; for tracectl it is the
         // kernel's idle task, which has no user space.
         if pid == 0 {
