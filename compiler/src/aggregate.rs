@@ -32,6 +32,23 @@ fn aggregate_call(e: &Expr) -> Option<(&str, Span, &[Expr])> {
     }
 }
 
+/// The name of a call that is no function but close to an aggregate's
+/// (`cuont()`), if `e` is one: `count`.
+pub fn misspelt_aggregate(e: &Expr) -> Option<&'static str> {
+    let ExprKind::Call { func, .. } = &e.kind else {
+        return None;
+    };
+    let f = func.value.as_str();
+    let known = is_aggregate(f)
+        || crate::resolve::FUNCTIONS.contains(&f)
+        || crate::context::CONTEXT_FUNCTIONS.contains(&f)
+        || crate::stacks::STACK_BUILTINS.contains(&f);
+    if known {
+        return None;
+    }
+    crate::diag::closest(f, AGGREGATES)
+}
+
 /// Is this probe an aggregating one (any field an aggregate call)?
 pub fn is_aggregating(decl: &ProbeDecl) -> bool {
     decl.fields
@@ -117,6 +134,20 @@ fn field(
 ) -> Result<AggField, Diagnostic> {
     let span = f.name.span.to(f.expr.span);
     let Some((func, func_span, args)) = aggregate_call(&f.expr) else {
+        if let (Some(agg), ExprKind::Call { func, .. }) =
+            (misspelt_aggregate(&f.expr), &f.expr.kind)
+        {
+            return Err(Diagnostic::error(
+                func.span,
+                format!("unknown aggregate `{}()`", func.value),
+            )
+            .label("not an aggregate")
+            .note(format!("did you mean `{agg}()`?"))
+            .note(format!(
+                "the aggregates: {}",
+                crate::diag::quoted_list(AGGREGATES)
+            )));
+        }
         let mut d = Diagnostic::error(
             span,
             format!("`{}` is not an aggregate, in a probe whose fields are aggregates", f.name.value),

@@ -4,12 +4,12 @@ use crate::aggregate;
 use crate::arith::{ArithChecker, Value};
 use crate::check::{bind_params, neutral_value, FilterChecker};
 use crate::diag::Span;
-use crate::diag::{has_errors, Diagnostic};
+use crate::diag::{has_errors, in_file_order, Diagnostic};
 use crate::lower::{lower, ProbeSpans, ProbeValues};
 use crate::pair;
 use crate::plan::{OutputPlan, Plan, ProbePlan, StatsOutput, PLAN_FORMAT};
 use crate::resolve::{probe_ctx, Env, Resolver};
-use crate::syntax::{self, ast::Spec};
+use crate::syntax::{self, ast::Spec, Dropped};
 use std::collections::HashMap;
 
 /// Compilation options.
@@ -33,19 +33,60 @@ pub struct Compiled {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// Parses and compiles a spec's text.
+/// Parses and compiles a spec's text. On failure, every independent
+/// problem found, in file order: syntax errors do not stop the later
+/// passes, which check what parsed (see [`syntax::parse_partial`]).
 pub fn compile_source(
     file_name: &str,
     src: &str,
     env: &Env,
     opts: &Options,
 ) -> Result<Compiled, Vec<Diagnostic>> {
-    let spec = syntax::parse(file_name, src)?;
-    compile(spec, env, opts)
+    let parsed = syntax::parse_partial(file_name, src);
+    let Some(spec) = parsed.spec else {
+        return Err(parsed.diags);
+    };
+    let mut diags = parsed.diags;
+    let result = compile_rest(spec, env, opts, &parsed.dropped);
+    let failed = has_errors(&diags);
+    match result {
+        Ok(c) if !failed => {
+            diags.extend(c.warnings);
+            in_file_order(&mut diags);
+            Ok(Compiled {
+                warnings: diags,
+                ..c
+            })
+        }
+        Ok(c) => Err(finish(diags, c.warnings)),
+        Err(d) => Err(finish(diags, d)),
+    }
+}
+
+/// Parse errors and the later passes' diagnostics, in file order, each
+/// once.
+fn finish(mut diags: Vec<Diagnostic>, more: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    diags.extend(more);
+    let mut seen = std::collections::HashSet::new();
+    diags.retain(|d| seen.insert((d.span, d.message.clone())));
+    in_file_order(&mut diags);
+    diags
 }
 
 /// Compiles a parsed spec; on failure every error found (and warnings).
 pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Diagnostic>> {
+    compile_rest(spec, env, opts, &Dropped::default())
+}
+
+/// Compiles what parsed of a spec: `dropped` names the parts left out for
+/// syntax errors (their targets are still resolved; uses of a dropped
+/// parameter are not checked).
+fn compile_rest(
+    spec: Spec,
+    env: &Env,
+    opts: &Options,
+    dropped: &Dropped,
+) -> Result<Compiled, Vec<Diagnostic>> {
     let mut diags: Vec<Diagnostic> = Vec::new();
     // A parameter whose value is wrong is reported once: its uses are
     // checked with a neutral value of its type, and constant folding with
@@ -70,14 +111,37 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
     let param_names: Vec<&str> = spec.params.iter().map(|p| p.name.value.as_str()).collect();
     let mut probes = Vec::new();
     let mut labels: HashMap<String, Span> = HashMap::new();
+    // Probes left out for syntax errors: their targets are still checked.
+    for target in &dropped.probes {
+        if let Err(d) = probe_ctx(env, &target.value, target.span) {
+            diags.push(d);
+        }
+    }
+    // (index of the first diagnostic after a misspelt target, the target
+    // it was checked as)
+    let mut assumptions: Vec<(usize, String)> = Vec::new();
+    let mut probe_starts = Vec::new();
     for decl in &spec.probes {
-        let ctx = match probe_ctx(env, &decl.probe.value, decl.probe.span) {
+        probe_starts.push(diags.len());
+        let (ctx, assumed) = match target_ctx(env, &decl.probe) {
             Ok(c) => c,
             Err(d) => {
                 diags.push(d);
                 continue;
             }
         };
+        if let Some((d, fixed)) = assumed {
+            diags.push(d);
+            assumptions.push((diags.len(), fixed));
+        }
+        if dropped
+            .params
+            .iter()
+            .any(|p| decl.exprs().any(|e| e.mentions(p, true)))
+        {
+            // Uses a parameter with an error: checked no further.
+            continue;
+        }
         let label = decl
             .name
             .as_ref()
@@ -92,14 +156,7 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                     )
                     .label("second probe")
                     .also(*s, "first probe")
-                    .note(match spec.syntax {
-                        crate::syntax::Syntax::Dsl => {
-                            "give one of them a label, `PROBE as LABEL { … }`, so their records can be told apart"
-                        }
-                        crate::syntax::Syntax::Yaml => {
-                            "give one of them a `name:` so their records can be told apart"
-                        }
-                    }),
+                    .note("give one of them a `name:` so their records can be told apart"),
                 );
             }
         }
@@ -122,13 +179,23 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         if let Some(ec) = &end_ctx {
             resolver.pair = Some(Box::new(pair::Sides::new(Resolver::new(env.btf, ec))));
         }
-        let aggregating = aggregate::is_aggregating(decl);
+        // A misspelt aggregate (`cuont()`) with `by` keys: an aggregating
+        // probe with a typo, not a probe without aggregates.
+        let aggregating = aggregate::is_aggregating(decl)
+            || (!decl.by.is_empty()
+                && decl
+                    .fields
+                    .iter()
+                    .any(|f| aggregate::misspelt_aggregate(&f.expr).is_some()));
         // An event probe's fields, or an aggregating probe's keys: the
         // names its filter may use.
         let mut fields: Vec<(String, Value)> = Vec::new();
         let mut keys = Vec::new();
         let mut aggs = Vec::new();
         let mut ok = true;
+        // Event fields that did not check: a filter that does not use
+        // them is checked all the same.
+        let mut failed: Vec<&str> = Vec::new();
         {
             let mut ac = ArithChecker {
                 resolver: &mut resolver,
@@ -172,12 +239,20 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                         Err(d) => {
                             diags.push(d);
                             ok = false;
+                            failed.push(f.name.value.as_str());
                         }
                     }
                 }
             }
         }
-        let cond = match (&decl.filter, ok) {
+        let filter_checkable = ok
+            || (!aggregating
+                && decl.by.is_empty()
+                && decl
+                    .filter
+                    .as_ref()
+                    .is_some_and(|e| !failed.iter().any(|n| e.mentions(n, false))));
+        let cond = match (&decl.filter, filter_checkable) {
             (Some(e), true) => {
                 let mut fc = FilterChecker {
                     resolver: &mut resolver,
@@ -301,6 +376,20 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
             Err(d) => diags.push(d),
         }
     }
+    probe_starts.push(diags.len());
+    // What was checked against a corrected target says so.
+    for (from, fixed) in assumptions {
+        let to = probe_starts
+            .iter()
+            .copied()
+            .find(|&s| s >= from)
+            .unwrap_or(diags.len());
+        for d in &mut diags[from..to] {
+            d.notes.push(format!(
+                "checked as if the probe were `{fixed}`, the suggestion above"
+            ));
+        }
+    }
     let stats = stats_output(&spec, &probes, &mut diags);
     if let Some(f) = spec.output.format.as_ref() {
         if f.value == crate::plan::Format::Folded && probes.len() == spec.probes.len() {
@@ -313,6 +402,9 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
                 );
             }
         }
+    }
+    for d in &mut diags {
+        syntax::in_words_of(spec.syntax, d);
     }
     if has_errors(&diags) {
         return Err(diags);
@@ -357,6 +449,37 @@ pub fn compile(spec: Spec, env: &Env, opts: &Options) -> Result<Compiled, Vec<Di
         plan,
         warnings: diags,
     })
+}
+
+/// Resolves a probe's target. A misspelt one with a single close match
+/// ("did you mean") is reported, and the probe is checked against the
+/// match, so that errors after the typo are found in the same run:
+/// `Ok((ctx, Some((the typo's error, the corrected target))))`.
+#[allow(clippy::type_complexity)]
+fn target_ctx(
+    env: &Env,
+    probe: &crate::diag::Spanned<String>,
+) -> Result<(crate::resolve::ProbeCtx, Option<(Diagnostic, String)>), Diagnostic> {
+    let d = match probe_ctx(env, &probe.value, probe.span) {
+        Ok(ctx) => return Ok((ctx, None)),
+        Err(d) => d,
+    };
+    let base = probe.span.start as usize;
+    let fixed = d.fix().and_then(|fix| {
+        let (s, e) = (d.span.start as usize, d.span.end as usize);
+        let (s, e) = (s.checked_sub(base)?, e.checked_sub(base)?);
+        let text = &probe.value;
+        // Only when the span is the text itself (not a quoted probe).
+        let verbatim = (probe.span.end - probe.span.start) as usize == text.len();
+        if !verbatim || e > text.len() || !text.is_char_boundary(s) || !text.is_char_boundary(e) {
+            return None;
+        }
+        Some(format!("{}{fix}{}", &text[..s], &text[e..]))
+    });
+    match fixed.and_then(|f| probe_ctx(env, &f, probe.span).ok().map(|c| (c, f))) {
+        Some((ctx, f)) => Ok((ctx, Some((d, f)))),
+        None => Err(d),
+    }
 }
 
 /// The `output:` settings of aggregating probes, checked against the probes.

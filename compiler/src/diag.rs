@@ -121,6 +121,17 @@ impl Diagnostic {
         self
     }
 
+    /// The replacement a "did you mean `X`?" note proposes for the primary
+    /// span, if the diagnostic has one: the compiler may check what follows
+    /// against it, so that one run reports the errors after a typo too.
+    pub fn fix(&self) -> Option<&str> {
+        self.notes.iter().find_map(|n| {
+            n.strip_prefix("did you mean `")?
+                .strip_suffix("`?")
+                .filter(|f| !f.contains('`'))
+        })
+    }
+
     /// Adds "did you mean `X`?" when a close candidate exists, else, when
     /// the candidates are few, lists them.
     pub fn suggest<'a>(
@@ -200,6 +211,39 @@ fn edit_distance(a: &str, b: &str, cap: usize) -> usize {
         std::mem::swap(&mut prev, &mut cur);
     }
     prev[b.len()]
+}
+
+/// The last line of a failed check, as rustc's "aborting due to N
+/// previous errors": `error: 6 problems in spec.yaml` (and the warnings),
+/// or `None` when there is no error.
+pub fn summary(file_name: &str, diags: &[Diagnostic]) -> Option<String> {
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    if errors == 0 {
+        return None;
+    }
+    let warnings = diags.len() - errors;
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut line = format!(
+        "error: {} in {file_name}",
+        plural(errors, "problem", "problems")
+    );
+    if warnings > 0 {
+        line.push_str(&format!(
+            " (and {})",
+            plural(warnings, "warning", "warnings")
+        ));
+    }
+    Some(line)
+}
+
+/// Puts diagnostics in file order (by primary span; a stable sort keeps
+/// the order of those reported at one place).
+pub fn in_file_order(diags: &mut [Diagnostic]) {
+    diags.sort_by_key(|d| (d.span.start, d.span.end));
 }
 
 /// Most diagnostics [`render`] prints; the rest are counted in a final note.

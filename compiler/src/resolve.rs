@@ -1567,6 +1567,7 @@ impl<'a> Resolver<'a> {
                             func,
                             FUNCTIONS
                                 .iter()
+                                .chain(&crate::aggregate::AGGREGATES)
                                 .chain(&crate::context::CONTEXT_FUNCTIONS)
                                 .chain(&crate::stacks::STACK_BUILTINS)
                                 .copied(),

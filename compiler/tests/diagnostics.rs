@@ -316,3 +316,66 @@ fn good_corpus_compiles_and_both_forms_agree() {
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     });
 }
+
+/// `tests/corpus/many/`: specs with several independent mistakes. One run
+/// reports exactly the errors the file's `# expect:` lines name, in file
+/// order (none that follows from another, none missing), and the rendered
+/// text with its closing count is pinned in `tests/snapshots/many_*.txt`.
+#[test]
+fn several_mistakes_in_one_run() {
+    with_env(|env| {
+        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
+        let dir = manifest_dir().join("tests/snapshots");
+        let files = corpus("many");
+        assert!(
+            files.len() >= 2,
+            "only {} files in corpus/many",
+            files.len()
+        );
+        let mut problems = Vec::new();
+        for (name, text) in &files {
+            let want: Vec<&str> = text
+                .lines()
+                .take_while(|l| l.starts_with('#'))
+                .filter_map(|l| l.strip_prefix("# expect: "))
+                .collect();
+            let shown = format!("many/{name}");
+            let diags = match compile_source(&shown, text, env, &opts()) {
+                Ok(_) => {
+                    problems.push(format!("{name}: compiled"));
+                    continue;
+                }
+                Err(d) => d,
+            };
+            let errors: Vec<&str> = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.message.as_str())
+                .collect();
+            let matches = errors.len() == want.len()
+                && errors.iter().zip(&want).all(|(got, w)| got.contains(w));
+            if !matches {
+                problems.push(format!(
+                    "{name}: expected, in order, {want:#?}\ngot {errors:#?}"
+                ));
+            }
+            let starts: Vec<u32> = diags.iter().map(|d| d.span.start).collect();
+            if !starts.is_sorted() {
+                problems.push(format!("{name}: not in file order: {starts:?}"));
+            }
+            let summary = tracectl_compiler::diag::summary(&shown, &diags).unwrap();
+            let got = format!("{}{summary}\n", render(&shown, text, &diags, false));
+            let stem = name.replace('.', "_");
+            let path = dir.join(format!("many_{stem}.txt"));
+            if update {
+                std::fs::write(&path, &got).unwrap();
+            } else if std::fs::read_to_string(&path).unwrap_or_default() != got {
+                problems.push(format!(
+                    "{} differs (UPDATE_SNAPSHOTS=1 if intended); now:\n{got}",
+                    path.display()
+                ));
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+    });
+}

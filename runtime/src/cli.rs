@@ -483,6 +483,9 @@ pub fn report(src: &Source, diags: &[Diagnostic]) {
     if !diags.is_empty() {
         eprint!("{}", render(&src.name, &src.text, diags, color()));
     }
+    if let Some(line) = tracectl_compiler::diag::summary(&src.name, diags) {
+        eprintln!("{line}");
+    }
 }
 
 /// Compiles a source, reporting diagnostics.

@@ -256,6 +256,43 @@ pub struct Expr {
     pub span: Span,
 }
 
+impl Expr {
+    /// True if `pred` holds for this expression or one inside it.
+    pub fn any(&self, pred: &mut impl FnMut(&Expr) -> bool) -> bool {
+        if pred(self) {
+            return true;
+        }
+        match &self.kind {
+            ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Ident(_) | ExprKind::Param(_) => false,
+            ExprKind::Call { args, .. } => args.iter().any(|a| a.any(pred)),
+            ExprKind::Member { base, .. } | ExprKind::Index { base, .. } => base.any(pred),
+            ExprKind::Not(e) | ExprKind::Unary { expr: e, .. } => e.any(pred),
+            ExprKind::Binary { lhs, rhs, .. } => lhs.any(pred) || rhs.any(pred),
+        }
+    }
+
+    /// True if the expression uses the name `n` (a field, argument or
+    /// builtin) or the parameter `$n`, as `param` says.
+    pub fn mentions(&self, n: &str, param: bool) -> bool {
+        self.any(&mut |e| match &e.kind {
+            ExprKind::Ident(i) => !param && i == n,
+            ExprKind::Param(p) => param && p == n,
+            _ => false,
+        })
+    }
+}
+
+impl ProbeDecl {
+    /// Every expression the probe holds: fields, keys, filter.
+    pub fn exprs(&self) -> impl Iterator<Item = &Expr> {
+        self.fields
+            .iter()
+            .map(|f| &f.expr)
+            .chain(self.by.iter().map(|k| &k.expr))
+            .chain(self.filter.as_ref())
+    }
+}
+
 /// Binary operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BinOp {

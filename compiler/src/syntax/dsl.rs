@@ -39,11 +39,15 @@
 //! `match`, `probe`, `output`, `spec`, `param`, `version`).
 
 use super::ast::*;
-use super::expr::{pair_range, scan_nesting, syntax_error, ExprBuilder, Grammar, Rule, SpanMap};
+use super::expr::{
+    expects_statement, pair_range, scan_nesting, syntax_error, ExprBuilder, Grammar, Rule, SpanMap,
+    YAML_GIVEN,
+};
 use super::spec_yaml::{
     parse_bool, parse_format, parse_interval, parse_max_keys, parse_time, parse_top, setting_error,
     FORMATS, OUTPUT_KEYS, TIMES,
 };
+use super::{Dropped, Parsed};
 use crate::diag::{Diagnostic, Span, Spanned};
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -53,14 +57,64 @@ pub const DEFAULT_NAME: &str = "adhoc";
 
 /// Parses DSL text.
 pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
-    let map = SpanMap::verbatim(0, src.len());
-    check_nesting_dsl(src).map_err(|d| vec![d])?;
-    super::expr::enable_error_detail();
-    let mut pairs = Grammar::parse(Rule::dsl, src)
-        .map_err(|e| vec![refine(src, syntax_error(e, src, &map, "the spec"))])?;
-    let top = pairs.next().map(|p| p.into_inner());
-    let b = ExprBuilder { map: &map };
+    let p = parse_partial(src);
+    match p.spec {
+        Some(s) if p.diags.is_empty() => Ok(s),
+        _ => Err(p.diags),
+    }
+}
+
+/// Most statements with syntax errors recovered from in one text; past
+/// that the rest is not parsed (each recovery parses the text again).
+const MAX_RECOVERIES: usize = 50;
+
+/// Parses DSL text as far as it can. A statement with a syntax error is
+/// reported, then blanked out (its bytes become spaces, so every span
+/// stays where it was) and the text parsed again: the error of each bad
+/// statement is reported, the good ones are kept, and the targets of the
+/// probes left out are named in [`Dropped`].
+pub fn parse_partial(src: &str) -> Parsed {
     let mut diags = Vec::new();
+    let mut dropped = Dropped::default();
+    if let Err(d) = check_nesting_dsl(src) {
+        // Unbalanced brackets: no statement boundary can be trusted.
+        return Parsed {
+            spec: None,
+            diags: vec![d],
+            dropped,
+        };
+    }
+    super::expr::enable_error_detail();
+    let map = SpanMap::verbatim(0, src.len());
+    let mut text = std::borrow::Cow::Borrowed(src);
+    let mut recoveries = 0;
+    let top = loop {
+        match Grammar::parse(Rule::dsl, &text) {
+            Ok(mut pairs) => break pairs.next().map(|p| p.into_inner()),
+            Err(e) => {
+                let d = refine(&text, syntax_error(e, &text, &map, "the spec"));
+                let at = d.span.start as usize;
+                let between = expects_statement(&d);
+                // A YAML spec in a DSL file: one error says so; the rest
+                // would be noise.
+                let wrong_language = d.notes.iter().any(|n| n.contains(YAML_GIVEN));
+                diags.push(d);
+                recoveries += 1;
+                let Some(bad) = failed_statement(&text, at, between)
+                    .filter(|_| recoveries < MAX_RECOVERIES && !wrong_language)
+                else {
+                    return Parsed {
+                        spec: None,
+                        diags,
+                        dropped,
+                    };
+                };
+                dropped.probes.extend(probe_targets(&text, bad.clone()));
+                text = std::borrow::Cow::Owned(blank(&text, bad));
+            }
+        }
+    };
+    let b = ExprBuilder { map: &map };
     let mut spec = Spec {
         version: None,
         name: Spanned::new(DEFAULT_NAME.to_string(), Span::new(0, 0)),
@@ -73,13 +127,18 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
     };
     let mut seen_spec: Option<Span> = None;
     let mut first_stmt: Option<Span> = None;
+    let syntax_errors = !diags.is_empty();
     for stmt in top.into_iter().flatten() {
         let span = span_of(&stmt);
         if stmt.as_rule() != Rule::EOI {
             first_stmt = first_stmt.or(Some(span));
         }
         let r = match stmt.as_rule() {
-            Rule::version_stmt => stmt_version(&b, stmt, &mut spec),
+            Rule::version_stmt => stmt_version(&b, stmt, &mut spec).inspect_err(|_| {
+                // Checked as the newest version, so that its features
+                // are not reported as well.
+                spec.version = Some(Spanned::new(super::version::LATEST, span));
+            }),
             Rule::spec_stmt => {
                 if let Some(first) = seen_spec {
                     diags.push(
@@ -90,8 +149,19 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
                 seen_spec = Some(span);
                 stmt_spec(&b, stmt, &mut spec)
             }
-            Rule::param_stmt => stmt_param(&b, stmt, &mut spec),
-            Rule::probe_stmt => stmt_probe(&b, src, stmt, &mut spec),
+            Rule::param_stmt => {
+                let name = parts(stmt.clone()).next().map(|n| n.as_str().to_string());
+                stmt_param(&b, stmt, &mut spec).inspect_err(|_| {
+                    dropped.params.extend(name);
+                })
+            }
+            Rule::probe_stmt => {
+                let (s, e) = pair_range(&stmt);
+                let targets = probe_targets(src, s..e);
+                stmt_probe(&b, src, stmt, &mut spec).inspect_err(|_| {
+                    dropped.probes.extend(targets);
+                })
+            }
             Rule::output_stmt => stmt_output(stmt, &mut spec),
             _ => Ok(()),
         };
@@ -99,7 +169,7 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
             diags.push(d);
         }
     }
-    if spec.probes.is_empty() && diags.is_empty() {
+    if spec.probes.is_empty() && diags.is_empty() && !syntax_errors {
         // Point at the `spec` line, else the first statement, else (only
         // comments) the whole file.
         let (at, label) = match (seen_spec, first_stmt) {
@@ -113,11 +183,109 @@ pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
                 .note("add e.g. `probe tracepoint:syscalls:sys_enter_execve { pid, comm }`"),
         );
     }
-    if diags.is_empty() {
-        Ok(spec)
-    } else {
-        Err(diags)
+    Parsed {
+        spec: Some(spec),
+        diags,
+        dropped,
     }
+}
+
+/// Is token `i` of `toks` where a statement can start: a statement
+/// keyword, or a probe (`kind:target`) that does not follow `=>` or
+/// `probe`? `BEGIN` and `END` count, as bpftrace's probes.
+fn starts_statement(src: &str, toks: &[(usize, usize)], i: usize) -> bool {
+    let text = |t: &(usize, usize)| &src[t.0..t.1];
+    let t = text(&toks[i]);
+    let prev = i.checked_sub(1).map(|p| text(&toks[p]));
+    match t {
+        "probe" | "spec" | "param" | "output" | "version" | "BEGIN" | "END" => true,
+        _ => {
+            t.contains(':')
+                && t.starts_with(|c: char| c.is_ascii_alphabetic())
+                && !matches!(prev, Some("=>" | "probe"))
+        }
+    }
+}
+
+/// The bytes of the statement a syntax error at `at` belongs to, to
+/// blank out: `between` statements (the grammar wanted a new one there),
+/// from where the statements that parse end; else from the start of the
+/// statement `at` is in (the statements that parse may end inside it,
+/// where a shorter form of it was complete). Up to the next token at brace
+/// depth 0 that starts a statement, or the end. `None` when there is
+/// nothing left to blank.
+fn failed_statement(text: &str, at: usize, between: bool) -> Option<std::ops::Range<usize>> {
+    let toks = tokens(text);
+    let depths: Vec<i32> = toks
+        .iter()
+        .scan(0, |depth, t| {
+            let before = *depth;
+            match &text[t.0..t.1] {
+                "{" => *depth += 1,
+                "}" => *depth -= 1,
+                _ => {}
+            }
+            Some(before)
+        })
+        .collect();
+    let starts = |i: usize| depths[i] == 0 && starts_statement(text, &toks, i);
+    let first = if between {
+        let good_end = Grammar::parse(Rule::dsl_prefix, text)
+            .ok()
+            .and_then(|mut p| p.next())
+            .map_or(0, |p| p.as_span().end());
+        toks.iter().position(|t| t.0 >= good_end)?
+    } else {
+        (0..toks.len())
+            .rev()
+            .find(|&i| toks[i].0 <= at && starts(i))
+            .unwrap_or(0)
+    };
+    let start = toks.get(first)?.0;
+    let end = (first + 1..toks.len())
+        .find(|&i| toks[i].0 > at && starts(i))
+        .map_or(text.len(), |i| toks[i].0);
+    (start < end).then_some(start..end)
+}
+
+/// `text` with the bytes of `range` made spaces (line ends kept), so that
+/// every span after it is unchanged.
+fn blank(text: &str, range: std::ops::Range<usize>) -> String {
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..range.start]);
+    for c in text[range.clone()].chars() {
+        if c == '\n' {
+            out.push(c);
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out.push_str(&text[range.end..]);
+    out
+}
+
+/// The probe targets written in `range`: its first probe, and the end
+/// probe after `=>` (to resolve them though the statement did not parse).
+fn probe_targets(text: &str, range: std::ops::Range<usize>) -> Vec<Spanned<String>> {
+    let toks: Vec<(usize, usize)> = tokens(&text[range.clone()])
+        .into_iter()
+        .map(|(s, e)| (range.start + s, range.start + e))
+        .collect();
+    let word = |t: &(usize, usize)| &text[t.0..t.1];
+    let is_probe = |t: &(usize, usize)| {
+        word(t).contains(':') && word(t).starts_with(|c: char| c.is_ascii_alphabetic())
+    };
+    let spanned = |t: &(usize, usize)| Spanned::new(word(t).to_string(), Span::new(t.0, t.1));
+    let Some(i) = toks.iter().position(is_probe) else {
+        return Vec::new();
+    };
+    let mut out = vec![spanned(&toks[i])];
+    if let (Some(arrow), Some(end)) = (toks.get(i + 1), toks.get(i + 2)) {
+        if word(arrow) == "=>" && is_probe(end) {
+            out.push(spanned(end));
+        }
+    }
+    out
 }
 
 /// The tokens of `src`: words (with a probe's `:rest`), strings, and single

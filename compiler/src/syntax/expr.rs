@@ -367,6 +367,15 @@ const OPERATORS: [&str; 23] = [
 const STATEMENT: &str =
     "a new statement (`spec`, `param`, `probe`, `output`, or a probe such as `kfunc:tcp_connect`)";
 
+/// The start of the note for YAML in a DSL text.
+pub(crate) const YAML_GIVEN: &str = "`KEY: value` is YAML";
+
+/// Would the grammar have taken a new statement where this syntax error
+/// is (the statements before it are whole)?
+pub(crate) fn expects_statement(d: &Diagnostic) -> bool {
+    d.message.contains(STATEMENT)
+}
+
 /// What the grammar wanted, in words, from pest's detailed parse attempts
 /// (literal tokens and character classes). `after_word` drops the classes
 /// that would only lengthen the word before the error.
@@ -687,10 +696,9 @@ fn hints(text: &str, raw: usize, pos: usize, dsl: bool, wanted: &str) -> Vec<Str
         || after.starts_with(": ")
         || after.starts_with(":\n")
     {
-        out.push(
-            "`KEY: value` is YAML; DSL statements are `spec NAME`, `param …`, `probe KIND:TARGET { … }` and `output …` (a YAML spec goes in a `.yaml` file)"
-                .to_string(),
-        );
+        out.push(format!(
+            "{YAML_GIVEN}; DSL statements are `spec NAME`, `param …`, `probe KIND:TARGET {{ … }}` and `output …` (a YAML spec goes in a `.yaml` file)"
+        ));
     } else if before.ends_with('}') && !KEYWORDS.contains(&word) && !after.starts_with(':') {
         out.push(
             "a filter follows the fields after `where`: `{ … } where comm == \"bash\"`".to_string(),

@@ -63,24 +63,113 @@ pub fn detect(file_name: &str, src: &str) -> Syntax {
 /// that it uses only features of the version it declares
 /// ([`version::check_version`]).
 pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
+    let p = parse_partial(file_name, src);
+    match p.spec {
+        Some(spec) if !crate::diag::has_errors(&p.diags) => Ok(spec),
+        _ => Err(p.diags),
+    }
+}
+
+/// A parse that went as far as it could.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// The spec made of the parts that parsed (none when not even its
+    /// shape could be read). With errors in `diags` it is incomplete: a
+    /// probe, parameter or setting with a syntax error is left out.
+    pub spec: Option<Spec>,
+    /// Every problem found, in the order found.
+    pub diags: Vec<Diagnostic>,
+    /// What was left out for its errors, so that later passes do not
+    /// report what follows from them.
+    pub dropped: Dropped,
+}
+
+/// The parts of a spec left out of a [`Parsed`] spec for syntax errors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Probe targets (and `end:` targets) of probes left out: still worth
+    /// resolving, so a misspelt tracepoint is reported with the syntax
+    /// error next to it.
+    pub probes: Vec<Spanned<String>>,
+    /// Parameters left out: uses of them are not checked.
+    pub params: Vec<String>,
+}
+
+/// Parses as far as possible: syntax errors recover at the next probe,
+/// field, key or setting, so one run reports every independent problem.
+pub fn parse_partial(file_name: &str, src: &str) -> Parsed {
     if src.len() > MAX_SOURCE {
-        return Err(vec![Diagnostic::error(
-            Span::new(0, 0),
-            format!("spec file larger than {} KiB", MAX_SOURCE >> 10),
-        )]);
+        return Parsed {
+            spec: None,
+            diags: vec![Diagnostic::error(
+                Span::new(0, 0),
+                format!("spec file larger than {} KiB", MAX_SOURCE >> 10),
+            )],
+            dropped: Dropped::default(),
+        };
     }
     let syntax = detect(file_name, src);
-    let spec = match syntax {
-        Syntax::Yaml => spec_yaml::parse(src)?,
-        Syntax::Dsl => dsl::parse(src)?,
+    let mut p = match syntax {
+        Syntax::Yaml => spec_yaml::parse_partial(src),
+        Syntax::Dsl => dsl::parse_partial(src),
     };
-    let mut diags = validate(&spec);
-    diags.extend(version::check_version_in(&spec, syntax));
-    if diags.is_empty() {
-        Ok(spec)
-    } else {
-        Err(diags)
+    if let Some(spec) = &p.spec {
+        p.diags.extend(validate(spec));
+        p.diags.extend(version::check_version_in(spec, syntax));
     }
+    p
+}
+
+/// The YAML spellings the checking passes use in their notes, and the
+/// DSL's for the same thing. The passes after parsing see a spec, not the
+/// text it came from; [`in_words_of`] words their diagnostics for the
+/// form the user wrote (longest phrases first).
+const DSL_WORDS: [(&str, &str); 14] = [
+    (
+        "each with its own `name:`",
+        "each with its own label, `PROBE as LABEL { … }`",
+    ),
+    (
+        "give one of them a `name:`",
+        "give one of them a label, `PROBE as LABEL { … }`,",
+    ),
+    ("`fields: { calls: count() }`", "`{ calls = count() }`"),
+    ("`by: [comm, ustack]`", "`by comm, ustack`"),
+    ("`by: [comm]`", "`by comm`"),
+    ("`calls: count()`", "`calls = count()`"),
+    ("`samples: count()`", "`samples = count()`"),
+    ("`filter: ret > 0`", "`where ret > 0`"),
+    (
+        "aggregates go in `fields:`",
+        "aggregates go in the fields (`{ … }`)",
+    ),
+    ("remove `by:`", "remove `by …`"),
+    ("in `by:`", "after `by`"),
+    ("`by:`", "`by`"),
+    ("`output: ", "`output "),
+    ("`name:`", "`as LABEL`"),
+];
+
+/// Rewords a diagnostic of the checking passes for the form the spec was
+/// written in: DSL advice for a DSL spec (the passes write YAML's).
+pub fn in_words_of(syntax: Syntax, d: &mut Diagnostic) {
+    if syntax == Syntax::Yaml {
+        return;
+    }
+    let reword = |t: &mut String| {
+        if !t.contains('`') {
+            return;
+        }
+        for (yaml, dsl) in DSL_WORDS {
+            if t.contains(yaml) {
+                *t = t.replace(yaml, dsl);
+            }
+        }
+    };
+    reword(&mut d.message);
+    reword(&mut d.label);
+    d.notes.iter_mut().for_each(reword);
+    d.secondary.iter_mut().for_each(|(_, l)| reword(l));
 }
 
 /// A valid spec name close to `n`: lower case, other characters turned

@@ -11,6 +11,7 @@
 use super::ast::*;
 use super::expr::{parse_expr, SpanMap};
 use super::yaml::{self, Node, Scalar};
+use super::{Dropped, Parsed};
 use crate::diag::{Diagnostic, Span, Spanned};
 use crate::plan::{Format, TimeMode};
 
@@ -70,34 +71,55 @@ pub const TIMES: [&str; 3] = ["relative", "absolute", "none"];
 
 /// Parses a YAML spec; on failure, every problem found.
 pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
-    let root = yaml::parse(src).map_err(|d| vec![d])?;
+    let p = parse_partial(src);
+    match p.spec {
+        Some(s) if p.diags.is_empty() => Ok(s),
+        _ => Err(p.diags),
+    }
+}
+
+/// Parses a YAML spec as far as it can: a probe or parameter with an error
+/// is left out (and named in [`Dropped`]), the rest kept.
+pub fn parse_partial(src: &str) -> Parsed {
+    let failed = |d: Diagnostic| Parsed {
+        spec: None,
+        diags: vec![d],
+        dropped: Dropped::default(),
+    };
+    let root = match yaml::parse(src) {
+        Ok(r) => r,
+        Err(d) => return failed(d),
+    };
     if let Node::Scalar(s) = &root {
         if s.is_null() && s.span.start == s.span.end {
             // Nothing but blank lines and comments: about the whole file.
-            return Err(vec![Diagnostic::error(
+            return failed(Diagnostic::error(
                 Span::new(0, src.trim_end().len()),
                 "the spec file is empty",
             )
             .label("no spec here")
-            .note("a spec needs at least `name:` and `probes:`; see `tracectl fmt --help` or specs/ for examples")]);
+            .note("a spec needs at least `name:` and `probes:`; see `tracectl fmt --help` or specs/ for examples"));
         }
     }
-    let mut r = Reader { diags: Vec::new() };
+    let mut r = Reader {
+        diags: Vec::new(),
+        dropped: Dropped::default(),
+    };
     let spec = r.spec(&root);
-    match spec {
-        Some(s) if r.diags.is_empty() => Ok(s),
-        _ => {
-            if r.diags.is_empty() {
-                r.diags
-                    .push(Diagnostic::error(root.span(), "not a valid spec"));
-            }
-            Err(r.diags)
-        }
+    if spec.is_none() && r.diags.is_empty() {
+        r.diags
+            .push(Diagnostic::error(root.span(), "not a valid spec"));
+    }
+    Parsed {
+        spec,
+        diags: r.diags,
+        dropped: r.dropped,
     }
 }
 
 struct Reader {
     diags: Vec<Diagnostic>,
+    dropped: Dropped,
 }
 
 /// "found …" for a label: short scalars are quoted as written.
@@ -241,7 +263,9 @@ impl Reader {
                 Ok(v) => Some(Spanned::new(v, n.span)),
                 Err(d) => {
                     self.err(d);
-                    None
+                    // Checked as the newest version, so that its features
+                    // are not reported as well.
+                    Some(Spanned::new(super::version::LATEST, n.span))
                 }
             }
         });
@@ -283,7 +307,10 @@ impl Reader {
         };
         Some(Spec {
             version,
-            name: name?,
+            // Reported above; the rest is still checked.
+            name: name.unwrap_or_else(|| {
+                Spanned::new(super::dsl::DEFAULT_NAME.to_string(), Span::new(0, 0))
+            }),
             description,
             params,
             probes,
@@ -304,9 +331,21 @@ impl Reader {
         };
         let mut out = Vec::new();
         for (k, v) in entries {
-            let Some(fields) = self.mapping(v, &PARAM_KEYS, "a parameter") else {
-                continue;
-            };
+            let before = self.diags.len();
+            if let Some(p) = self.param(k, v) {
+                if self.diags.len() == before {
+                    out.push(p);
+                    continue;
+                }
+            }
+            self.dropped.params.push(k.value.clone());
+        }
+        out
+    }
+
+    fn param(&mut self, k: &Scalar, v: &Node) -> Option<ParamDecl> {
+        {
+            let fields = self.mapping(v, &PARAM_KEYS, "a parameter")?;
             let ty = match Self::get(fields, "type") {
                 Some((_, t)) => match t {
                     Node::Scalar(s) => match ParamType::parse(&s.value) {
@@ -337,7 +376,7 @@ impl Reader {
                 },
                 None => {
                     if misspelt(fields, "type") {
-                        continue;
+                        return None;
                     }
                     self.err(
                         Diagnostic::error(k.span, format!("parameter `{}` has no `type`", k.value))
@@ -361,16 +400,13 @@ impl Reader {
             });
             let description =
                 Self::get(fields, "description").and_then(|(_, d)| self.string(d, "`description`"));
-            if let Some(ty) = ty {
-                out.push(ParamDecl {
-                    name: Spanned::new(k.value.clone(), k.span),
-                    ty,
-                    default,
-                    description,
-                });
-            }
+            Some(ParamDecl {
+                name: Spanned::new(k.value.clone(), k.span),
+                ty: ty?,
+                default,
+                description,
+            })
         }
-        out
     }
 
     fn probes(&mut self, node: &Node) -> Vec<ProbeDecl> {
@@ -388,7 +424,20 @@ impl Reader {
                     .label("needs at least one probe"),
             );
         }
-        items.iter().filter_map(|i| self.probe(i)).collect()
+        let mut out = Vec::new();
+        for item in items {
+            let before = self.diags.len();
+            let probe = self.probe(item);
+            match probe {
+                Some(p) if self.diags.len() == before => out.push(p),
+                Some(p) => {
+                    self.dropped.probes.push(p.probe);
+                    self.dropped.probes.extend(p.end);
+                }
+                None => {}
+            }
+        }
+        out
     }
 
     fn probe(&mut self, node: &Node) -> Option<ProbeDecl> {

@@ -12,6 +12,8 @@ use crate::diag::{Diagnostic, Span};
 
 /// The spec versions that exist.
 pub const VERSIONS: [u64; 2] = [1, 2];
+/// The newest version.
+pub const LATEST: u64 = VERSIONS[VERSIONS.len() - 1];
 
 /// The aggregate functions (spec-v2 section 2), a version 2 feature.
 pub const AGGREGATES: [&str; 7] = ["count", "sum", "min", "max", "avg", "hist", "lhist"];
