@@ -252,8 +252,9 @@ pub fn probe_ctx(env: &Env, probe: &str, span: Span) -> Result<ProbeCtx, Diagnos
             let Some(id) = env.btf.find_func(func) else {
                 let mut d = err(rest_span, format!("unknown kernel function `{func}`"))
                     .label("not in the kernel's BTF");
-                if func.contains(['*', '?', '{']) {
-                    return Err(d.note(crate::syntax::bpftrace::WILDCARDS));
+                let known = |f: &str| env.btf.find_func(f).is_some();
+                if let Some(h) = crate::syntax::bpftrace::kernel_target_hint(func, &known) {
+                    return Err(d.note(h));
                 }
                 let names = env.btf.func_names();
                 d = d.suggest(func, names.iter().copied(), "functions");
@@ -1404,6 +1405,9 @@ impl<'a> Resolver<'a> {
         args: &[Expr],
         span: Span,
     ) -> Result<Capture, Diagnostic> {
+        if let Some(d) = crate::syntax::bpftrace::call_hint(func, func_span, args) {
+            return Err(d);
+        }
         match func {
             "str" | "ustr" | "kstr" => {
                 self.arity(func, args, 1, 2, span)?;

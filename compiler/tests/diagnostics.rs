@@ -379,3 +379,46 @@ fn several_mistakes_in_one_run() {
         assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     });
 }
+
+/// Every `bt_` file (bpftrace habits, issue 17) rendered, against
+/// `tests/snapshots/bt_NAME.EXT.txt`, as the snapshots above
+/// (`UPDATE_SNAPSHOTS=1` rewrites them).
+#[test]
+fn bpftrace_corpus_snapshots() {
+    let bt: Vec<(String, String)> = corpus("bad")
+        .into_iter()
+        .filter(|(n, _)| n.starts_with("bt_"))
+        .collect();
+    assert!(bt.len() >= 40, "only {} bt_ files", bt.len());
+    with_env(|env| {
+        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
+        let dir = manifest_dir().join("tests/snapshots");
+        let mut mismatches = Vec::new();
+        for (name, text) in &bt {
+            let shown = format!("bad/{name}");
+            let diags = compile_source(&shown, text, env, &opts())
+                .err()
+                .unwrap_or_else(|| panic!("{name} compiled"));
+            let got = render(&shown, text, &diags, false);
+            let path = dir.join(format!("{name}.txt"));
+            if update {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &got).unwrap();
+                continue;
+            }
+            let want = std::fs::read_to_string(&path).unwrap_or_default();
+            if want != got {
+                mismatches.push(format!(
+                    "--- {} (committed)\n{want}\n+++ (now)\n{got}",
+                    path.display()
+                ));
+            }
+        }
+        assert!(
+            mismatches.is_empty(),
+            "{} snapshot(s) differ (rerun with UPDATE_SNAPSHOTS=1 if the change is intended):\n{}",
+            mismatches.len(),
+            mismatches.join("\n")
+        );
+    });
+}

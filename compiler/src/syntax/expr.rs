@@ -650,7 +650,7 @@ fn hints(text: &str, raw: usize, pos: usize, dsl: bool, wanted: &str) -> Vec<Str
         }
         return out;
     }
-    out.extend(super::bpftrace::syntax_hints(text, pos));
+    out.extend(super::bpftrace::syntax_hints(text, pos, dsl));
     let rest = &text[pos..];
     let (s, e) = token_at(text, pos);
     let word = &text[s..e];
