@@ -636,3 +636,83 @@ fn version_2_printed_forms() {
         "{dsl}"
     );
 }
+
+/// `tracectl fmt` with comments ([`print::format`]): over `specs/`, the
+/// good corpus and `examples/`, each comment line of the source is in the
+/// output, in the file's syntax and converted both ways; the output parses
+/// to the same spec; formatting the output again changes nothing.
+#[test]
+fn formatting_keeps_comments_and_is_a_fixed_point() {
+    use tracectl_compiler::syntax::comments::extract;
+    use tracectl_compiler::syntax::Syntax;
+    let examples = spec_files(&manifest_dir().join("../examples"), &["README.md"]);
+    assert!(examples.len() >= 4, "only {} examples", examples.len());
+    let mut problems = Vec::new();
+    for (name, text) in specs().into_iter().chain(
+        examples
+            .into_iter()
+            .map(|(n, t)| (format!("examples/{n}"), t)),
+    ) {
+        let original = match parse(&name, &text) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let mut comments: Vec<String> = extract(original.syntax, &text)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        comments.sort();
+        for to in [Syntax::Yaml, Syntax::Dsl] {
+            let file = if to == Syntax::Yaml {
+                "f.yaml"
+            } else {
+                "f.trace"
+            };
+            let out = print::format(&original, &text, to);
+            let again = match parse(file, &out) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{name} as {to:?} does not parse:\n{out}\n{e}"));
+                    continue;
+                }
+            };
+            if strip(again.clone()) != strip(original.clone()) {
+                problems.push(format!("{name} as {to:?} is another spec:\n{out}"));
+            }
+            let mut kept: Vec<String> = extract(to, &out).into_iter().map(|c| c.text).collect();
+            kept.sort();
+            if kept != comments {
+                problems.push(format!(
+                    "{name} as {to:?}: comments {comments:?}\nbecame {kept:?}:\n{out}"
+                ));
+            }
+            let twice = print::format(&again, &out, to);
+            if twice != out {
+                problems.push(format!(
+                    "{name} as {to:?}: formatting is not a fixed point:\n--- once\n{out}\n+++ twice\n{twice}"
+                ));
+            }
+            // And back: the comments survive the round trip.
+            let back_to = if to == Syntax::Yaml {
+                Syntax::Dsl
+            } else {
+                Syntax::Yaml
+            };
+            let back = print::format(&again, &out, back_to);
+            let mut back_kept: Vec<String> = extract(back_to, &back)
+                .into_iter()
+                .map(|c| c.text)
+                .collect();
+            back_kept.sort();
+            if back_kept != comments {
+                problems.push(format!(
+                    "{name} as {to:?} then {back_to:?}: comments {comments:?}\nbecame {back_kept:?}:\n{back}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
