@@ -341,7 +341,8 @@ pub struct FmtArgs {
     /// Rewrite each file in place, when formatting changes it.
     #[arg(long, short = 'w', conflicts_with = "check")]
     pub write: bool,
-    /// Print nothing; exit 1, showing where, when formatting would change a spec.
+    /// Change nothing; exit 1 when formatting would change a spec, naming
+    /// it and showing the lines it would change (on stderr).
     #[arg(long)]
     pub check: bool,
 }
