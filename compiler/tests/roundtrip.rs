@@ -636,3 +636,149 @@ fn version_2_printed_forms() {
         "{dsl}"
     );
 }
+
+/// `tracectl fmt` with comments ([`print::format`]): over `specs/`, the
+/// good corpus and `examples/`, each comment line of the source is in the
+/// output, in the file's syntax and converted both ways; the output parses
+/// to the same spec; formatting the output again changes nothing.
+#[test]
+fn formatting_keeps_comments_and_is_a_fixed_point() {
+    use tracectl_compiler::syntax::comments::extract;
+    use tracectl_compiler::syntax::Syntax;
+    let examples = spec_files(&manifest_dir().join("../examples"), &["README.md"]);
+    assert!(examples.len() >= 4, "only {} examples", examples.len());
+    let mut problems = Vec::new();
+    for (name, text) in specs().into_iter().chain(
+        examples
+            .into_iter()
+            .map(|(n, t)| (format!("examples/{n}"), t)),
+    ) {
+        let original = match parse(&name, &text) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{name}: {e}"));
+                continue;
+            }
+        };
+        let mut comments: Vec<String> = extract(original.syntax, &text)
+            .into_iter()
+            .map(|c| c.text)
+            .collect();
+        comments.sort();
+        for to in [Syntax::Yaml, Syntax::Dsl] {
+            let file = if to == Syntax::Yaml {
+                "f.yaml"
+            } else {
+                "f.trace"
+            };
+            let out = print::format(&original, &text, to);
+            let again = match parse(file, &out) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{name} as {to:?} does not parse:\n{out}\n{e}"));
+                    continue;
+                }
+            };
+            if strip(again.clone()) != strip(original.clone()) {
+                problems.push(format!("{name} as {to:?} is another spec:\n{out}"));
+            }
+            let mut kept: Vec<String> = extract(to, &out).into_iter().map(|c| c.text).collect();
+            kept.sort();
+            if kept != comments {
+                problems.push(format!(
+                    "{name} as {to:?}: comments {comments:?}\nbecame {kept:?}:\n{out}"
+                ));
+            }
+            let twice = print::format(&again, &out, to);
+            if twice != out {
+                problems.push(format!(
+                    "{name} as {to:?}: formatting is not a fixed point:\n--- once\n{out}\n+++ twice\n{twice}"
+                ));
+            }
+            // And back: the comments survive the round trip.
+            let back_to = if to == Syntax::Yaml {
+                Syntax::Dsl
+            } else {
+                Syntax::Yaml
+            };
+            let back = print::format(&again, &out, back_to);
+            let mut back_kept: Vec<String> = extract(back_to, &back)
+                .into_iter()
+                .map(|c| c.text)
+                .collect();
+            back_kept.sort();
+            if back_kept != comments {
+                problems.push(format!(
+                    "{name} as {to:?} then {back_to:?}: comments {comments:?}\nbecame {back_kept:?}:\n{back}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Every spec of [`formatting_keeps_comments_and_is_a_fixed_point`]'s set
+/// with a comment added before each line and at the end of each line: the
+/// formatted text (in both syntaxes) parses to the same spec, holds every
+/// comment's text, and formats to itself.
+#[test]
+fn comments_on_every_line_are_kept() {
+    use tracectl_compiler::syntax::Syntax;
+    let examples = spec_files(&manifest_dir().join("../examples"), &["README.md"]);
+    let mut problems = Vec::new();
+    for (name, text) in specs().into_iter().chain(
+        examples
+            .into_iter()
+            .map(|(n, t)| (format!("examples/{n}"), t)),
+    ) {
+        let mut commented = String::new();
+        let mut added = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let indent = &line[..line.len() - line.trim_start().len()];
+            let own = format!("# own {i}");
+            commented.push_str(&format!("{indent}{own}\n"));
+            added.push(own);
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                commented.push_str(line);
+            } else {
+                let t = format!("# after {i}");
+                commented.push_str(&format!("{line} {t}"));
+                added.push(t);
+            }
+            commented.push('\n');
+        }
+        let original = match parse(&name, &commented) {
+            Ok(s) => s,
+            Err(e) => {
+                problems.push(format!("{name} with comments does not parse:\n{e}"));
+                continue;
+            }
+        };
+        for (to, file) in [(Syntax::Yaml, "f.yaml"), (Syntax::Dsl, "f.trace")] {
+            let out = print::format(&original, &commented, to);
+            let again = match parse(file, &out) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(format!("{name} as {to:?} does not parse:\n{out}\n{e}"));
+                    continue;
+                }
+            };
+            if strip(again.clone()) != strip(original.clone()) {
+                problems.push(format!("{name} as {to:?} is another spec:\n{out}"));
+            }
+            for c in &added {
+                // Whole: `# own 1` is not `# own 12`.
+                if !out.contains(&format!("{c}\n")) && !out.contains(&format!("{c} #")) {
+                    problems.push(format!("{name} as {to:?} lost `{c}`:\n{out}"));
+                }
+            }
+            let twice = print::format(&again, &out, to);
+            if twice != out {
+                problems.push(format!(
+                    "{name} as {to:?}: not a fixed point:\n--- once\n{out}\n+++ twice\n{twice}"
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}

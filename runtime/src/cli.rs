@@ -327,19 +327,28 @@ pub struct CompileArgs {
 /// `tracectl fmt`.
 #[derive(Debug, Args)]
 pub struct FmtArgs {
-    /// Spec file, recipe name, or `-` for standard input.
+    /// Spec files, a recipe name, or `-` for standard input. Without
+    /// --write or --check, one spec, printed to standard output.
     #[arg(value_name = "SPEC|RECIPE", required_unless_present = "expr")]
-    pub spec: Option<String>,
+    pub specs: Vec<String>,
     /// Source.
     #[command(flatten)]
     pub source: SpecSource,
-    /// Target syntax.
+    /// Print in this syntax (default: the spec's own). With --write or
+    /// --check, only the file's own syntax.
     #[arg(long, value_enum)]
-    pub to: FmtTarget,
+    pub to: Option<FmtTarget>,
+    /// Rewrite each file in place, when formatting changes it.
+    #[arg(long, short = 'w', conflicts_with = "check")]
+    pub write: bool,
+    /// Change nothing; exit 1 when formatting would change a spec, naming
+    /// it and showing the lines it would change (on stderr).
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// `fmt --to`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FmtTarget {
     /// YAML.
     Yaml,
@@ -643,22 +652,237 @@ pub fn compile(args: &CompileArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `tracectl fmt`.
+/// `tracectl fmt`: prints a spec formatted (in its own syntax or `--to`
+/// the other), rewrites files in place (`--write`), or tells which would
+/// change (`--check`). Comments are kept at their nodes.
 pub fn fmt(args: &FmtArgs) -> Result<(), Failure> {
-    let src = load_source(args.spec.as_deref(), args.source.expr.as_deref())?;
-    let spec = match syntax::parse(&src.syntax_name, &src.text) {
-        Ok(s) => s,
-        Err(d) => {
-            report(&src, &d);
-            return Err(Failure::Reported);
+    use syntax::Syntax;
+    let syntax_name = |t: Syntax| match t {
+        Syntax::Yaml => "YAML",
+        Syntax::Dsl => "DSL",
+    };
+    let mut inputs: Vec<Option<&str>> = args.specs.iter().map(|s| Some(s.as_str())).collect();
+    if args.source.expr.is_some() {
+        if !inputs.is_empty() {
+            return Err(Failure::Message("give a spec file or -e, not both".into()));
         }
-    };
-    let out = match args.to {
-        FmtTarget::Yaml => print::to_yaml(&spec),
-        FmtTarget::Dsl => print::to_dsl(&spec),
-    };
-    print!("{out}");
-    Ok(())
+        inputs.push(None);
+    }
+    if args.write {
+        for s in &inputs {
+            match s {
+                None => return Err(Failure::Message(
+                    "--write rewrites files; a spec given with -e has none: drop --write to print it formatted".into(),
+                )),
+                Some(s) if *s == STDIN => return Err(Failure::Message(
+                    "--write rewrites files; standard input is not one: use `tracectl fmt - > FILE`".into(),
+                )),
+                Some(s) if !std::path::Path::new(s).is_file() => {
+                    let what = if recipes::find(s).is_some() { "a bundled recipe" } else { "no file" };
+                    return Err(Failure::Message(format!(
+                        "--write rewrites files; `{s}` is {what}"
+                    )));
+                }
+                Some(_) => {}
+            }
+        }
+    } else if !args.check && inputs.len() > 1 {
+        return Err(Failure::Message(format!(
+            "{} specs given: fmt prints one; use --write to format several in place, or --check",
+            inputs.len()
+        )));
+    }
+    let many = inputs.len() > 1;
+    let mut failed = false;
+    for input in inputs {
+        // With several, one that cannot be read is reported and the others done.
+        let src = match load_source(input, args.source.expr.as_deref()) {
+            Ok(s) => s,
+            Err(Failure::Message(m)) if many => {
+                eprintln!("error: {m}");
+                failed = true;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let spec = match syntax::parse(&src.syntax_name, &src.text) {
+            Ok(s) => s,
+            Err(d) => {
+                report(&src, &d);
+                failed = true;
+                continue;
+            }
+        };
+        let own = spec.syntax;
+        let to = match args.to {
+            None => own,
+            Some(FmtTarget::Yaml) => Syntax::Yaml,
+            Some(FmtTarget::Dsl) => Syntax::Dsl,
+        };
+        if (args.write || args.check) && to != own {
+            let (from, into) = (syntax_name(own), syntax_name(to));
+            let (ext, flag) = match to {
+                Syntax::Yaml => ("yaml", "yaml"),
+                Syntax::Dsl => ("trace", "dsl"),
+            };
+            let new = std::path::Path::new(&src.name).with_extension(ext);
+            let what = if args.write {
+                format!(
+                    "--write --to {flag}: {} holds {from}; converting it in place would leave {into} in a file read as {from}",
+                    src.name
+                )
+            } else {
+                format!(
+                    "--check --to {flag}: --check compares {} with its formatting in its own syntax, {from}",
+                    src.name
+                )
+            };
+            return Err(Failure::Message(format!(
+                "{what}; drop --to, or convert into a new file: `tracectl fmt {} --to {flag} > {}`",
+                src.name,
+                new.display()
+            )));
+        }
+        let out = print::format(&spec, &src.text, to);
+        if args.check {
+            if out != src.text {
+                eprint!("{}", not_formatted(&src.name, &src.text, &out));
+                failed = true;
+            }
+        } else if args.write {
+            if out != src.text {
+                write_in_place(std::path::Path::new(&src.name), &out)
+                    .map_err(|e| format!("cannot write {}: {e}", src.name))?;
+                eprintln!("formatted {}", src.name);
+            }
+        } else {
+            print!("{out}");
+        }
+    }
+    if failed {
+        Err(Failure::Reported)
+    } else {
+        Ok(())
+    }
+}
+
+/// `fmt --check`'s report on a spec formatting would change: where (the
+/// first line that changes), then each group of changed lines, `-` as
+/// written and `+` as formatted (at most 5 groups of 10 lines each way).
+fn not_formatted(name: &str, old: &str, new: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let hunks = line_diff(&a, &b);
+    let first = hunks.first().map_or(a.len(), |h| h.0);
+    let mut o = format!(
+        "{name}:{}: not formatted (`tracectl fmt --write {name}` formats it)\n",
+        first + 1
+    );
+    if hunks.is_empty() {
+        o.push_str("(only line ends or the end of the file differ)\n");
+    }
+    const HUNKS: usize = 5;
+    const LINES: usize = 10;
+    for &(i, gone, j, came) in hunks.iter().take(HUNKS) {
+        o.push_str(&format!("@@ -{},{gone} +{},{came} @@\n", i + 1, j + 1));
+        for (sign, lines) in [('-', &a[i..i + gone]), ('+', &b[j..j + came])] {
+            for l in lines.iter().take(LINES) {
+                o.push_str(&format!("{sign}{l}\n"));
+            }
+            if lines.len() > LINES {
+                o.push_str(&format!("{sign}... ({} more lines)\n", lines.len() - LINES));
+            }
+        }
+    }
+    if hunks.len() > HUNKS {
+        o.push_str(&format!("... ({} more changes)\n", hunks.len() - HUNKS));
+    }
+    o
+}
+
+/// The groups of lines that differ between `a` and `b`, as (start in `a`,
+/// lines of `a`, start in `b`, lines of `b`): a longest common subsequence
+/// of lines, or one group for the whole differing middle of very long texts.
+fn line_diff(a: &[&str], b: &[&str]) -> Vec<(usize, usize, usize, usize)> {
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (x, y) = (&a[pre..a.len() - suf], &b[pre..b.len() - suf]);
+    if x.is_empty() && y.is_empty() {
+        return Vec::new();
+    }
+    if x.len().saturating_mul(y.len()) > 4_000_000 {
+        return vec![(pre, x.len(), pre, y.len())];
+    }
+    // lcs[i][j]: the longest common subsequence of x[i..] and y[j..].
+    let w = y.len() + 1;
+    let mut lcs = vec![0u32; (x.len() + 1) * w];
+    for i in (0..x.len()).rev() {
+        for j in (0..y.len()).rev() {
+            lcs[i * w + j] = if x[i] == y[j] {
+                lcs[(i + 1) * w + j + 1] + 1
+            } else {
+                lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
+            };
+        }
+    }
+    let mut hunks = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() || j < y.len() {
+        if i < x.len() && j < y.len() && x[i] == y[j] {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        let (i0, j0) = (i, j);
+        while i < x.len() || j < y.len() {
+            if i < x.len() && j < y.len() && x[i] == y[j] {
+                break;
+            }
+            if j == y.len() || (i < x.len() && lcs[(i + 1) * w + j] >= lcs[i * w + j + 1]) {
+                i += 1;
+            } else {
+                j += 1;
+            }
+        }
+        hunks.push((pre + i0, i - i0, pre + j0, j - j0));
+    }
+    hunks
+}
+
+/// Replaces the file at `path` (a symbolic link's target) with `text`
+/// atomically: a new file in the same directory, with the old one's
+/// permissions and owner, renamed over it.
+fn write_in_place(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = std::fs::canonicalize(path)?;
+    let meta = std::fs::metadata(&path)?;
+    let dir = path.parent().unwrap_or(std::path::Path::new("."));
+    let file = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = dir.join(format!(".{file}.tracectl-fmt.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.set_permissions(meta.permissions())?;
+        {
+            use std::os::unix::fs::MetadataExt;
+            // Another owner's file keeps its owner (when we may: as root).
+            let _ = std::os::unix::fs::fchown(&f, Some(meta.uid()), Some(meta.gid()));
+        }
+        f.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// `tracectl schema`.

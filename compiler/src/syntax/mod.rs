@@ -6,6 +6,7 @@
 
 pub mod ast;
 pub mod bpftrace;
+pub mod comments;
 pub mod dsl;
 pub mod expr;
 pub mod print;

@@ -1,8 +1,11 @@
 //! Prints a [`Spec`] as YAML or as DSL (`tracectl fmt`). Both printers are
-//! canonical: parsing their output gives back the same spec.
+//! canonical: parsing their output gives back the same spec. Given the
+//! source's comments ([`Comments`]), they write each back at its node.
 
 use super::ast::*;
+use super::comments::{Anchor, Comments};
 use super::expr::{escape, print_expr};
+use super::Syntax;
 use crate::plan::{Format, TimeMode};
 
 fn format_name(f: Format) -> &'static str {
@@ -67,19 +70,122 @@ fn yaml_literal(l: &Literal) -> String {
     }
 }
 
+/// Text being printed, with the comments to put back at their nodes.
+struct Out<'a> {
+    o: String,
+    c: &'a Comments,
+}
+
+impl Out<'_> {
+    /// The own-line comments before `anchors`, at `indent`.
+    fn before(&mut self, indent: &str, anchors: &[Anchor]) {
+        for a in anchors {
+            for t in self.c.before(*a) {
+                self.o.push_str(indent);
+                self.o.push_str(t);
+                self.o.push('\n');
+            }
+        }
+    }
+
+    /// A line holding `anchors`: their own-line comments, the text, then
+    /// their end-of-line comments.
+    fn line(&mut self, indent: &str, text: &str, anchors: &[Anchor]) {
+        self.line_in(indent, indent, text, anchors);
+    }
+
+    /// [`Out::line`] with the own-line comments at their own indent.
+    fn line_in(&mut self, comment_indent: &str, indent: &str, text: &str, anchors: &[Anchor]) {
+        self.before(comment_indent, anchors);
+        self.o.push_str(indent);
+        self.o.push_str(text);
+        for a in anchors {
+            for t in self.c.after(*a) {
+                self.o.push(' ');
+                self.o.push_str(t);
+            }
+        }
+        self.o.push('\n');
+    }
+
+    /// Parts of a statement, each holding a node: on one line, unless
+    /// comments belong inside it (before a part but the first, after a
+    /// part but the last); then a line for each, the ones after the first
+    /// indented. Own-line comments go at `comment_indent`.
+    fn segments(&mut self, comment_indent: &str, parts: &[(String, Anchor)]) {
+        let last = parts.len().saturating_sub(1);
+        let split = parts.iter().enumerate().any(|(j, (_, a))| {
+            (j > 0 && !self.c.before(*a).is_empty()) || (j < last && !self.c.after(*a).is_empty())
+        });
+        if split {
+            for (j, (text, a)) in parts.iter().enumerate() {
+                let (ci, indent) = if j == 0 {
+                    (comment_indent, "")
+                } else {
+                    ("    ", "    ")
+                };
+                self.line_in(ci, indent, text, &[*a]);
+            }
+        } else {
+            let text: Vec<&str> = parts.iter().map(|(t, _)| t.as_str()).collect();
+            let anchors: Vec<Anchor> = parts.iter().map(|(_, a)| *a).collect();
+            self.line_in(comment_indent, "", &text.join(" "), &anchors);
+        }
+    }
+
+    /// The comments of `anchors`, each on its own line (places the target
+    /// syntax has no line for, as the DSL has no `probes:`).
+    fn own_lines(&mut self, indent: &str, anchors: &[Anchor]) {
+        self.before(indent, anchors);
+        for a in anchors {
+            for t in self.c.after(*a) {
+                self.o.push_str(indent);
+                self.o.push_str(t);
+                self.o.push('\n');
+            }
+        }
+    }
+}
+
+/// `tracectl fmt`: `spec`, parsed from `src`, printed in `to` with the
+/// comments of `src` at their nodes.
+pub fn format(spec: &Spec, src: &str, to: Syntax) -> String {
+    let c = Comments::of(spec, src);
+    match to {
+        Syntax::Yaml => to_yaml_with(spec, &c),
+        Syntax::Dsl => to_dsl_with(spec, &c),
+    }
+}
+
 /// The spec as YAML.
 pub fn to_yaml(spec: &Spec) -> String {
-    let mut o = String::new();
+    to_yaml_with(spec, &Comments::default())
+}
+
+/// The spec as YAML, with comments.
+pub fn to_yaml_with(spec: &Spec, comments: &Comments) -> String {
+    let mut o = Out {
+        o: String::new(),
+        c: comments,
+    };
     if let Some(v) = &spec.version {
-        o.push_str(&format!("version: {}\n", v.value));
+        o.line("", &format!("version: {}", v.value), &[Anchor::Version]);
     }
-    o.push_str(&format!("name: {}\n", yaml_str(&spec.name.value)));
+    o.line(
+        "",
+        &format!("name: {}", yaml_str(&spec.name.value)),
+        &[Anchor::Name],
+    );
     if let Some(d) = &spec.description {
-        o.push_str(&format!("description: {}\n", yaml_str(&d.value)));
+        o.line(
+            "",
+            &format!("description: {}", yaml_str(&d.value)),
+            &[Anchor::Description],
+        );
     }
     if !spec.params.is_empty() {
-        o.push_str("params:\n");
-        for p in &spec.params {
+        o.line("", "params:", &[Anchor::Params]);
+        for (i, p) in spec.params.iter().enumerate() {
             let mut parts = vec![format!("type: {}", p.ty.value.name())];
             if let Some(d) = &p.default {
                 parts.push(format!("default: {}", yaml_literal(&d.value)));
@@ -87,58 +193,84 @@ pub fn to_yaml(spec: &Spec) -> String {
             if let Some(d) = &p.description {
                 parts.push(format!("description: {}", flow_str(&d.value)));
             }
-            o.push_str(&format!("  {}: {{ {} }}\n", p.name.value, parts.join(", ")));
+            o.line(
+                "  ",
+                &format!("{}: {{ {} }}", p.name.value, parts.join(", ")),
+                &[Anchor::Param(i)],
+            );
         }
     }
-    o.push_str("probes:\n");
-    for p in &spec.probes {
-        o.push_str(&format!("  - probe: {}\n", yaml_str(&p.probe.value)));
+    o.line("", "probes:", &[Anchor::Probes]);
+    for (i, p) in spec.probes.iter().enumerate() {
+        o.line(
+            "  ",
+            &format!("- probe: {}", yaml_str(&p.probe.value)),
+            &[Anchor::Probe(i)],
+        );
         if let Some(e) = &p.end {
-            o.push_str(&format!("    end: {}\n", yaml_str(&e.value)));
+            o.line(
+                "    ",
+                &format!("end: {}", yaml_str(&e.value)),
+                &[Anchor::End(i)],
+            );
         }
         if let Some(m) = &p.match_ {
-            o.push_str(&format!("    match: {}\n", yaml_match(m)));
+            o.line(
+                "    ",
+                &format!("match: {}", yaml_match(m)),
+                &[Anchor::Match(i)],
+            );
         }
         if let Some(n) = &p.name {
-            o.push_str(&format!("    name: {}\n", yaml_str(&n.value)));
+            o.line(
+                "    ",
+                &format!("name: {}", yaml_str(&n.value)),
+                &[Anchor::Label(i)],
+            );
         }
         if !p.by.is_empty() {
             if p.by.iter().all(|k| k.bare) {
                 let names: Vec<String> = p.by.iter().map(|k| flow_str(&k.name.value)).collect();
-                o.push_str(&format!("    by: [{}]\n", names.join(", ")));
+                let keys: Vec<Anchor> = (0..p.by.len()).map(|j| Anchor::Key(i, j)).collect();
+                o.line("    ", &format!("by: [{}]", names.join(", ")), &keys);
             } else {
-                o.push_str("    by:\n");
-                for k in &p.by {
-                    o.push_str(&format!(
-                        "      {}: {}\n",
-                        k.name.value,
-                        yaml_str(&print_expr(&k.expr))
-                    ));
+                o.line("    ", "by:", &[]);
+                for (j, k) in p.by.iter().enumerate() {
+                    o.line(
+                        "      ",
+                        &format!("{}: {}", k.name.value, yaml_str(&print_expr(&k.expr))),
+                        &[Anchor::Key(i, j)],
+                    );
                 }
             }
         }
-        o.push_str("    fields:\n");
-        for f in &p.fields {
-            o.push_str(&format!(
-                "      {}: {}\n",
-                f.name.value,
-                yaml_str(&print_expr(&f.expr))
-            ));
+        o.line("    ", "fields:", &[]);
+        for (j, f) in p.fields.iter().enumerate() {
+            o.line(
+                "      ",
+                &format!("{}: {}", f.name.value, yaml_str(&print_expr(&f.expr))),
+                &[Anchor::Field(i, j)],
+            );
         }
         if let Some(f) = &p.filter {
-            o.push_str(&format!("    filter: {}\n", yaml_str(&print_expr(f))));
+            o.line(
+                "    ",
+                &format!("filter: {}", yaml_str(&print_expr(f))),
+                &[Anchor::Filter(i)],
+            );
         }
     }
     let settings = output_settings(&spec.output);
     if !settings.is_empty() {
-        o.push_str("output:\n");
+        o.line("", "output:", &[Anchor::Output]);
         for (k, v) in settings {
             // A `sort` name such as `null` or `true` is quoted in YAML.
             let v = if k == "sort" { yaml_str(&v) } else { v };
-            o.push_str(&format!("  {k}: {v}\n"));
+            o.line("  ", &format!("{k}: {v}"), &[Anchor::Setting(k)]);
         }
     }
-    o
+    o.before("", &[Anchor::Eof]);
+    o.o
 }
 
 /// The `output` settings written, in order, as (name, value); values are
@@ -219,65 +351,125 @@ fn probe_token(p: &str) -> String {
 
 /// The spec as DSL.
 pub fn to_dsl(spec: &Spec) -> String {
-    let mut o = String::new();
+    to_dsl_with(spec, &Comments::default())
+}
+
+/// The spec as DSL, with comments.
+pub fn to_dsl_with(spec: &Spec, comments: &Comments) -> String {
+    let mut o = Out {
+        o: String::new(),
+        c: comments,
+    };
     if let Some(v) = &spec.version {
-        o.push_str(&format!("version {}\n", v.value));
+        o.line("", &format!("version {}", v.value), &[Anchor::Version]);
     }
-    o.push_str(&format!("spec {}", spec.name.value));
+    let mut line = format!("spec {}", spec.name.value);
     if let Some(d) = &spec.description {
-        o.push_str(&format!(" {}", escape(&d.value)));
+        line.push_str(&format!(" {}", escape(&d.value)));
     }
-    o.push('\n');
-    for p in &spec.params {
-        o.push_str(&format!("param {}: {}", p.name.value, p.ty.value.name()));
+    o.line("", &line, &[Anchor::Name, Anchor::Description]);
+    for (i, p) in spec.params.iter().enumerate() {
+        if i == 0 {
+            o.own_lines("", &[Anchor::Params]);
+        }
+        let mut line = format!("param {}: {}", p.name.value, p.ty.value.name());
         if let Some(d) = &p.default {
-            o.push_str(&format!(" = {}", literal(&d.value)));
+            line.push_str(&format!(" = {}", literal(&d.value)));
         }
         if let Some(d) = &p.description {
-            o.push_str(&format!(" {}", escape(&d.value)));
+            line.push_str(&format!(" {}", escape(&d.value)));
         }
-        o.push('\n');
+        o.line("", &line, &[Anchor::Param(i)]);
     }
-    for p in &spec.probes {
-        o.push_str(&format!("\nprobe {}", probe_token(&p.probe.value)));
+    for (i, p) in spec.probes.iter().enumerate() {
+        o.o.push('\n');
+        if i == 0 {
+            o.own_lines("", &[Anchor::Probes]);
+        }
+        let mut head = vec![(
+            format!("probe {}", probe_token(&p.probe.value)),
+            Anchor::Probe(i),
+        )];
         if let Some(e) = &p.end {
-            o.push_str(&format!(" => {}", probe_token(&e.value)));
+            head.push((format!("=> {}", probe_token(&e.value)), Anchor::End(i)));
         }
         if let Some(n) = &p.name {
-            o.push_str(&format!(" as {}", n.value));
+            head.push((format!("as {}", n.value), Anchor::Label(i)));
         }
-        o.push_str(" {\n");
+        if let Some(last) = head.last_mut() {
+            last.0.push_str(" {");
+        }
+        o.segments("", &head);
         let n = p.fields.len();
-        for (i, f) in p.fields.iter().enumerate() {
+        for (j, f) in p.fields.iter().enumerate() {
             let e = print_expr(&f.expr);
-            let sep = if i + 1 < n { "," } else { "" };
-            if e == f.name.value {
-                o.push_str(&format!("    {e}{sep}\n"));
+            let sep = if j + 1 < n { "," } else { "" };
+            let line = if e == f.name.value {
+                format!("{e}{sep}")
             } else {
-                o.push_str(&format!("    {} = {e}{sep}\n", f.name.value));
-            }
+                format!("{} = {e}{sep}", f.name.value)
+            };
+            o.line("    ", &line, &[Anchor::Field(i, j)]);
         }
-        o.push('}');
+        // The closing line: `}`, then `match`, each key and `where`.
+        let mut segs: Vec<(String, Anchor)> = Vec::new();
+        let mut close = String::from("}");
         if let Some(m) = &p.match_ {
-            o.push_str(&format!(" match {}", super::dsl::print_match(m)));
+            close.push_str(&format!(" match {}", super::dsl::print_match(m)));
         }
-        if !p.by.is_empty() {
-            let keys: Vec<String> = p.by.iter().map(super::dsl::print_key).collect();
-            o.push_str(&format!(" by {}", keys.join(", ")));
+        segs.push((close, Anchor::Match(i)));
+        let n = p.by.len();
+        for (j, k) in p.by.iter().enumerate() {
+            let by = if j == 0 { "by " } else { "" };
+            let sep = if j + 1 < n { "," } else { "" };
+            segs.push((
+                format!("{by}{}{sep}", super::dsl::print_key(k)),
+                Anchor::Key(i, j),
+            ));
         }
         if let Some(f) = &p.filter {
-            o.push_str(&format!(" where {}", print_expr(f)));
+            segs.push((format!("where {}", print_expr(f)), Anchor::Filter(i)));
         }
-        o.push('\n');
+        if p.match_.is_none() && segs.len() > 1 {
+            // `}` holds no node: it leads the first clause's part.
+            let (text, a) = segs.remove(1);
+            segs[0] = (format!("}} {text}"), a);
+        }
+        // Comments before the clauses go inside the braces, before `}`.
+        o.segments("    ", &segs);
     }
-    let opts: Vec<String> = output_settings(&spec.output)
-        .into_iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    if !opts.is_empty() {
-        o.push_str(&format!("\noutput {}\n", opts.join(", ")));
+    let settings = output_settings(&spec.output);
+    if !settings.is_empty() {
+        o.o.push('\n');
+        let opts: Vec<String> = settings.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let anchors: Vec<Anchor> = settings.iter().map(|(k, _)| Anchor::Setting(k)).collect();
+        // One line, unless comments belong to settings after the first:
+        // then one setting a line, each with its comments.
+        let split = anchors.iter().enumerate().any(|(i, a)| {
+            (i > 0 && !o.c.before(*a).is_empty())
+                || (i + 1 < anchors.len() && !o.c.after(*a).is_empty())
+        });
+        if split {
+            let n = opts.len();
+            for (i, (opt, a)) in opts.iter().zip(&anchors).enumerate() {
+                let sep = if i + 1 < n { "," } else { "" };
+                if i == 0 {
+                    o.line("", &format!("output {opt}{sep}"), &[Anchor::Output, *a]);
+                } else {
+                    o.line("    ", &format!("{opt}{sep}"), &[*a]);
+                }
+            }
+        } else {
+            let mut all = vec![Anchor::Output];
+            all.extend(anchors);
+            o.line("", &format!("output {}", opts.join(", ")), &all);
+        }
     }
-    o
+    if !o.c.before(Anchor::Eof).is_empty() {
+        o.o.push('\n');
+        o.before("", &[Anchor::Eof]);
+    }
+    o.o
 }
 
 #[cfg(test)]
@@ -455,5 +647,100 @@ probe kfunc:vfs_read => kretfunc:vfs_read {
         let yaml = to_yaml(&s);
         assert!(yaml.contains("    by: ['null', 'true']\n"), "{yaml}");
         assert_eq!(to_dsl(&spec("x.yaml", &yaml)), to_dsl(&s));
+    }
+
+    /// Formatting with comments gives text that parses to the same spec,
+    /// keeps every comment, and formats to itself, in both syntaxes.
+    #[test]
+    fn comments_everywhere_are_kept_and_stable() {
+        let yaml = "# head
+version: 2 # v
+name: x
+description: d # desc
+params: # params line
+  # p
+  p: { type: u32 } # p after
+probes:
+  # probe 0
+  - probe: kfunc:f
+    # end
+    end: kretfunc:f # end after
+    # match
+    match: tid # match after
+    # label
+    name: a # label after
+    by:
+      # key comm
+      comm: comm # comm after
+      # key pid
+      k: pid + 1
+    fields:
+      n: count() # n after
+    filter: n > 0 # filter after
+output: # output line
+  format: table
+  # interval
+  interval: 1s # interval after
+  top: 3
+# tail 1
+
+# tail 2
+";
+        let dsl = "# head
+spec x
+param p: u32 # p after
+# probe 0
+probe kfunc:f => kretfunc:f as a { # header after
+    # n
+    n = count(), # n after
+    # m
+    m = sum(1) # m after
+    # before clauses
+} match tid by comm, pid where n > 0 # clauses after
+output format json, # format after
+  top 3 # top after
+# tail
+";
+        for (file, src) in [("x.yaml", yaml), ("x.trace", dsl)] {
+            let parsed = spec(file, src);
+            let mut want: Vec<String> = super::super::comments::extract(parsed.syntax, src)
+                .into_iter()
+                .map(|c| c.text)
+                .collect();
+            want.sort();
+            for (to, out_file) in [(Syntax::Yaml, "o.yaml"), (Syntax::Dsl, "o.trace")] {
+                let out = format(&parsed, src, to);
+                let again = spec(out_file, &out);
+                assert_eq!(to_yaml(&again), to_yaml(&parsed), "{out}");
+                assert_eq!(format(&again, &out, to), out, "{file} as {to:?}");
+                let mut got: Vec<String> = super::super::comments::extract(to, &out)
+                    .into_iter()
+                    .map(|c| c.text)
+                    .collect();
+                got.sort();
+                assert_eq!(got, want, "{file} as {to:?}:\n{out}");
+                if file == "x.yaml" && to == Syntax::Dsl {
+                    // Lines with comments inside are broken at their parts.
+                    assert!(
+                        out.contains(
+                            "probe kfunc:f\n    # end\n    => kretfunc:f # end after\n    # label\n    as a { # label after\n"
+                        ),
+                        "{out}"
+                    );
+                    assert!(
+                        out.contains(
+                            "} match tid # match after\n    # key comm\n    by comm, # comm after\n    # key pid\n    k = pid + 1\n    where n > 0 # filter after\n"
+                        ),
+                        "{out}"
+                    );
+                }
+                for w in &want {
+                    assert!(
+                        out.contains(w.as_str()),
+                        "{file} as {to:?} lost {w}:\n{out}"
+                    );
+                }
+            }
+        }
     }
 }
