@@ -399,6 +399,50 @@ fn check_reads_standard_input() {
     assert!(err.contains("did you mean"), "{err}");
 }
 
+/// `check` says, without loading anything, when this kernel has no kprobes
+/// for a `kfunc:` probe, and names the tracepoint that does the job; a
+/// kernel with kprobes gets no such warning. Either way the spec is valid
+/// (exit 0). The VM matrix runs it on kernels with kprobes
+/// (tests/vm/host-tests.txt), this machine on one without.
+#[test]
+fn check_warns_about_kernel_mechanisms_missing_here() {
+    const TEST: &str = "check_warns_about_kernel_mechanisms_missing_here";
+    let out = Command::new(common::BIN)
+        .args(["check", "tcpconnect"])
+        .output()
+        .expect("run tracectl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    if tracectl::load::kprobes_available() {
+        assert!(!err.contains("no kprobes"), "kprobes exist here: {err}");
+        common::elsewhere::exercised(TEST, "kprobes here: no warning");
+    } else {
+        assert!(
+            err.contains("warning: this kernel has no kprobes")
+                && err.contains("tcp_connect")
+                && err.contains("`sock:inet_sock_set_state`")
+                && err.contains("`tcpconnect-tp`"),
+            "{err}"
+        );
+        common::elsewhere::exercised(TEST, "no kprobes here: warned, with the tracepoint");
+    }
+    // A spec with errors and warnings counts both in its last line.
+    let out = Command::new(common::BIN)
+        .args([
+            "check",
+            "-e",
+            "kfunc:tcp_connect { pid, comm } where dport == 22",
+        ])
+        .output()
+        .expect("run tracectl");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.trim_end().ends_with("error: 1 problem in <-e>"),
+        "{err}"
+    );
+}
+
 /// `check` finds a misspelt uprobe symbol on this machine, before anything
 /// is loaded, and points at the probe.
 #[test]

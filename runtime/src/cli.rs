@@ -561,7 +561,7 @@ pub fn check(args: &CheckArgs) -> Result<(), Failure> {
             match compile_reporting(&src, &env, &opts) {
                 // Uprobe targets are files of this machine: not checked
                 // against another kernel's BTF.
-                Ok(c) if args.compile.btf.is_none() && check_uprobe_targets(&src, &c.plan) => {
+                Ok(c) if args.compile.btf.is_none() && check_here(&src, &c.plan, true) => {
                     failed += 1
                 }
                 Ok(c) => plans.push((src.name, c.plan)),
@@ -585,53 +585,18 @@ pub fn check(args: &CheckArgs) -> Result<(), Failure> {
     }
 }
 
-/// Checks the uprobe targets of a compiled spec on this machine (the binary
-/// or library exists and defines the symbol), as diagnostics located at the
-/// probe in the source. Returns true when there is an error.
-pub fn check_uprobe_targets(src: &Source, plan: &tracectl_compiler::plan::Plan) -> bool {
-    use crate::targets::{check, TargetProblem};
-    use tracectl_compiler::diag::Span;
-    use tracectl_compiler::plan::Attach;
-    let mut diags = Vec::new();
-    for p in &plan.probes {
-        let Attach::Uprobe { binary, symbol, .. } = &p.attach else {
-            continue;
-        };
-        // The probe as written is in the source (YAML or DSL).
-        let at = src.text.find(p.probe.as_str()).unwrap_or(0);
-        let span = Span::new(at, (at + p.probe.len()).min(src.text.len()));
-        let d = match check(binary, symbol) {
-            Ok(_) => continue,
-            Err(TargetProblem::NoFile(f)) => Diagnostic::error(span, format!("no file `{f}`"))
-                .label("uprobe target not found")
-                .note("give the path of an executable or library, or a library name such as `libc`"),
-            Err(TargetProblem::LibraryNotFound(l)) => {
-                Diagnostic::warning(span, format!("library `{l}` not found in the usual directories"))
-                    .label("uprobe target")
-                    .note("`tracectl check --load` asks the dynamic linker; install the library or give its path")
-            }
-            Err(TargetProblem::NotElf(f)) => {
-                Diagnostic::error(span, format!("{} is not an ELF executable or library", f.display()))
-                    .label("uprobe target")
-            }
-            Err(TargetProblem::NoSymbol { file, nearest }) => {
-                let mut d = Diagnostic::error(
-                    span,
-                    format!("{} does not define `{symbol}`", file.display()),
-                )
-                .label("no such symbol");
-                if let Some(n) = nearest {
-                    d = d.note(format!("did you mean `{n}`?"));
-                }
-                d
-            }
-        };
-        diags.push(d);
+/// Checks what a compiled spec needs of this machine, without loading
+/// anything ([`crate::here`]): its uprobe targets, and with `mechanisms`
+/// the kernel's ways of probing functions. Reports the diagnostics,
+/// located at the probes in the source; returns true when there is an
+/// error.
+pub fn check_here(src: &Source, plan: &tracectl_compiler::plan::Plan, mechanisms: bool) -> bool {
+    let mut diags = crate::here::uprobe_targets(&src.text, plan);
+    if mechanisms {
+        diags.extend(crate::here::kernel_mechanisms(&src.text, plan));
     }
     report(src, &diags);
-    diags
-        .iter()
-        .any(|d| d.severity == tracectl_compiler::diag::Severity::Error)
+    tracectl_compiler::diag::has_errors(&diags)
 }
 
 /// `tracectl compile`.

@@ -14,6 +14,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod decode;
 pub mod error;
+pub mod here;
 pub mod load;
 pub mod names;
 pub mod output;

@@ -109,7 +109,7 @@ pub fn run(args: &RunArgs) -> Result<(), Failure> {
         require_params: true,
     };
     let compiled = compile_reporting(&src, &env, &opts)?;
-    if crate::cli::check_uprobe_targets(&src, &compiled.plan) {
+    if crate::cli::check_here(&src, &compiled.plan, false) {
         return Err(Failure::Reported);
     }
     let mut plan = compiled.plan;
