@@ -130,9 +130,7 @@ fn split_declaration(decl: &str) -> Result<(String, String), String> {
     } else {
         (decl, String::new())
     };
-    let name_start = head
-        .rfind(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
-        .map_or(0, |i| i + 1);
+    let name_start = crate::syntax::trailing_word_start(head);
     let name = &head[name_start..];
     let ty = head[..name_start].trim();
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) || ty.is_empty() {

@@ -264,9 +264,7 @@ fn predicate(rest: &str) -> Option<&str> {
 fn called(s: &str) -> impl Iterator<Item = &str> {
     s.match_indices('(').filter_map(move |(i, _)| {
         let b = &s[..i];
-        let w = &b[b
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(0, |j| j + 1)..];
+        let w = &b[super::trailing_word_start(b)..];
         (!w.is_empty()).then_some(w)
     })
 }
@@ -358,9 +356,7 @@ fn key(k: &str) -> String {
         return k;
     }
     let inner = k.trim_end_matches(|c: char| !(c.is_ascii_alphanumeric() || c == '_'));
-    let name = &inner[inner
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-        .map_or(0, |i| i + 1)..];
+    let name = &inner[super::trailing_word_start(inner)..];
     let name = if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
         "key"
     } else {

@@ -626,13 +626,47 @@ pub fn syntax_error(
     ) {
         d = d.note(n);
     }
+    // A bpftrace form: the message names it, not the bracket the grammar
+    // wanted instead; the note says how tracectl writes it.
+    if let Some(form) = d.notes.first().and_then(|n| bpftrace_form(n)) {
+        d.message = format!("syntax error in {what}: {form} not tracectl syntax");
+        d.label = "written as in bpftrace".to_string();
+    }
     d
+}
+
+/// "bpftrace's predicate `/…/` is" from a note "bpftrace's predicate
+/// `/…/` is a filter …" (the subject of a [`super::bpftrace`] answer, and
+/// its verb: "are" for a plural subject).
+fn bpftrace_form(note: &str) -> Option<String> {
+    let rest = note.strip_prefix("bpftrace's ")?;
+    let (at, verb) = [
+        (" is ", "is"),
+        (" has ", "is"),
+        (": ", "is"),
+        (" are ", "are"),
+        (" have ", "are"),
+    ]
+    .iter()
+    .filter_map(|(sep, verb)| rest.find(sep).map(|i| (i, *verb)))
+    .min()?;
+    let subject = &rest[..at];
+    Some(if subject.chars().count() > 40 {
+        format!("this bpftrace form {verb}")
+    } else {
+        format!("bpftrace's {subject} {verb}")
+    })
 }
 
 /// The word just before a `:` ending `text` (`kfunc` in `probe kfunc:`).
 fn word_before_colon(text: &str) -> Option<&str> {
     let b = text.strip_suffix(':')?;
-    let w = &b[b.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1)..];
+    let start = b
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !is_word(*c))
+        .map_or(0, |(i, c)| i + c.len_utf8());
+    let w = &b[start..];
     (!w.is_empty()).then_some(w)
 }
 

@@ -173,6 +173,16 @@ pub fn in_words_of(syntax: Syntax, d: &mut Diagnostic) {
     d.secondary.iter_mut().for_each(|(_, l)| reword(l));
 }
 
+/// Where the identifier that ends `s` starts (letters, digits, `_`): the
+/// byte after the last other character, on a character boundary whatever
+/// that character's width.
+pub(crate) fn trailing_word_start(s: &str) -> usize {
+    s.char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8())
+}
+
 /// A valid spec name close to `n`: lower case, other characters turned
 /// into `-`, no leading or doubled `-`.
 fn spec_name_like(n: &str) -> String {
