@@ -61,12 +61,12 @@ params:
   port: { type: u16, default: 0 } # trailing on port
 probes:
   # before the first probe
-  - probe: kfunc:tcp_connect # trailing on probe
+  - probe: 'kfunc:tcp_connect' # trailing on probe
     fields:
       # before pid
       pid: pid # trailing on pid
       comm: comm
-  - probe: tracepoint:syscalls:sys_enter_openat
+  - probe: \"tracepoint:syscalls:sys_enter_openat\"
     fields:
       n: count()
     # before the filter
@@ -77,7 +77,8 @@ output:
 # At the end.
 ";
 
-/// [`COMMENTED_YAML`] formatted: the probe names quoted, each comment in place.
+/// [`COMMENTED_YAML`] formatted: the probe names' needless quotes gone, each
+/// comment in place.
 const COMMENTED_YAML_FORMATTED: &str = "# Header comment.
 version: 2
 name: demo # trailing on name
@@ -86,12 +87,12 @@ params:
   port: { type: u16, default: 0 } # trailing on port
 probes:
   # before the first probe
-  - probe: 'kfunc:tcp_connect' # trailing on probe
+  - probe: kfunc:tcp_connect # trailing on probe
     fields:
       # before pid
       pid: pid # trailing on pid
       comm: comm
-  - probe: 'tracepoint:syscalls:sys_enter_openat'
+  - probe: tracepoint:syscalls:sys_enter_openat
     fields:
       n: count()
     # before the filter
@@ -174,19 +175,19 @@ fn check_fails_on_an_unformatted_file_then_write_formats_it() {
     );
     // Each group of changed lines, alone: the two probe lines.
     assert!(
-        err.contains("\n@@ -9,1 +9,1 @@\n-  - probe: kfunc:tcp_connect # trailing on probe\n"),
+        err.contains("\n@@ -9,1 +9,1 @@\n-  - probe: 'kfunc:tcp_connect' # trailing on probe\n"),
         "{err}"
     );
     assert!(
-        err.contains("\n@@ -14,1 +14,1 @@\n-  - probe: tracepoint:syscalls:sys_enter_openat\n"),
+        err.contains("\n@@ -14,1 +14,1 @@\n-  - probe: \"tracepoint:syscalls:sys_enter_openat\"\n"),
         "{err}"
     );
     assert!(
-        err.contains("\n-  - probe: kfunc:tcp_connect # trailing on probe\n"),
+        err.contains("\n-  - probe: 'kfunc:tcp_connect' # trailing on probe\n"),
         "{err}"
     );
     assert!(
-        err.contains("\n+  - probe: 'kfunc:tcp_connect' # trailing on probe\n"),
+        err.contains("\n+  - probe: kfunc:tcp_connect # trailing on probe\n"),
         "{err}"
     );
     assert_eq!(std::fs::read_to_string(&y).unwrap(), COMMENTED_YAML);
@@ -332,4 +333,68 @@ fn recipes_and_examples_keep_their_comments_and_format_to_a_fixed_point() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// Every spec in `specs/` and `examples/` is formatted as committed, so
+/// `fmt --check` in CI keeps them so.
+#[test]
+fn recipes_and_examples_are_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files: Vec<String> = Vec::new();
+    for d in ["specs", "examples"] {
+        for e in std::fs::read_dir(root.join(d)).unwrap() {
+            let p = e.unwrap().path();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            // specs/index.yaml is the recipe catalogue, not a spec.
+            if matches!(ext, "yaml" | "trace") && !p.ends_with("specs/index.yaml") {
+                files.push(s(&p).to_string());
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 30, "{files:?}");
+    let mut args = vec!["--check"];
+    args.extend(files.iter().map(String::as_str));
+    let o = fmt(&args, "");
+    assert!(
+        o.status.success(),
+        "not formatted (`tracectl fmt --write specs/*.yaml examples/*` formats them):\n{}",
+        text(&o.stderr)
+    );
+}
+
+/// Formatting keeps what the user wrote: expressions as spelt (clarifying
+/// parentheses, hexadecimal), in the file's syntax and converted; YAML
+/// scalars are plain unless YAML needs quotes.
+#[test]
+fn formatting_keeps_the_spelling_of_expressions() {
+    let dir = scratch("fmt-spelling");
+    let yaml = "name: spelt
+description: Files opened (openat), as bcc's opensnoop.
+probes:
+  - probe: tracepoint:syscalls:sys_enter_openat
+    end: tracepoint:syscalls:sys_exit_openat
+    fields:
+      fd: end.ret | (end.ret >> 63)
+      sig: signal(end.ret & 0x7f)
+    filter: (flags & 0x40) != 0
+";
+    let y = write(&dir, "spelt.yaml", yaml);
+    assert_eq!(fmt_ok(&[s(&y)]), yaml);
+    let o = fmt(&["--check", s(&y)], "");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let dsl = fmt_ok(&[s(&y), "--to", "dsl"]);
+    assert_eq!(
+        dsl,
+        "spec spelt \"Files opened (openat), as bcc's opensnoop.\"
+
+probe tracepoint:syscalls:sys_enter_openat => tracepoint:syscalls:sys_exit_openat {
+    fd = end.ret | (end.ret >> 63),
+    sig = signal(end.ret & 0x7f)
+} where (flags & 0x40) != 0
+"
+    );
+    let d = write(&dir, "spelt.trace", &dsl);
+    assert_eq!(fmt_ok(&[s(&d)]), dsl);
+    assert_eq!(fmt_ok(&[s(&d), "--to", "yaml"]), yaml);
 }

@@ -541,10 +541,10 @@ fn pairing_printed_forms() {
     let spec = parse("forms.yaml", PAIR_SPECS[1].1).unwrap();
     let yaml = print::to_yaml(&spec);
     for part in [
-        "  - probe: 'tracepoint:block:block_rq_issue'\n    end: 'tracepoint:block:block_rq_complete'\n    match: [dev, sector]\n    name: bio\n    by:\n",
-        "    end: 'tracepoint:sched:sched_switch'\n    match: { start: pid, end: next_pid }\n    fields:\n",
+        "  - probe: tracepoint:block:block_rq_issue\n    end: tracepoint:block:block_rq_complete\n    name: bio\n    match: [dev, sector]\n    by:\n",
+        "    end: tracepoint:sched:sched_switch\n    match: { start: pid, end: next_pid }\n    fields:\n",
         "    match: { start: [pid, target_cpu], end: [next_pid, cpu] }\n",
-        "    end: 'kretfunc:vfs_read'\n    match: tid\n",
+        "    end: kretfunc:vfs_read\n    match: tid\n",
         // One name is a scalar, quoted where YAML would read it otherwise.
         "    match: 'null'\n",
     ] {

@@ -33,7 +33,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the compiled plan of a spec as JSON.
     Compile(CompileArgs),
-    /// Convert a spec between YAML and the DSL.
+    /// Format a spec, keeping its comments and how its expressions are spelt:
+    /// print it (--to: in YAML or the DSL), rewrite files (--write), or check
+    /// them (--check).
     Fmt(FmtArgs),
     /// Print the JSON Schema of the YAML spec format.
     Schema,

@@ -1,10 +1,16 @@
-//! Prints a [`Spec`] as YAML or as DSL (`tracectl fmt`). Both printers are
-//! canonical: parsing their output gives back the same spec. Given the
-//! source's comments ([`Comments`]), they write each back at its node.
+//! Prints a [`Spec`] as YAML or as DSL (`tracectl fmt`). Parsing their
+//! output gives back the same spec. Layout (indentation, key order,
+//! spacing, which YAML scalars are quoted) is the printers'; what the user
+//! wrote is kept: [`format`], which has the source, writes each expression
+//! as it is spelt there (parentheses and literals as written, white space
+//! made single spaces) and each comment back at its node. Without the
+//! source ([`to_yaml`], [`to_dsl`]) expressions are printed in canonical
+//! form. YAML scalars are quoted only where YAML needs it
+//! ([`yaml_plain_ok`]).
 
 use super::ast::*;
 use super::comments::{Anchor, Comments};
-use super::expr::{escape, print_expr};
+use super::expr::{escape, parse_expr, print_expr, SpanMap};
 use super::Syntax;
 use crate::plan::{Format, TimeMode};
 
@@ -25,26 +31,95 @@ fn time_name(t: TimeMode) -> &'static str {
     }
 }
 
-/// A YAML scalar for an arbitrary string.
+/// True when `s` can be written as a YAML plain (unquoted) scalar and read
+/// back as the same string: not empty, on one line, no white space at
+/// either end, not starting with an indicator (`- x`, `!`, `&`, `*`, `[`,
+/// `'`, `#`, ...), no `: ` or ` #` inside, no `:` at the end, and not a
+/// word or number YAML 1.1 or 1.2 reads as another type (`true`, `no`,
+/// `~`, `12`, `0x1f`, `1e3`, `.inf`, a date). In a flow collection (`flow`:
+/// `{ a: …, b: … }`, `[…]`) `,` `[` `]` `{` `}` end the scalar, so they
+/// need quotes too.
+pub(crate) fn yaml_plain_ok(s: &str, flow: bool) -> bool {
+    let Some(first) = s.chars().next() else {
+        return false;
+    };
+    let second = s[first.len_utf8()..].chars().next();
+    // One line of printable text, single spaces allowed.
+    let printable = s
+        .chars()
+        .all(|c| c == ' ' || !(c.is_whitespace() || c.is_control() || c == '\u{feff}'));
+    let starts_ok = match first {
+        // `-x` is a plain scalar; `- x` a list item, `-` alone too.
+        '-' => second.is_some_and(|c| c != ' ' && c != '-'),
+        '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\''
+        | '"' | '%' | '@' | '`' | ' ' => false,
+        _ => true,
+    };
+    printable
+        && starts_ok
+        && !s.ends_with([' ', ':'])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.starts_with("...")
+        && !(flow && s.contains([',', '[', ']', '{', '}']))
+        && !yaml_other_type(s)
+}
+
+/// A plain scalar YAML 1.1 or 1.2 would read as a boolean, null or number.
+fn yaml_other_type(s: &str) -> bool {
+    const WORDS: [&str; 14] = [
+        "true", "false", "yes", "no", "y", "n", "on", "off", "null", "~", "=", "<<", ".nan", ".inf",
+    ];
+    let lower = s.to_ascii_lowercase();
+    let unsigned = lower.strip_prefix(['-', '+']).unwrap_or(&lower);
+    if WORDS.contains(&lower.as_str()) || unsigned == ".inf" {
+        return true;
+    }
+    // Numbers of either version (`0x1f`, `0o17`, `0b101`, `1_000`,
+    // `1:30`, `1.5e3`, `.5`) and dates (`2024-01-31 …`).
+    let digits = unsigned.starts_with(|c: char| c.is_ascii_digit())
+        || (unsigned.starts_with('.') && unsigned[1..].starts_with(|c: char| c.is_ascii_digit()));
+    let number = digits
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || "xob_:.+-".contains(c));
+    let date = unsigned.len() >= 5
+        && unsigned[..4].chars().all(|c| c.is_ascii_digit())
+        && unsigned[4..].starts_with('-');
+    number || date
+}
+
+/// A quoted YAML scalar for `s`: single-quoted when it is one line of
+/// printable text without `'` (or with `'` and also `"` or `\\`), else
+/// double-quoted with escapes (`bcc's` needs none there).
+fn yaml_quoted(s: &str) -> String {
+    let special = |c: char| c.is_control() || c == '\u{feff}';
+    if !s.contains(special) && (!s.contains('\'') || s.contains(['"', '\\'])) {
+        return format!("'{}'", s.replace('\'', "''"));
+    }
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            c if special(c) => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// A YAML scalar for an arbitrary string (block context): plain when
+/// [`yaml_plain_ok`], else quoted.
 fn yaml_str(s: &str) -> String {
-    let plain_ok = !s.is_empty()
-        && s.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '/')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || " _-./()>,[]".contains(c))
-        && !s.ends_with(' ')
-        && !matches!(
-            s,
-            "true" | "false" | "null" | "Null" | "NULL" | "yes" | "no" | "on" | "off" | "y" | "n"
-        );
-    if plain_ok {
+    if yaml_plain_ok(s, false) {
         s.to_string()
-    } else if s.chars().all(|c| !c.is_control()) {
-        format!("'{}'", s.replace('\'', "''"))
     } else {
-        // A JSON string is a valid YAML double-quoted scalar.
-        serde_json::to_string(s).unwrap_or_default()
+        yaml_quoted(s)
     }
 }
 
@@ -58,25 +133,30 @@ fn literal(l: &Literal) -> String {
 
 fn yaml_literal(l: &Literal) -> String {
     match l {
-        Literal::Str(s) => {
-            // Keep strings that look like numbers or booleans strings.
-            if s.parse::<i128>().is_ok() || s.starts_with("0x") {
-                format!("'{s}'")
-            } else {
-                yaml_str(s)
-            }
-        }
+        // In a flow mapping (`{ type: string, default: … }`).
+        Literal::Str(s) => flow_str(s),
         other => literal(other),
     }
 }
 
-/// Text being printed, with the comments to put back at their nodes.
+/// Text being printed, with the comments to put back at their nodes and
+/// the source the spec was parsed from (when there is one), whose
+/// expressions keep their spelling.
 struct Out<'a> {
     o: String,
     c: &'a Comments,
+    src: Option<&'a str>,
 }
 
 impl Out<'_> {
+    /// An expression as the user spelt it ([`spelling`]), else in
+    /// canonical form.
+    fn expr(&self, e: &Expr) -> String {
+        self.src
+            .and_then(|src| spelling(e, src))
+            .unwrap_or_else(|| print_expr(e))
+    }
+
     /// The own-line comments before `anchors`, at `indent`.
     fn before(&mut self, indent: &str, anchors: &[Anchor]) {
         for a in anchors {
@@ -152,9 +232,102 @@ impl Out<'_> {
 pub fn format(spec: &Spec, src: &str, to: Syntax) -> String {
     let c = Comments::of(spec, src);
     match to {
-        Syntax::Yaml => to_yaml_with(spec, &c),
-        Syntax::Dsl => to_dsl_with(spec, &c),
+        Syntax::Yaml => yaml(spec, &c, Some(src)),
+        Syntax::Dsl => dsl(spec, &c, Some(src)),
     }
+}
+
+/// `e` as written in `src` (the text it was parsed from), with each run of
+/// white space outside string literals made one space, when that text
+/// reads back as the same expression; `None` when it does not (a span
+/// inside an escaped YAML scalar does not hold the expression's text) or
+/// holds a comment (which would swallow what follows it on one line).
+pub(crate) fn spelling(e: &Expr, src: &str) -> Option<String> {
+    let text = collapse_space(src.get(e.span.range())?)?;
+    let again = parse_expr(&text, &SpanMap::verbatim(0, text.len()), "expression").ok()?;
+    same_expr(&again, e).then_some(text)
+}
+
+/// The same expression, spans aside (`tracectl fmt` keeps an expression's
+/// spelling only when it reads back as the same tree).
+fn same_expr(a: &Expr, b: &Expr) -> bool {
+    match (&a.kind, &b.kind) {
+        (ExprKind::Int(x), ExprKind::Int(y)) => x == y,
+        (ExprKind::Str(x), ExprKind::Str(y))
+        | (ExprKind::Ident(x), ExprKind::Ident(y))
+        | (ExprKind::Param(x), ExprKind::Param(y)) => x == y,
+        (ExprKind::Call { func: f, args: a }, ExprKind::Call { func: g, args: b }) => {
+            f.value == g.value
+                && a.len() == b.len()
+                && a.iter().zip(b).all(|(x, y)| same_expr(x, y))
+        }
+        (
+            ExprKind::Member {
+                base: a,
+                member: m,
+                arrow: r,
+            },
+            ExprKind::Member {
+                base: b,
+                member: n,
+                arrow: s,
+            },
+        ) => m.value == n.value && r == s && same_expr(a, b),
+        (ExprKind::Index { base: a, index: i }, ExprKind::Index { base: b, index: j }) => {
+            i.value == j.value && same_expr(a, b)
+        }
+        (ExprKind::Not(a), ExprKind::Not(b)) => same_expr(a, b),
+        (ExprKind::Unary { op: o, expr: a }, ExprKind::Unary { op: p, expr: b }) => {
+            o == p && same_expr(a, b)
+        }
+        (
+            ExprKind::Binary {
+                op: o,
+                lhs: a,
+                rhs: c,
+            },
+            ExprKind::Binary {
+                op: p,
+                lhs: b,
+                rhs: d,
+            },
+        ) => o == p && same_expr(a, b) && same_expr(c, d),
+        _ => false,
+    }
+}
+
+/// `text` trimmed, each run of white space outside string literals made
+/// one space; `None` with a `#` (a comment) outside string literals or a
+/// string left open.
+fn collapse_space(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.trim().chars();
+    let mut space = false;
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => space = true,
+            '#' => return None,
+            _ => {
+                if space {
+                    out.push(' ');
+                    space = false;
+                }
+                out.push(c);
+                if c == '"' {
+                    loop {
+                        let c = chars.next()?;
+                        out.push(c);
+                        match c {
+                            '"' => break,
+                            '\\' => out.push(chars.next()?),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 /// The spec as YAML.
@@ -164,9 +337,15 @@ pub fn to_yaml(spec: &Spec) -> String {
 
 /// The spec as YAML, with comments.
 pub fn to_yaml_with(spec: &Spec, comments: &Comments) -> String {
+    yaml(spec, comments, None)
+}
+
+/// The spec as YAML, with comments, its expressions spelt as in `src`.
+fn yaml(spec: &Spec, comments: &Comments, src: Option<&str>) -> String {
     let mut o = Out {
         o: String::new(),
         c: comments,
+        src,
     };
     if let Some(v) = &spec.version {
         o.line("", &format!("version: {}", v.value), &[Anchor::Version]);
@@ -214,18 +393,18 @@ pub fn to_yaml_with(spec: &Spec, comments: &Comments) -> String {
                 &[Anchor::End(i)],
             );
         }
-        if let Some(m) = &p.match_ {
-            o.line(
-                "    ",
-                &format!("match: {}", yaml_match(m)),
-                &[Anchor::Match(i)],
-            );
-        }
         if let Some(n) = &p.name {
             o.line(
                 "    ",
                 &format!("name: {}", yaml_str(&n.value)),
                 &[Anchor::Label(i)],
+            );
+        }
+        if let Some(m) = &p.match_ {
+            o.line(
+                "    ",
+                &format!("match: {}", yaml_match(m)),
+                &[Anchor::Match(i)],
             );
         }
         if !p.by.is_empty() {
@@ -238,7 +417,7 @@ pub fn to_yaml_with(spec: &Spec, comments: &Comments) -> String {
                 for (j, k) in p.by.iter().enumerate() {
                     o.line(
                         "      ",
-                        &format!("{}: {}", k.name.value, yaml_str(&print_expr(&k.expr))),
+                        &format!("{}: {}", k.name.value, yaml_str(&o.expr(&k.expr))),
                         &[Anchor::Key(i, j)],
                     );
                 }
@@ -248,14 +427,14 @@ pub fn to_yaml_with(spec: &Spec, comments: &Comments) -> String {
         for (j, f) in p.fields.iter().enumerate() {
             o.line(
                 "      ",
-                &format!("{}: {}", f.name.value, yaml_str(&print_expr(&f.expr))),
+                &format!("{}: {}", f.name.value, yaml_str(&o.expr(&f.expr))),
                 &[Anchor::Field(i, j)],
             );
         }
         if let Some(f) = &p.filter {
             o.line(
                 "    ",
-                &format!("filter: {}", yaml_str(&print_expr(f))),
+                &format!("filter: {}", yaml_str(&o.expr(f))),
                 &[Anchor::Filter(i)],
             );
         }
@@ -321,13 +500,13 @@ fn yaml_match(m: &MatchDecl) -> String {
     }
 }
 
-/// A string inside a flow mapping: `,` `{` `}` need quoting there.
+/// A string inside a flow collection: `,` `[` `]` `{` `}` need quoting
+/// there.
 pub(crate) fn flow_str(s: &str) -> String {
-    let y = yaml_str(s);
-    if y.contains([',', '[', ']', '{', '}']) && !y.starts_with(['\'', '"']) {
-        format!("'{}'", s.replace('\'', "''"))
+    if yaml_plain_ok(s, true) {
+        s.to_string()
     } else {
-        y
+        yaml_quoted(s)
     }
 }
 
@@ -356,9 +535,15 @@ pub fn to_dsl(spec: &Spec) -> String {
 
 /// The spec as DSL, with comments.
 pub fn to_dsl_with(spec: &Spec, comments: &Comments) -> String {
+    dsl(spec, comments, None)
+}
+
+/// The spec as DSL, with comments, its expressions spelt as in `src`.
+fn dsl(spec: &Spec, comments: &Comments, src: Option<&str>) -> String {
     let mut o = Out {
         o: String::new(),
         c: comments,
+        src,
     };
     if let Some(v) = &spec.version {
         o.line("", &format!("version {}", v.value), &[Anchor::Version]);
@@ -402,7 +587,7 @@ pub fn to_dsl_with(spec: &Spec, comments: &Comments) -> String {
         o.segments("", &head);
         let n = p.fields.len();
         for (j, f) in p.fields.iter().enumerate() {
-            let e = print_expr(&f.expr);
+            let e = o.expr(&f.expr);
             let sep = if j + 1 < n { "," } else { "" };
             let line = if e == f.name.value {
                 format!("{e}{sep}")
@@ -422,13 +607,15 @@ pub fn to_dsl_with(spec: &Spec, comments: &Comments) -> String {
         for (j, k) in p.by.iter().enumerate() {
             let by = if j == 0 { "by " } else { "" };
             let sep = if j + 1 < n { "," } else { "" };
-            segs.push((
-                format!("{by}{}{sep}", super::dsl::print_key(k)),
-                Anchor::Key(i, j),
-            ));
+            let key = if k.bare {
+                k.name.value.clone()
+            } else {
+                format!("{} = {}", k.name.value, o.expr(&k.expr))
+            };
+            segs.push((format!("{by}{key}{sep}"), Anchor::Key(i, j)));
         }
         if let Some(f) = &p.filter {
-            segs.push((format!("where {}", print_expr(f)), Anchor::Filter(i)));
+            segs.push((format!("where {}", o.expr(f)), Anchor::Filter(i)));
         }
         if p.match_.is_none() && segs.len() > 1 {
             // `}` holds no node: it leads the first clause's part.
@@ -496,11 +683,11 @@ output format json, interval 500ms, cumulative true, sort calls, top 10, max_key
             "version: 2
 name: syscount
 probes:
-  - probe: 'tracepoint:raw_syscalls:sys_enter'
+  - probe: tracepoint:raw_syscalls:sys_enter
     by: [comm, pid]
     fields:
       calls: count()
-  - probe: 'kfunc:tcp_sendmsg'
+  - probe: kfunc:tcp_sendmsg
     name: send
     by:
       comm: comm
@@ -556,31 +743,31 @@ probe kfunc:vfs_read => kretfunc:vfs_read { ret = end.ret }
             "version: 2
 name: pairs
 probes:
-  - probe: 'tracepoint:block:block_rq_issue'
-    end: 'tracepoint:block:block_rq_complete'
-    match: [dev, sector]
+  - probe: tracepoint:block:block_rq_issue
+    end: tracepoint:block:block_rq_complete
     name: bio
+    match: [dev, sector]
     by: [comm]
     fields:
       usecs: hist(latency / 1000)
-  - probe: 'tracepoint:sched:sched_wakeup'
-    end: 'tracepoint:sched:sched_switch'
+  - probe: tracepoint:sched:sched_wakeup
+    end: tracepoint:sched:sched_switch
     match: { start: pid, end: next_pid }
     fields:
       n: count()
     filter: latency > 1000
-  - probe: 'tracepoint:sched:sched_wakeup'
-    end: 'tracepoint:sched:sched_switch'
+  - probe: tracepoint:sched:sched_wakeup
+    end: tracepoint:sched:sched_switch
     match: { start: [pid, target_cpu], end: [next_pid, cpu] }
     fields:
       n: count()
-  - probe: 'kfunc:vfs_read'
-    end: 'kretfunc:vfs_read'
+  - probe: kfunc:vfs_read
+    end: kretfunc:vfs_read
     match: tid
     fields:
       ret: end.ret
-  - probe: 'kfunc:vfs_read'
-    end: 'kretfunc:vfs_read'
+  - probe: kfunc:vfs_read
+    end: kretfunc:vfs_read
     fields:
       ret: end.ret
 "
@@ -619,7 +806,7 @@ probe kfunc:vfs_read => kretfunc:vfs_read {
     fn probes_with_an_arrow_are_quoted() {
         let s = spec(
             "x.yaml",
-            "name: q\nprobes:\n  - probe: 'uprobe:/opt/a=>b:f'\n    end: 'uretprobe:/opt/a=>b:f'\n    match: ['true']\n    fields: { r: end.retval }\n",
+            "name: q\nprobes:\n  - probe: uprobe:/opt/a=>b:f\n    end: uretprobe:/opt/a=>b:f\n    match: ['true']\n    fields: { r: end.retval }\n",
         );
         let dsl = to_dsl(&s);
         assert!(
@@ -742,5 +929,205 @@ output format json, # format after
                 }
             }
         }
+    }
+
+    /// Each string, written with [`yaml_str`] (block) and [`flow_str`]
+    /// (in a flow mapping), reads back as itself through the project's
+    /// YAML reader; plain exactly where [`yaml_plain_ok`] says.
+    #[test]
+    fn plain_yaml_scalars_where_yaml_reads_them_back() {
+        // (text, plain in block context, plain in a flow mapping)
+        let cases: &[(&str, bool, bool)] = &[
+            ("tracepoint:syscalls:sys_enter_openat", true, true),
+            ("kfunc:tcp_connect", true, true),
+            (
+                "uprobe:/usr/lib/x86_64-linux-gnu/libc.so.6:getaddrinfo",
+                true,
+                true,
+            ),
+            ("Files opened (openat), as bcc's opensnoop.", true, false),
+            ("only this process (0 = any)", true, true),
+            ("-end.ret & (end.ret >> 63)", true, true),
+            ("(ts - task->start_time) / 1000000", true, true),
+            ("$pid == 0 || pid == $pid", true, true),
+            ("a#b", true, true),
+            ("~x", true, true),
+            ("lhist(a, 0, 10, 1)", true, false),
+            ("a: b", false, false),
+            ("a #b", false, false),
+            ("ends:", false, false),
+            ("ends ", false, false),
+            (" starts", false, false),
+            ("", false, false),
+            ("- x", false, false),
+            ("-", false, false),
+            ("!x", false, false),
+            ("&x", false, false),
+            ("*x", false, false),
+            ("[x]", false, false),
+            ("{x}", false, false),
+            ("'x'", false, false),
+            ("\"x\" == comm", false, false),
+            ("| x", false, false),
+            ("> x", false, false),
+            ("%x", false, false),
+            ("@x", false, false),
+            ("`x`", false, false),
+            ("#x", false, false),
+            ("?x", false, false),
+            (":x", false, false),
+            ("true", false, false),
+            ("No", false, false),
+            ("on", false, false),
+            ("null", false, false),
+            ("~", false, false),
+            ("12", false, false),
+            ("-5", false, false),
+            ("0x7f", false, false),
+            ("0o17", false, false),
+            ("1_000", false, false),
+            ("1.5e3", false, false),
+            (".5", false, false),
+            (".inf", false, false),
+            ("-.Inf", false, false),
+            (".NaN", false, false),
+            ("1:30", false, false),
+            ("2024-01-31", false, false),
+            ("a\nb", false, false),
+            ("a\tb", false, false),
+            ("...", false, false),
+            ("a, b", true, false),
+            ("a]", true, false),
+            ("(pid 0), as bcc's -I", true, false),
+            ("'it's' \"q\"", false, false),
+            ("it's \\ x:", false, false),
+            ("a\u{7f}b\u{feff}", false, false),
+            ("\\x", true, true),
+        ];
+        // Double quotes spare a `'` its doubling.
+        assert_eq!(flow_str("a, bcc's"), "\"a, bcc's\"");
+        assert_eq!(yaml_str("'a'"), "\"'a'\"");
+        assert_eq!(yaml_str("'a' \"b\""), "'''a'' \"b\"'");
+        assert_eq!(yaml_str("a\u{7f}"), "\"a\\u007f\"");
+        let read = |doc: &str| -> String {
+            let super::super::yaml::Node::Map(entries, _) =
+                super::super::yaml::parse(doc).unwrap_or_else(|e| panic!("{doc}\n{e:?}"))
+            else {
+                panic!("{doc}")
+            };
+            match &entries[0].1 {
+                super::super::yaml::Node::Scalar(s) => s.value.clone(),
+                super::super::yaml::Node::Map(e, _) => match &e[0].1 {
+                    super::super::yaml::Node::Scalar(s) => s.value.clone(),
+                    other => panic!("{doc}: {other:?}"),
+                },
+                other => panic!("{doc}: {other:?}"),
+            }
+        };
+        for &(text, block, flow) in cases {
+            assert_eq!(yaml_plain_ok(text, false), block, "block: {text:?}");
+            assert_eq!(yaml_plain_ok(text, true), flow, "flow: {text:?}");
+            let b = yaml_str(text);
+            assert_eq!(b == text, block, "{text:?} as {b}");
+            let f = flow_str(text);
+            assert_eq!(f == text, flow, "{text:?} as {f}");
+            if !text.is_empty() {
+                assert_eq!(read(&format!("k: {b}\n")), text, "k: {b}");
+                assert_eq!(read(&format!("k: {{ a: {f}, b: c }}\n")), text, "{f}");
+            }
+        }
+    }
+
+    /// With the source, expressions keep their spelling (parentheses,
+    /// literals), white space made single; where the text under an
+    /// expression's span is not the expression (an escaped YAML scalar),
+    /// the canonical form.
+    #[test]
+    fn expressions_keep_their_spelling() {
+        let yaml = "name: x
+probes:
+  - probe: kfunc:f
+    by:
+      k: (pid   >> 3)
+    fields:
+      fd: end.ret | (end.ret >> 63)
+      sig: signal(arg0->exit_code & 0x7f)
+      h: lhist(size, 0x0, 0x400, 0100)
+      s: 'comm == \"it s\"'
+      d: \"comm == \\\"a\\\" && (pid)\"
+    filter: (flags & 0x40) != 0
+";
+        let s = spec("x.yaml", yaml);
+        let out = format(&s, yaml, Syntax::Yaml);
+        for line in [
+            "      k: (pid >> 3)\n",
+            "      fd: end.ret | (end.ret >> 63)\n",
+            "      sig: signal(arg0->exit_code & 0x7f)\n",
+            "      h: lhist(size, 0x0, 0x400, 0100)\n",
+            // Verbatim in a single-quoted scalar: kept, quoted (`\"` first
+            // is not, but a string inside is fine plain).
+            "      s: comm == \"it s\"\n",
+            // Escaped in a double-quoted scalar: canonical.
+            "      d: comm == \"a\" && pid\n",
+            "    filter: (flags & 0x40) != 0\n",
+        ] {
+            assert!(out.contains(line), "{line}\n{out}");
+        }
+        assert_eq!(format(&spec("o.yaml", &out), &out, Syntax::Yaml), out);
+        // Canonical without the source.
+        assert!(to_yaml(&s).contains("fd: end.ret | end.ret >> 63\n"));
+        // Converted, the spelling stays.
+        let dsl = format(&s, yaml, Syntax::Dsl);
+        for part in [
+            "    fd = end.ret | (end.ret >> 63),\n",
+            "    sig = signal(arg0->exit_code & 0x7f),\n",
+            "    h = lhist(size, 0x0, 0x400, 0100),\n",
+            "    s = comm == \"it s\",\n",
+            "} by k = (pid >> 3) where (flags & 0x40) != 0\n",
+        ] {
+            assert!(dsl.contains(part), "{part}\n{dsl}");
+        }
+        let back = format(&spec("o.trace", &dsl), &dsl, Syntax::Yaml);
+        assert_eq!(back, out);
+        // A string literal's white space is its own; a DSL expression over
+        // lines is joined; one with a comment inside is canonical.
+        let src = "kfunc:f {\n    a = comm == \"x   y\"  &&\n        (pid > 1), # c\n    b = (pid # why\n        + 1)\n} where (pid)\n";
+        let s = spec("x.trace", src);
+        let out = format(&s, src, Syntax::Dsl);
+        assert!(
+            out.contains("    a = comm == \"x   y\" && (pid > 1), # c\n"),
+            "{out}"
+        );
+        assert!(out.contains("    b = pid + 1 # why\n"), "{out}");
+        assert!(out.contains("} where (pid)\n"), "{out}");
+        let yaml = format(&s, src, Syntax::Yaml);
+        assert!(
+            yaml.contains("      a: comm == \"x   y\" && (pid > 1) # c\n"),
+            "{yaml}"
+        );
+        assert!(yaml.contains("    filter: (pid)\n"), "{yaml}");
+    }
+
+    /// Expression text YAML would misread is quoted in YAML; the DSL reads
+    /// it as it is.
+    #[test]
+    fn expression_text_is_quoted_where_yaml_needs_it() {
+        let src = "kfunc:f { a = !(pid > 0), b = \"x: y\" , c = 0x10, d = comm == \"a #b\" }\n";
+        let s = spec("x.trace", src);
+        let yaml = format(&s, src, Syntax::Yaml);
+        for line in [
+            "      a: '!(pid > 0)'\n",
+            "      b: '\"x: y\"'\n",
+            "      c: '0x10'\n",
+            "      d: 'comm == \"a #b\"'\n",
+        ] {
+            assert!(yaml.contains(line), "{line}\n{yaml}");
+        }
+        let again = spec("o.yaml", &yaml);
+        assert_eq!(to_dsl(&again), to_dsl(&s));
+        assert_eq!(
+            format(&again, &yaml, Syntax::Dsl),
+            format(&s, src, Syntax::Dsl)
+        );
     }
 }

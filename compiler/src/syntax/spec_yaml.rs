@@ -1181,7 +1181,7 @@ mod tests {
         assert_eq!(at, ["a + 1", "lhist(a, 0, 10, 1)"]);
         assert_eq!(
             d[0].notes,
-            ["name each key in the mapping form: `by: { a: 'a + 1', a2: a, a3: 'lhist(a, 0, 10, 1)' }`"]
+            ["name each key in the mapping form: `by: { a: a + 1, a2: a, a3: 'lhist(a, 0, 10, 1)' }`"]
         );
         let (d, at) = error(&format!(
             "{HEAD}    by: pid + 1\n    fields:\n      n: count()\n"
@@ -1189,7 +1189,7 @@ mod tests {
         assert_eq!(at, "pid + 1");
         assert_eq!(
             d.notes,
-            ["name each key in the mapping form: `by: { pid: 'pid + 1' }`"]
+            ["name each key in the mapping form: `by: { pid: pid + 1 }`"]
         );
         let (d, at) = error(&format!(
             "{HEAD}    by: [[comm]]\n    fields:\n      n: count()\n"
