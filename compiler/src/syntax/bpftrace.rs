@@ -150,6 +150,11 @@ pub fn syntax_hints(text: &str, pos: usize, dsl: bool) -> Vec<String> {
         for d in 1..10 {
             filter = filter.replace(&format!("${d}"), "$target");
         }
+        // bpftrace's `/args.ret/` is true when non-zero; a filter here is
+        // a condition.
+        if !filter.is_empty() && !filter.contains(['=', '<', '>', '!', '&', '|', '@']) {
+            filter.push_str(" != 0");
+        }
         out.push(format!(
             "bpftrace's predicate `/…/` is a filter after the fields here: `PROBE {{ … }} where {}`",
             if pred.is_empty() { "…" } else { &filter }
@@ -180,6 +185,10 @@ pub fn syntax_hints(text: &str, pos: usize, dsl: bool) -> Vec<String> {
             "bpftrace's scratch variables are fields here: `{{ {} = {} }}` is printed as a column; `$NAME` is a parameter (`param NAME: TYPE`)",
             var.trim(),
             rewrite(value)
+        ));
+    } else if let (Some(fields), true) = (printf_fields(stmt, rest), dsl) {
+        out.push(format!(
+            "bpftrace's `printf()` is named fields here, printed as columns (table), JSON or CSV: `PROBE {{ {fields} }}`"
         ));
     } else if let Some(h) = enclosing_call(stmt).and_then(function_hint) {
         out.push(h.into());
@@ -214,7 +223,65 @@ pub fn syntax_hints(text: &str, pos: usize, dsl: bool) -> Vec<String> {
     } else if rest.starts_with(';') {
         out.push("fields are separated by `,` (a `;` ends a statement)".into());
     }
+    // The probe as written, so that the advice can be pasted.
+    if let (Some(probe), true) = (probe_of(before), dsl) {
+        for n in &mut out {
+            *n = n.replace("`PROBE ", &format!("`{probe} "));
+        }
+    }
     out
+}
+
+/// The probe whose body `before` ends in: `kprobe:vfs_read` in
+/// `kprobe:vfs_read { `, `A => B` for a paired one.
+fn probe_of(before: &str) -> Option<&str> {
+    // Before a predicate (`PROBE /…/`), the probe ends `before`.
+    let body = before
+        .rfind('{')
+        .filter(|&o| before.rfind('}').is_none_or(|c| c < o));
+    let head = match body {
+        Some(o) => before[..o].trim_end(),
+        None => before.trim_end(),
+    };
+    let head = head[head.rfind(['}', ';']).map_or(0, |i| i + 1)..].trim();
+    // Its line (comments and statements before it are not the probe).
+    let head = head.lines().last().unwrap_or(head).trim();
+    let head = head.strip_prefix("probe").map_or(head, str::trim_start);
+    // Not the bpftrace predicate: `PROBE /pred/ {`.
+    let head = head.split(" /").next().unwrap_or(head).trim_end();
+    let name = head.split(" as ").next().unwrap_or(head).trim_end();
+    let ok = name.contains(':') && !name.contains(['{', '(', '"', '\n']);
+    ok.then_some(name)
+}
+
+/// `printf("fmt", a, str(args.b))` at the end of `stmt` (the statement up
+/// to the error, `rest` what follows): its values as tracectl fields,
+/// `a, b = str(b)`.
+fn printf_fields(stmt: &str, rest: &str) -> Option<String> {
+    let at = stmt.find("printf(")?;
+    let call = &format!("{}{rest}", &stmt[at + "printf(".len()..]);
+    // Up to the `)` that closes the call.
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut escaped = false;
+    let mut end = None;
+    for (i, c) in call.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_str => escaped = true,
+            '"' => in_str = !in_str,
+            '(' if !in_str => depth += 1,
+            ')' if !in_str && depth == 0 => {
+                end = Some(i);
+                break;
+            }
+            ')' if !in_str => depth -= 1,
+            _ => {}
+        }
+    }
+    let args = split_top(&call[..end?]);
+    let fields: Vec<String> = args.iter().skip(1).map(|a| key(a)).collect();
+    (!fields.is_empty()).then(|| fields.join(", "))
 }
 
 /// bpftrace statements that are calls: what they are here.
