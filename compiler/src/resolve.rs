@@ -724,10 +724,16 @@ impl<'a> Resolver<'a> {
                 self.ctx.default_name
             )
         };
-        let mut d = err(span, message).label("unknown name");
         if let Some(h) = crate::syntax::bpftrace::builtin_hint(name) {
-            return d.note(h);
+            // Named as what it is, not as a missing argument.
+            return err(
+                span,
+                format!("`{name}` is a bpftrace builtin, not a tracectl name"),
+            )
+            .label("bpftrace's name")
+            .note(h);
         }
+        let mut d = err(span, message).label("unknown name");
         // `arg6` and beyond in a uprobe: a limit, not a typo.
         let beyond = matches!(self.ctx.attach, Attach::Uprobe { .. })
             && name

@@ -626,6 +626,18 @@ pub fn syntax_error(
     ) {
         d = d.note(n);
     }
+    // An operator of another language: the message names it.
+    if let Some((os, oe, help)) = foreign_operator(text, pos) {
+        d = Diagnostic::error(
+            map.span(os, oe),
+            format!(
+                "syntax error in {what}: `{}` is not an operator here",
+                &text[os..oe]
+            ),
+        )
+        .label("unknown operator")
+        .note(help);
+    }
     // A bpftrace form: the message names it, not the bracket the grammar
     // wanted instead; the note says how tracectl writes it.
     if let Some(form) = d.notes.first().and_then(|n| bpftrace_form(n)) {
@@ -633,6 +645,46 @@ pub fn syntax_error(
         d.label = "written as in bpftrace".to_string();
     }
     d
+}
+
+/// Operators of other languages, and what is written here instead.
+const FOREIGN_OPERATORS: [(&str, &str); 9] = [
+    ("===", "equality is `==`"),
+    ("!==", "inequality is `!=`"),
+    (
+        "=~",
+        "no regular expressions: `==` with a trailing `*` matches a prefix (`comm == \"ba*\"`)",
+    ),
+    (
+        "!~",
+        "no regular expressions: `!=` with a trailing `*` excludes a prefix (`comm != \"ba*\"`)",
+    ),
+    (
+        "**",
+        "no power operator: `<<` shifts (`1 << 10` is 1024), or write the constant",
+    ),
+    ("<>", "inequality is `!=`"),
+    (":=", "fields are named with `=`: `{ NAME = EXPR }`"),
+    ("^^", "logical exclusive or: `(a) != (b)` on conditions"),
+    ("//", "integer division is `/`; comments start with `#`"),
+];
+
+/// The operator of another language (`===`, `=~`, `**`, …) the syntax
+/// error at `pos` is in, if any: its range and what to write instead.
+fn foreign_operator(text: &str, pos: usize) -> Option<(usize, usize, &'static str)> {
+    let op_char = |c: char| "=!<>~*+-/%&|^:".contains(c);
+    let b = text.as_bytes();
+    let (mut s, mut e) = (pos.min(text.len()), pos.min(text.len()));
+    while s > 0 && op_char(b[s - 1] as char) {
+        s -= 1;
+    }
+    while e < b.len() && op_char(b[e] as char) {
+        e += 1;
+    }
+    let run = &text[s..e];
+    FOREIGN_OPERATORS
+        .iter()
+        .find_map(|(op, help)| run.find(op).map(|i| (s + i, s + i + op.len(), *help)))
 }
 
 /// "bpftrace's predicate `/…/` is" from a note "bpftrace's predicate
