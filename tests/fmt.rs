@@ -26,6 +26,24 @@ fn fmt(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().expect("wait for tracectl")
 }
 
+/// Every spec of `specs/` and `examples/`, sorted (not the catalogue,
+/// `specs/index.yaml`).
+fn bundled_specs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files: Vec<PathBuf> = Vec::new();
+    for d in ["specs", "examples"] {
+        for e in std::fs::read_dir(root.join(d)).unwrap() {
+            let p = e.unwrap().path();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if matches!(ext, "yaml" | "trace") && !p.ends_with("specs/index.yaml") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -295,19 +313,7 @@ fn write_refuses_what_it_cannot_rewrite() {
 /// and formatted output is formatted (`--check` passes on it).
 #[test]
 fn recipes_and_examples_keep_their_comments_and_format_to_a_fixed_point() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files: Vec<PathBuf> = Vec::new();
-    for d in ["specs", "examples"] {
-        for e in std::fs::read_dir(root.join(d)).unwrap() {
-            let p = e.unwrap().path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            // specs/index.yaml is the recipe catalogue, not a spec.
-            if matches!(ext, "yaml" | "trace") && !p.ends_with("specs/index.yaml") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
+    let files = bundled_specs();
     assert!(files.len() > 30, "{files:?}");
     let dir = scratch("fmt-recipes");
     let mut problems = Vec::new();
@@ -339,19 +345,7 @@ fn recipes_and_examples_keep_their_comments_and_format_to_a_fixed_point() {
 /// `fmt --check` in CI keeps them so.
 #[test]
 fn recipes_and_examples_are_formatted() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files: Vec<String> = Vec::new();
-    for d in ["specs", "examples"] {
-        for e in std::fs::read_dir(root.join(d)).unwrap() {
-            let p = e.unwrap().path();
-            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-            // specs/index.yaml is the recipe catalogue, not a spec.
-            if matches!(ext, "yaml" | "trace") && !p.ends_with("specs/index.yaml") {
-                files.push(s(&p).to_string());
-            }
-        }
-    }
-    files.sort();
+    let files: Vec<String> = bundled_specs().iter().map(|p| s(p).to_string()).collect();
     assert!(files.len() > 30, "{files:?}");
     let mut args = vec!["--check"];
     args.extend(files.iter().map(String::as_str));

@@ -234,11 +234,47 @@ const SNAPSHOTS: [&str; 42] = [
     "dsl_by_without_keys.trace",
 ];
 
+/// Compares `got` with the snapshot `tests/snapshots/FILE` (or, with
+/// `UPDATE_SNAPSHOTS=1`, writes it); the difference, if any.
+fn snapshot(file: &str, got: &str) -> Option<String> {
+    let dir = manifest_dir().join("tests/snapshots");
+    let path = dir.join(file);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&path, got).unwrap();
+        return None;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_default();
+    (want != got).then(|| {
+        format!(
+            "--- {} (committed)\n{want}\n+++ (now)\n{got}",
+            path.display()
+        )
+    })
+}
+
+/// Fails with every snapshot difference.
+fn assert_snapshots(mismatches: &[String]) {
+    assert!(
+        mismatches.is_empty(),
+        "{} snapshot(s) differ (rerun with UPDATE_SNAPSHOTS=1 if the change is intended):\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// A bad corpus file's diagnostics, rendered as `bad/NAME`.
+fn rendered_bad(env: &tracectl_compiler::resolve::Env, name: &str, text: &str) -> String {
+    let shown = format!("bad/{name}");
+    let diags = compile_source(&shown, text, env, &opts())
+        .err()
+        .unwrap_or_else(|| panic!("{name} compiled"));
+    render(&shown, text, &diags, false)
+}
+
 #[test]
 fn snapshots_of_rendered_diagnostics() {
     with_env(|env| {
-        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
-        let dir = manifest_dir().join("tests/snapshots");
         let bad = corpus("bad");
         let mut mismatches = Vec::new();
         for name in SNAPSHOTS {
@@ -246,31 +282,10 @@ fn snapshots_of_rendered_diagnostics() {
                 .iter()
                 .find(|(n, _)| n == name)
                 .unwrap_or_else(|| panic!("snapshot source {name} not in the bad corpus"));
-            let shown = format!("bad/{name}");
-            let diags = compile_source(&shown, text, env, &opts())
-                .err()
-                .unwrap_or_else(|| panic!("{name} compiled"));
-            let got = render(&shown, text, &diags, false);
-            let path = dir.join(format!("{name}.txt"));
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != got {
-                mismatches.push(format!(
-                    "--- {} (committed)\n{want}\n+++ (now)\n{got}",
-                    path.display()
-                ));
-            }
+            let got = rendered_bad(env, name, text);
+            mismatches.extend(snapshot(&format!("{name}.txt"), &got));
         }
-        assert!(
-            mismatches.is_empty(),
-            "{} snapshot(s) differ (rerun with UPDATE_SNAPSHOTS=1 if the change is intended):\n{}",
-            mismatches.len(),
-            mismatches.join("\n")
-        );
+        assert_snapshots(&mismatches);
     });
 }
 
@@ -324,8 +339,6 @@ fn good_corpus_compiles_and_both_forms_agree() {
 #[test]
 fn several_mistakes_in_one_run() {
     with_env(|env| {
-        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
-        let dir = manifest_dir().join("tests/snapshots");
         let files = corpus("many");
         assert!(
             files.len() >= 2,
@@ -366,15 +379,7 @@ fn several_mistakes_in_one_run() {
             let summary = tracectl_compiler::diag::summary(&shown, &diags).unwrap();
             let got = format!("{}{summary}\n", render(&shown, text, &diags, false));
             let stem = name.replace('.', "_");
-            let path = dir.join(format!("many_{stem}.txt"));
-            if update {
-                std::fs::write(&path, &got).unwrap();
-            } else if std::fs::read_to_string(&path).unwrap_or_default() != got {
-                problems.push(format!(
-                    "{} differs (UPDATE_SNAPSHOTS=1 if intended); now:\n{got}",
-                    path.display()
-                ));
-            }
+            problems.extend(snapshot(&format!("many_{stem}.txt"), &got));
         }
         assert!(problems.is_empty(), "{}", problems.join("\n\n"));
     });
@@ -391,34 +396,12 @@ fn bpftrace_corpus_snapshots() {
         .collect();
     assert!(bt.len() >= 40, "only {} bt_ files", bt.len());
     with_env(|env| {
-        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1");
-        let dir = manifest_dir().join("tests/snapshots");
-        let mut mismatches = Vec::new();
-        for (name, text) in &bt {
-            let shown = format!("bad/{name}");
-            let diags = compile_source(&shown, text, env, &opts())
-                .err()
-                .unwrap_or_else(|| panic!("{name} compiled"));
-            let got = render(&shown, text, &diags, false);
-            let path = dir.join(format!("{name}.txt"));
-            if update {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &got).unwrap();
-                continue;
-            }
-            let want = std::fs::read_to_string(&path).unwrap_or_default();
-            if want != got {
-                mismatches.push(format!(
-                    "--- {} (committed)\n{want}\n+++ (now)\n{got}",
-                    path.display()
-                ));
-            }
-        }
-        assert!(
-            mismatches.is_empty(),
-            "{} snapshot(s) differ (rerun with UPDATE_SNAPSHOTS=1 if the change is intended):\n{}",
-            mismatches.len(),
-            mismatches.join("\n")
-        );
+        let mismatches: Vec<String> = bt
+            .iter()
+            .filter_map(|(name, text)| {
+                snapshot(&format!("{name}.txt"), &rendered_bad(env, name, text))
+            })
+            .collect();
+        assert_snapshots(&mismatches);
     });
 }

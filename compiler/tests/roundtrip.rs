@@ -185,6 +185,31 @@ fn strip_expr(e: &mut Expr) {
 }
 
 /// `spec` with every span zeroed (and its front end forgotten), so two
+/// `original` (parsed from `text`) formatted `to` a syntax, then parsed back
+/// as `file`: the text and the spec, when it parses (else a problem) and is
+/// the same spec (else a problem, and the text all the same).
+fn formatted(
+    name: &str,
+    original: &Spec,
+    text: &str,
+    to: tracectl_compiler::syntax::Syntax,
+    file: &str,
+    problems: &mut Vec<String>,
+) -> Option<(String, Spec)> {
+    let out = print::format(original, text, to);
+    let again = match parse(file, &out) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(format!("{name} as {to:?} does not parse:\n{out}\n{e}"));
+            return None;
+        }
+    };
+    if strip(again.clone()) != strip(original.clone()) {
+        problems.push(format!("{name} as {to:?} is another spec:\n{out}"));
+    }
+    Some((out, again))
+}
+
 /// parses of one spec, in either syntax, compare equal.
 fn strip(mut spec: Spec) -> Spec {
     let z = Span::default();
@@ -671,17 +696,10 @@ fn formatting_keeps_comments_and_is_a_fixed_point() {
             } else {
                 "f.trace"
             };
-            let out = print::format(&original, &text, to);
-            let again = match parse(file, &out) {
-                Ok(s) => s,
-                Err(e) => {
-                    problems.push(format!("{name} as {to:?} does not parse:\n{out}\n{e}"));
-                    continue;
-                }
+            let Some((out, again)) = formatted(&name, &original, &text, to, file, &mut problems)
+            else {
+                continue;
             };
-            if strip(again.clone()) != strip(original.clone()) {
-                problems.push(format!("{name} as {to:?} is another spec:\n{out}"));
-            }
             let mut kept: Vec<String> = extract(to, &out).into_iter().map(|c| c.text).collect();
             kept.sort();
             if kept != comments {
@@ -755,17 +773,11 @@ fn comments_on_every_line_are_kept() {
             }
         };
         for (to, file) in [(Syntax::Yaml, "f.yaml"), (Syntax::Dsl, "f.trace")] {
-            let out = print::format(&original, &commented, to);
-            let again = match parse(file, &out) {
-                Ok(s) => s,
-                Err(e) => {
-                    problems.push(format!("{name} as {to:?} does not parse:\n{out}\n{e}"));
-                    continue;
-                }
+            let Some((out, again)) =
+                formatted(&name, &original, &commented, to, file, &mut problems)
+            else {
+                continue;
             };
-            if strip(again.clone()) != strip(original.clone()) {
-                problems.push(format!("{name} as {to:?} is another spec:\n{out}"));
-            }
             for c in &added {
                 // Whole: `# own 1` is not `# own 12`.
                 if !out.contains(&format!("{c}\n")) && !out.contains(&format!("{c} #")) {

@@ -542,11 +542,11 @@ mod tests {
         let h = syntax_hints("t:x { @[comm] = count(); }", 6, true);
         assert_eq!(
             h,
-            ["bpftrace's maps are aggregations here: `PROBE { count = count() } by comm`"]
+            ["bpftrace's maps are aggregations here: `t:x { count = count() } by comm`"]
         );
         let h = syntax_hints("t:x { @bytes[comm, pid] = sum(ret) }", 6, true);
         assert!(
-            h[0].contains("`PROBE { bytes = sum(ret) } by comm, pid`"),
+            h[0].contains("`t:x { bytes = sum(ret) } by comm, pid`"),
             "{h:?}"
         );
         let h = syntax_hints("t:x { @x = hist(ret) }", 6, true);

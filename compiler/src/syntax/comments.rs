@@ -109,45 +109,10 @@ fn yaml_comments(src: &str) -> Vec<Comment> {
 }
 
 fn dsl_comments(src: &str) -> Vec<Comment> {
-    // As the DSL's tokenizer (`dsl::tokens`) skips them.
-    let b = src.as_bytes();
-    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'#' => {
-                let c = comment_at(src, i);
-                i = c.end.max(i + 1);
-                out.push(c);
-            }
-            b'"' => {
-                i += 1;
-                while i < b.len() && b[i] != b'"' {
-                    i += if b[i] == b'\\' { 2 } else { 1 };
-                }
-                i += 1;
-            }
-            c if word(c) => {
-                while i < b.len() && word(b[i]) {
-                    i += 1;
-                }
-                // `kind:target`, up to white space, a brace or `=>`.
-                if b.get(i) == Some(&b':') && b.get(i + 1).is_some_and(|c| !c.is_ascii_whitespace())
-                {
-                    while i < b.len()
-                        && !b[i].is_ascii_whitespace()
-                        && !matches!(b[i], b'{' | b'}')
-                        && !b[i..].starts_with(b"=>")
-                    {
-                        i += 1;
-                    }
-                }
-            }
-            _ => i += 1,
-        }
-    }
-    out
+    // Where the DSL's lexer finds them (not in strings or probe names).
+    let mut starts = Vec::new();
+    super::dsl::scan(src, |i| starts.push(i));
+    starts.into_iter().map(|i| comment_at(src, i)).collect()
 }
 
 /// A place of the printed spec where comments go.

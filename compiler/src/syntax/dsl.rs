@@ -291,6 +291,13 @@ fn probe_targets(text: &str, range: std::ops::Range<usize>) -> Vec<Spanned<Strin
 /// The tokens of `src`: words (with a probe's `:rest`), strings, and single
 /// punctuation characters; white space and comments skipped.
 fn tokens(src: &str) -> Vec<(usize, usize)> {
+    scan(src, |_| {})
+}
+
+/// [`tokens`], telling `comment` where each comment (`#` to the end of its
+/// line) starts: the one lexer of the DSL, for the parser's recovery and
+/// messages and for `fmt`'s comments.
+pub(crate) fn scan(src: &str, mut comment: impl FnMut(usize)) -> Vec<(usize, usize)> {
     let b = src.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let mut out = Vec::new();
@@ -303,6 +310,7 @@ fn tokens(src: &str) -> Vec<(usize, usize)> {
                 continue;
             }
             b'#' => {
+                comment(i);
                 while i < b.len() && b[i] != b'\n' {
                     i += 1;
                 }
