@@ -83,8 +83,9 @@ fn yaml_other_type(s: &str) -> bool {
         && unsigned
             .chars()
             .all(|c| c.is_ascii_hexdigit() || "xob_:.+-".contains(c));
-    let date = unsigned.len() >= 5
-        && unsigned[..4].chars().all(|c| c.is_ascii_digit())
+    let date = unsigned
+        .get(..4)
+        .is_some_and(|y| y.chars().all(|c| c.is_ascii_digit()))
         && unsigned[4..].starts_with('-');
     number || date
 }
