@@ -142,6 +142,17 @@ fn compile_rest(
             // Uses a parameter with an error: checked no further.
             continue;
         }
+        // Fields left out for syntax errors (the probe is reported failed
+        // already): what does not depend on them is checked.
+        let left_out: &[String] = dropped
+            .fields
+            .iter()
+            .find(|(span, _)| *span == decl.span)
+            .map_or(&[], |(_, names)| names.as_slice());
+        if !left_out.is_empty() && !decl.by.is_empty() && !aggregate::is_aggregating(decl) {
+            // The aggregate may be what was left out.
+            continue;
+        }
         let label = decl
             .name
             .as_ref()
@@ -195,7 +206,10 @@ fn compile_rest(
         let mut ok = true;
         // Event fields that did not check: a filter that does not use
         // them is checked all the same.
-        let mut failed: Vec<&str> = Vec::new();
+        let mut failed: Vec<&str> = left_out.iter().map(String::as_str).collect();
+        if !failed.is_empty() {
+            ok = false;
+        }
         {
             let mut ac = ArithChecker {
                 resolver: &mut resolver,

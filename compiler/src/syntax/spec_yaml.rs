@@ -104,6 +104,7 @@ pub fn parse_partial(src: &str) -> Parsed {
     let mut r = Reader {
         diags: Vec::new(),
         dropped: Dropped::default(),
+        failed_fields: Vec::new(),
     };
     let spec = r.spec(&root);
     if spec.is_none() && r.diags.is_empty() {
@@ -120,6 +121,8 @@ pub fn parse_partial(src: &str) -> Parsed {
 struct Reader {
     diags: Vec<Diagnostic>,
     dropped: Dropped,
+    /// Fields of the probe being read whose expression has an error.
+    failed_fields: Vec<String>,
 }
 
 /// "found …" for a label: short scalars are quoted as written.
@@ -427,9 +430,19 @@ impl Reader {
         let mut out = Vec::new();
         for item in items {
             let before = self.diags.len();
+            self.failed_fields.clear();
             let probe = self.probe(item);
+            let errors = self.diags.len() - before;
             match probe {
-                Some(p) if self.diags.len() == before => out.push(p),
+                Some(p) if errors == 0 => out.push(p),
+                // Only field expressions with errors: the rest of the probe
+                // is checked, without them.
+                Some(p) if errors == self.failed_fields.len() && !p.fields.is_empty() => {
+                    self.dropped
+                        .fields
+                        .push((p.span, std::mem::take(&mut self.failed_fields)));
+                    out.push(p);
+                }
                 Some(p) => {
                     self.dropped.probes.push(p.probe);
                     self.dropped.probes.extend(p.end);
@@ -870,7 +883,10 @@ impl Reader {
                     name: Spanned::new(k.value.clone(), k.span),
                     expr,
                 }),
-                Err(d) => self.err(d),
+                Err(d) => {
+                    self.err(d);
+                    self.failed_fields.push(k.value.clone());
+                }
             }
         }
         out
