@@ -144,12 +144,16 @@ fn compile_rest(
         }
         // Fields left out for syntax errors (the probe is reported failed
         // already): what does not depend on them is checked.
-        let left_out: &[String] = dropped
+        let mut probe_left_out = dropped
             .fields
             .iter()
-            .find(|(span, _)| *span == decl.span)
-            .map_or(&[], |(_, names)| names.as_slice());
-        if !left_out.is_empty() && !decl.by.is_empty() && !aggregate::is_aggregating(decl) {
+            .filter(|(span, _)| span.start == decl.span.start)
+            .peekable();
+        let fields_left_out = probe_left_out.peek().is_some();
+        let left_out: Vec<&str> = probe_left_out
+            .flat_map(|(_, names)| names.iter().map(String::as_str))
+            .collect();
+        if fields_left_out && !decl.by.is_empty() && !aggregate::is_aggregating(decl) {
             // The aggregate may be what was left out.
             continue;
         }
@@ -206,8 +210,8 @@ fn compile_rest(
         let mut ok = true;
         // Event fields that did not check: a filter that does not use
         // them is checked all the same.
-        let mut failed: Vec<&str> = left_out.iter().map(String::as_str).collect();
-        if !failed.is_empty() {
+        let mut failed: Vec<&str> = left_out;
+        if fields_left_out {
             ok = false;
         }
         {

@@ -109,6 +109,14 @@ pub fn parse_partial(src: &str) -> Parsed {
                         dropped,
                     };
                 };
+                // Inside a probe's fields: only that field is left out.
+                if let Some((field, name)) = failed_field(&text, at, bad.clone()) {
+                    dropped
+                        .fields
+                        .push((Span::new(bad.start, bad.start), name.into_iter().collect()));
+                    text = std::borrow::Cow::Owned(blank(&text, field));
+                    continue;
+                }
                 dropped.probes.extend(probe_targets(&text, bad.clone()));
                 text = std::borrow::Cow::Owned(blank(&text, bad));
             }
@@ -246,6 +254,63 @@ fn failed_statement(text: &str, at: usize, between: bool) -> Option<std::ops::Ra
         .find(|&i| toks[i].0 > at && starts(i))
         .map_or(text.len(), |i| toks[i].0);
     (start < end).then_some(start..end)
+}
+
+/// The field of a probe's body (in statement `stmt`) that a syntax error
+/// at `at` is in, to blank out instead of the statement: its bytes (with
+/// its `,`, unless it is the last) and its name, when the body has another
+/// field to keep. `None` when the error is not inside one field.
+fn failed_field(
+    text: &str,
+    at: usize,
+    stmt: std::ops::Range<usize>,
+) -> Option<(std::ops::Range<usize>, Option<String>)> {
+    let toks: Vec<(usize, usize)> = tokens(text)
+        .into_iter()
+        .filter(|t| stmt.contains(&t.0))
+        .collect();
+    let word = |t: &(usize, usize)| &text[t.0..t.1];
+    let open = toks.iter().position(|t| word(t) == "{")?;
+    // The fields: token ranges split at `,` outside brackets, up to the
+    // body's `}`.
+    let mut fields: Vec<std::ops::Range<usize>> = Vec::new();
+    let (mut depth, mut from, mut close) = (0i32, open + 1, None);
+    for (i, t) in toks.iter().enumerate().skip(open + 1) {
+        match word(t) {
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" => depth -= 1,
+            "}" if depth == 0 => {
+                fields.push(from..i);
+                close = Some(i);
+                break;
+            }
+            "}" => depth -= 1,
+            "," if depth == 0 => {
+                fields.push(from..i);
+                from = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let fields: Vec<_> = fields.into_iter().filter(|f| !f.is_empty()).collect();
+    let k = fields
+        .iter()
+        .position(|f| toks[f.start].0 <= at && at < toks[f.end - 1].1)?;
+    if fields.len() < 2 {
+        return None;
+    }
+    let f = &fields[k];
+    let end = match fields.get(k + 1) {
+        Some(next) => toks[next.start].0,
+        None => toks[close].0,
+    };
+    let name = match (toks.get(f.start), toks.get(f.start + 1)) {
+        (Some(n), Some(eq)) if word(eq) == "=" && super::is_ident(word(n)) => Some(word(n)),
+        (Some(n), _) if f.len() == 1 && super::is_ident(word(n)) => Some(word(n)),
+        _ => None,
+    };
+    Some((toks[f.start].0..end, name.map(str::to_string)))
 }
 
 /// `text` with the bytes of `range` made spaces (line ends kept), so that

@@ -94,8 +94,9 @@ pub struct Dropped {
     pub probes: Vec<Spanned<String>>,
     /// Parameters left out: uses of them are not checked.
     pub params: Vec<String>,
-    /// Fields left out of a probe that is kept (by the probe's span): a
-    /// filter that uses them is not checked.
+    /// Fields left out of a probe that is kept (by where the probe
+    /// starts), with their names when they have one: a filter that uses
+    /// them is not checked.
     pub fields: Vec<(Span, Vec<String>)>,
 }
 
