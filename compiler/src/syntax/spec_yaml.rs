@@ -121,7 +121,8 @@ pub fn parse_partial(src: &str) -> Parsed {
 struct Reader {
     diags: Vec<Diagnostic>,
     dropped: Dropped,
-    /// Fields of the probe being read whose expression has an error.
+    /// Fields and keys of the probe being read whose expression has an
+    /// error.
     failed_fields: Vec<String>,
 }
 
@@ -762,7 +763,12 @@ impl Reader {
                             name: Spanned::new(k.value.clone(), k.span),
                             expr,
                         }),
-                        Err(d) => self.err(d),
+                        // Left out as a field with an error is: the rest
+                        // of the probe is checked.
+                        Err(d) => {
+                            self.err(d);
+                            self.failed_fields.push(k.value.clone());
+                        }
                     }
                 }
                 out
