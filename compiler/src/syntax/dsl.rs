@@ -256,10 +256,11 @@ fn failed_statement(text: &str, at: usize, between: bool) -> Option<std::ops::Ra
     (start < end).then_some(start..end)
 }
 
-/// The field of a probe's body (in statement `stmt`) that a syntax error
-/// at `at` is in, to blank out instead of the statement: its bytes (with
-/// its `,`, unless it is the last) and its name, when the body has another
-/// field to keep. `None` when the error is not inside one field.
+/// The field of a probe's body, or the key after its `by`, that a syntax
+/// error at `at` (in statement `stmt`) is in, to blank out instead of the
+/// statement: its bytes, with the `,` after it (the one before it for the
+/// last key: `by` takes no trailing comma), and its name; `None` when the
+/// error is not inside one item of a list with another item to keep.
 fn failed_field(
     text: &str,
     at: usize,
@@ -271,46 +272,74 @@ fn failed_field(
         .collect();
     let word = |t: &(usize, usize)| &text[t.0..t.1];
     let open = toks.iter().position(|t| word(t) == "{")?;
-    // The fields: token ranges split at `,` outside brackets, up to the
-    // body's `}`.
-    let mut fields: Vec<std::ops::Range<usize>> = Vec::new();
-    let (mut depth, mut from, mut close) = (0i32, open + 1, None);
-    for (i, t) in toks.iter().enumerate().skip(open + 1) {
-        match word(t) {
-            "(" | "[" | "{" => depth += 1,
-            ")" | "]" => depth -= 1,
-            "}" if depth == 0 => {
-                fields.push(from..i);
-                close = Some(i);
+    let (fields, close) = list_items(text, &toks, open + 1, &["}"]);
+    let body_end = close?;
+    // The keys: after `by`, up to `where`, `match` or the end.
+    let by = toks[body_end..]
+        .iter()
+        .position(|t| word(t) == "by")
+        .map(|i| body_end + i);
+    let keys = by.map(|b| list_items(text, &toks, b + 1, &["where", "match"]).0);
+    let lists = [(fields, Some(body_end), true)]
+        .into_iter()
+        .chain(keys.map(|k| (k, None, false)));
+    for (items, close, trailing_comma) in lists {
+        let Some(k) = items
+            .iter()
+            .position(|f| toks[f.start].0 <= at && at < toks[f.end - 1].1)
+        else {
+            continue;
+        };
+        if items.len() < 2 {
+            return None;
+        }
+        let f = &items[k];
+        let range = match (items.get(k + 1), close) {
+            (Some(next), _) => toks[f.start].0..toks[next.start].0,
+            (None, Some(c)) if trailing_comma => toks[f.start].0..toks[c].0,
+            // The last key: from the end of the one before it.
+            (None, _) => toks[items[k - 1].end - 1].1..toks[f.end - 1].1,
+        };
+        let name = match (toks.get(f.start), toks.get(f.start + 1)) {
+            (Some(n), Some(eq)) if word(eq) == "=" && super::is_ident(word(n)) => Some(word(n)),
+            (Some(n), _) if f.len() == 1 && super::is_ident(word(n)) => Some(word(n)),
+            _ => None,
+        };
+        return Some((range, name.map(str::to_string)));
+    }
+    None
+}
+
+/// The items of a `,`-separated list of tokens from `from`, up to a token
+/// of `stop` outside brackets (or the end): their token ranges (empty ones
+/// left out), and where it stopped.
+fn list_items(
+    text: &str,
+    toks: &[(usize, usize)],
+    from: usize,
+    stop: &[&str],
+) -> (Vec<std::ops::Range<usize>>, Option<usize>) {
+    let mut items = Vec::new();
+    let (mut depth, mut start, mut end) = (0i32, from, None);
+    for (i, t) in toks.iter().enumerate().skip(from) {
+        let w = &text[t.0..t.1];
+        match w {
+            _ if depth == 0 && stop.contains(&w) => {
+                end = Some(i);
                 break;
             }
-            "}" => depth -= 1,
+            "(" | "[" | "{" => depth += 1,
+            ")" | "]" | "}" => depth -= 1,
             "," if depth == 0 => {
-                fields.push(from..i);
-                from = i + 1;
+                items.push(start..i);
+                start = i + 1;
             }
             _ => {}
         }
     }
-    let close = close?;
-    let fields: Vec<_> = fields.into_iter().filter(|f| !f.is_empty()).collect();
-    let k = fields
-        .iter()
-        .position(|f| toks[f.start].0 <= at && at < toks[f.end - 1].1)?;
-    if fields.len() < 2 {
-        return None;
-    }
-    let f = &fields[k];
-    let end = match fields.get(k + 1) {
-        Some(next) => toks[next.start].0,
-        None => toks[close].0,
-    };
-    let name = match (toks.get(f.start), toks.get(f.start + 1)) {
-        (Some(n), Some(eq)) if word(eq) == "=" && super::is_ident(word(n)) => Some(word(n)),
-        (Some(n), _) if f.len() == 1 && super::is_ident(word(n)) => Some(word(n)),
-        _ => None,
-    };
-    Some((toks[f.start].0..end, name.map(str::to_string)))
+    items.push(start..end.unwrap_or(toks.len()));
+    items.retain(|r| !r.is_empty());
+    (items, end)
 }
 
 /// `text` with the bytes of `range` made spaces (line ends kept), so that
