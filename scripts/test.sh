@@ -29,6 +29,18 @@ if [ ${#need[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
+# The Prometheus exposition is checked by Prometheus' own promtool (the
+# package, not its recommends: no exporters are needed).
+if ! command -v promtool >/dev/null 2>&1; then
+    step "installing prometheus (promtool)"
+    if [ "$(id -u)" != 0 ]; then
+        echo "error: need root to apt-get install prometheus" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
+
 # Preflight for the kernel tests: say clearly what is missing.
 if [ "$(id -u)" != 0 ]; then
     echo "error: the kernel tests load eBPF programs and must run as root" >&2

@@ -54,6 +54,7 @@ pub mod flame;
 pub mod folded;
 pub mod hist;
 mod json;
+pub mod prometheus;
 pub mod table;
 
 use std::io::{self, BufWriter, Write};
