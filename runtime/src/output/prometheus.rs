@@ -132,7 +132,17 @@ pub fn write_print(
     p: &AggPrint<'_>,
     columns: &[Column<'_>],
 ) {
-    let keys: Vec<String> = p.key_names.iter().map(|k| label_name(k)).collect();
+    // `le` (histograms), `quantile` (summaries) and our `probe` label are
+    // taken: a key of that name is `key_le`, ...
+    let keys: Vec<String> = p
+        .key_names
+        .iter()
+        .map(|k| label_name(k))
+        .map(|k| match k.as_str() {
+            "le" | "quantile" | "probe" => format!("key_{k}"),
+            _ => k,
+        })
+        .collect();
     for (v, (value_name, col)) in p.value_names.iter().zip(columns).enumerate() {
         let mut name = metric_name(spec, value_name);
         if col.kind == Kind::Counter && !name.ends_with("_total") {
@@ -316,7 +326,13 @@ tracectl_demo_size_count{comm=\"a\\\"b\"} 6
             eprintln!("promtool not installed: exposition_passes_promtool checked nothing");
             return;
         };
-        let keys = vec!["comm".to_string(), "pid".to_string()];
+        // `le` and `probe` are label names of their own.
+        let keys = vec![
+            "comm".to_string(),
+            "pid".to_string(),
+            "le".to_string(),
+            "probe".to_string(),
+        ];
         let values = vec!["calls".to_string(), "usecs".to_string()];
         let mut log2 = vec![0u64; HistKind::Log2.buckets()];
         log2[0] = 1; // a negative value
@@ -325,7 +341,12 @@ tracectl_demo_size_count{comm=\"a\\\"b\"} 6
         let hostile = "<img src=x onerror=alert(1)>\"\\\n日本";
         let rows = vec![
             AggRow {
-                keys: vec![Value::Str(hostile.into()), Value::UInt(42)],
+                keys: vec![
+                    Value::Str(hostile.into()),
+                    Value::UInt(42),
+                    Value::UInt(1),
+                    Value::UInt(2),
+                ],
                 values: vec![
                     AggCell::Int(8),
                     AggCell::Hist(Histogram {
@@ -335,7 +356,12 @@ tracectl_demo_size_count{comm=\"a\\\"b\"} 6
                 ],
             },
             AggRow {
-                keys: vec![Value::Str("bash".into()), Value::UInt(7)],
+                keys: vec![
+                    Value::Str("bash".into()),
+                    Value::UInt(7),
+                    Value::UInt(1),
+                    Value::UInt(2),
+                ],
                 values: vec![
                     AggCell::Int(0),
                     AggCell::Hist(Histogram {
@@ -373,6 +399,6 @@ tracectl_demo_size_count{comm=\"a\\\"b\"} 6
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        assert!(out.contains("tracectl_my_spec_v2_usecs_bucket{probe=\"read \\\"x\\\"\",comm=\"<img src=x onerror=alert(1)>\\\"\\\\\\n日本\",pid=\"42\",le=\"2047\"} 8"), "{out}");
+        assert!(out.contains("tracectl_my_spec_v2_usecs_bucket{probe=\"read \\\"x\\\"\",comm=\"<img src=x onerror=alert(1)>\\\"\\\\\\n日本\",pid=\"42\",key_le=\"1\",key_probe=\"2\",le=\"2047\"} 8"), "{out}");
     }
 }
