@@ -10,6 +10,7 @@ pub mod comments;
 pub mod dsl;
 pub mod expr;
 pub mod print;
+mod recover;
 pub mod spec_yaml;
 pub mod version;
 pub mod yaml;
