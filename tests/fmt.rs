@@ -357,14 +357,16 @@ fn recipes_and_examples_are_formatted() {
     );
 }
 
-/// Formatting keeps what the user wrote: expressions as spelt (clarifying
-/// parentheses, hexadecimal), in the file's syntax and converted; YAML
+/// Formatting keeps what the user wrote: expressions and integer
+/// defaults as spelt (clarifying parentheses, hexadecimal), in the file's syntax and converted; YAML
 /// scalars are plain unless YAML needs quotes.
 #[test]
 fn formatting_keeps_the_spelling_of_expressions() {
     let dir = scratch("fmt-spelling");
     let yaml = "name: spelt
 description: Files opened (openat), as bcc's opensnoop.
+params:
+  mask: { type: u32, default: 0x40 }
 probes:
   - probe: tracepoint:syscalls:sys_enter_openat
     end: tracepoint:syscalls:sys_exit_openat
@@ -381,6 +383,7 @@ probes:
     assert_eq!(
         dsl,
         "spec spelt \"Files opened (openat), as bcc's opensnoop.\"
+param mask: u32 = 0x40
 
 probe tracepoint:syscalls:sys_enter_openat => tracepoint:syscalls:sys_exit_openat {
     fd = end.ret | (end.ret >> 63),

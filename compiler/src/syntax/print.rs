@@ -132,6 +132,16 @@ fn literal(l: &Literal) -> String {
     }
 }
 
+/// An integer default as written in `src` (`0x10` stays `0x10`) when that
+/// text reads back as the same number.
+fn int_spelling(d: &crate::diag::Spanned<Literal>, src: Option<&str>) -> Option<String> {
+    let Literal::Int(v) = d.value else {
+        return None;
+    };
+    let text = src?.get(d.span.range())?.trim();
+    (super::expr::parse_int(text) == Some(v)).then(|| text.to_string())
+}
+
 fn yaml_literal(l: &Literal) -> String {
     match l {
         // In a flow mapping (`{ type: string, default: … }`).
@@ -368,7 +378,8 @@ fn yaml(spec: &Spec, comments: &Comments, src: Option<&str>) -> String {
         for (i, p) in spec.params.iter().enumerate() {
             let mut parts = vec![format!("type: {}", p.ty.value.name())];
             if let Some(d) = &p.default {
-                parts.push(format!("default: {}", yaml_literal(&d.value)));
+                let v = int_spelling(d, o.src).unwrap_or_else(|| yaml_literal(&d.value));
+                parts.push(format!("default: {v}"));
             }
             if let Some(d) = &p.description {
                 parts.push(format!("description: {}", flow_str(&d.value)));
@@ -560,7 +571,8 @@ fn dsl(spec: &Spec, comments: &Comments, src: Option<&str>) -> String {
         }
         let mut line = format!("param {}: {}", p.name.value, p.ty.value.name());
         if let Some(d) = &p.default {
-            line.push_str(&format!(" = {}", literal(&d.value)));
+            let v = int_spelling(d, o.src).unwrap_or_else(|| literal(&d.value));
+            line.push_str(&format!(" = {v}"));
         }
         if let Some(d) = &p.description {
             line.push_str(&format!(" {}", escape(&d.value)));
