@@ -39,11 +39,7 @@ pub fn misspelt_aggregate(e: &Expr) -> Option<&'static str> {
         return None;
     };
     let f = func.value.as_str();
-    let known = is_aggregate(f)
-        || crate::resolve::FUNCTIONS.contains(&f)
-        || crate::context::CONTEXT_FUNCTIONS.contains(&f)
-        || crate::stacks::STACK_BUILTINS.contains(&f);
-    if known {
+    if crate::resolve::function_names().any(|known| known == f) {
         return None;
     }
     crate::diag::closest(f, AGGREGATES)

@@ -144,15 +144,13 @@ fn compile_rest(
         }
         // Fields left out for syntax errors (the probe is reported failed
         // already): what does not depend on them is checked.
-        let mut probe_left_out = dropped
+        let left_out: Vec<&[String]> = dropped
             .fields
             .iter()
-            .filter(|(span, _)| span.start == decl.span.start)
-            .peekable();
-        let fields_left_out = probe_left_out.peek().is_some();
-        let left_out: Vec<&str> = probe_left_out
-            .flat_map(|(_, names)| names.iter().map(String::as_str))
+            .filter(|(start, _)| *start == decl.span.start)
+            .map(|(_, names)| names.as_slice())
             .collect();
+        let fields_left_out = !left_out.is_empty();
         if fields_left_out && !decl.by.is_empty() && !aggregate::is_aggregating(decl) {
             // The aggregate may be what was left out.
             continue;
@@ -207,13 +205,13 @@ fn compile_rest(
         let mut fields: Vec<(String, Value)> = Vec::new();
         let mut keys = Vec::new();
         let mut aggs = Vec::new();
-        let mut ok = true;
+        let mut ok = !fields_left_out;
         // Event fields that did not check: a filter that does not use
         // them is checked all the same.
-        let mut failed: Vec<&str> = left_out;
-        if fields_left_out {
-            ok = false;
-        }
+        let mut failed: Vec<&str> = left_out
+            .iter()
+            .flat_map(|names| names.iter().map(String::as_str))
+            .collect();
         {
             let mut ac = ArithChecker {
                 resolver: &mut resolver,

@@ -52,6 +52,17 @@ pub const FUNCTIONS: [&str; 9] = [
     "str", "ustr", "kstr", "ip4", "ip6", "ntohs", "ntohl", "hex", "bytes",
 ];
 
+/// Every function a spec can call: value functions, aggregates, context
+/// functions and the stack builtins.
+pub fn function_names() -> impl Iterator<Item = &'static str> {
+    FUNCTIONS
+        .iter()
+        .chain(&crate::aggregate::AGGREGATES)
+        .chain(&crate::context::CONTEXT_FUNCTIONS)
+        .chain(&crate::stacks::STACK_BUILTINS)
+        .copied()
+}
+
 /// Where an argument is found.
 #[derive(Debug, Clone)]
 enum ArgLoc {
@@ -1573,16 +1584,7 @@ impl<'a> Resolver<'a> {
                         .note(h)),
                     None => Err(err(func_span, format!("unknown function `{func}()`"))
                         .label("unknown function")
-                        .suggest(
-                            func,
-                            FUNCTIONS
-                                .iter()
-                                .chain(&crate::aggregate::AGGREGATES)
-                                .chain(&crate::context::CONTEXT_FUNCTIONS)
-                                .chain(&crate::stacks::STACK_BUILTINS)
-                                .copied(),
-                            "functions",
-                        )),
+                        .suggest(func, function_names(), "functions")),
                 },
             },
         }

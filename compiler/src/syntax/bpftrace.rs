@@ -262,24 +262,16 @@ fn printf_fields(stmt: &str, rest: &str) -> Option<String> {
     let call = &format!("{}{rest}", &stmt[at + "printf(".len()..]);
     // Up to the `)` that closes the call.
     let mut depth = 0i32;
-    let mut in_str = false;
-    let mut escaped = false;
-    let mut end = None;
-    for (i, c) in call.char_indices() {
+    let (end, _) = outside_strings(call).find(|&(_, c)| {
         match c {
-            _ if escaped => escaped = false,
-            '\\' if in_str => escaped = true,
-            '"' => in_str = !in_str,
-            '(' if !in_str => depth += 1,
-            ')' if !in_str && depth == 0 => {
-                end = Some(i);
-                break;
-            }
-            ')' if !in_str => depth -= 1,
+            '(' => depth += 1,
+            ')' if depth == 0 => return true,
+            ')' => depth -= 1,
             _ => {}
         }
-    }
-    let args = split_top(&call[..end?]);
+        false
+    })?;
+    let args = split_top(&call[..end]);
     let fields: Vec<String> = args.iter().skip(1).map(|a| key(a)).collect();
     (!fields.is_empty()).then(|| fields.join(", "))
 }
@@ -307,24 +299,31 @@ fn positional(dsl: bool) -> String {
 /// does not end it).
 fn predicate(rest: &str) -> Option<&str> {
     let r = rest.strip_prefix('/')?;
-    let mut in_str = false;
-    let mut escaped = false;
-    for (i, c) in r.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_str => escaped = true,
-            '"' => in_str = !in_str,
-            '/' if !in_str => {
-                return r[i + 1..]
-                    .trim_start()
-                    .starts_with('{')
-                    .then(|| r[..i].trim());
-            }
-            '{' | '}' | '\n' if !in_str => return None,
-            _ => {}
+    let (i, c) = outside_strings(r).find(|&(_, c)| matches!(c, '/' | '{' | '}' | '\n'))?;
+    (c == '/' && r[i + 1..].trim_start().starts_with('{')).then(|| r[..i].trim())
+}
+
+/// The characters of `s` outside its string literals (`"…"`, with `\`
+/// escapes inside), with their byte offsets; the quotes are left out too.
+fn outside_strings(s: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+    let (mut in_str, mut escaped) = (false, false);
+    s.char_indices().filter(move |&(_, c)| {
+        if escaped {
+            escaped = false;
+            return false;
         }
-    }
-    None
+        match c {
+            '\\' if in_str => {
+                escaped = true;
+                false
+            }
+            '"' => {
+                in_str = !in_str;
+                false
+            }
+            _ => !in_str,
+        }
+    })
 }
 
 /// The names called in `s` (`f` of each `f(`), in order.

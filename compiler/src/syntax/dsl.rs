@@ -57,11 +57,7 @@ pub const DEFAULT_NAME: &str = "adhoc";
 
 /// Parses DSL text.
 pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
-    let p = parse_partial(src);
-    match p.spec {
-        Some(s) if p.diags.is_empty() => Ok(s),
-        _ => Err(p.diags),
-    }
+    parse_partial(src).into_result()
 }
 
 /// Most statements with syntax errors recovered from in one text; past
@@ -100,7 +96,8 @@ pub fn parse_partial(src: &str) -> Parsed {
                 let wrong_language = d.notes.iter().any(|n| n.contains(YAML_GIVEN));
                 diags.push(d);
                 recoveries += 1;
-                let Some(bad) = recover::failed_statement(&text, at, between)
+                let toks = tokens(&text);
+                let Some(bad) = recover::failed_statement(&text, &toks, at, between)
                     .filter(|_| recoveries < MAX_RECOVERIES && !wrong_language)
                 else {
                     return Parsed {
@@ -110,10 +107,10 @@ pub fn parse_partial(src: &str) -> Parsed {
                     };
                 };
                 // Inside a probe's fields: only that field is left out.
-                if let Some((field, name)) = recover::failed_field(&text, at, bad.clone()) {
+                if let Some((field, name)) = recover::failed_field(&text, &toks, at, bad.clone()) {
                     dropped
                         .fields
-                        .push((Span::new(bad.start, bad.start), name.into_iter().collect()));
+                        .push((bad.start as u32, name.into_iter().collect()));
                     text = std::borrow::Cow::Owned(recover::blank(&text, field));
                     continue;
                 }
@@ -137,7 +134,6 @@ pub fn parse_partial(src: &str) -> Parsed {
     };
     let mut seen_spec: Option<Span> = None;
     let mut first_stmt: Option<Span> = None;
-    let syntax_errors = !diags.is_empty();
     for stmt in top.into_iter().flatten() {
         let span = span_of(&stmt);
         if stmt.as_rule() != Rule::EOI {
@@ -179,7 +175,7 @@ pub fn parse_partial(src: &str) -> Parsed {
             diags.push(d);
         }
     }
-    if spec.probes.is_empty() && diags.is_empty() && !syntax_errors {
+    if spec.probes.is_empty() && diags.is_empty() {
         // Point at the `spec` line, else the first statement, else (only
         // comments) the whole file.
         let (at, label) = match (seen_spec, first_stmt) {
@@ -259,6 +255,11 @@ pub(crate) fn scan(src: &str, mut comment: impl FnMut(usize)) -> Vec<(usize, usi
     out
 }
 
+/// Is this token (of [`tokens`]) a probe, `kind:target`?
+pub(super) fn is_probe_token(t: &str) -> bool {
+    t.contains(':') && t.starts_with(|c: char| c.is_ascii_alphabetic())
+}
+
 /// Statement keywords and the probe's clause keywords: what cannot be a
 /// `by` key or a `match` name.
 const NOT_A_KEY: [&str; 8] = [
@@ -300,9 +301,7 @@ fn refine(src: &str, d: Diagnostic) -> Diagnostic {
     let missing = |next: Option<&(usize, usize)>| match next.map(text) {
         None => true,
         Some(n) => {
-            NOT_A_KEY.contains(&n)
-                || matches!(n, "," | ";" | "{" | "}" | "=>")
-                || (n.contains(':') && n.starts_with(|c: char| c.is_ascii_alphabetic()))
+            NOT_A_KEY.contains(&n) || matches!(n, "," | ";" | "{" | "}" | "=>") || is_probe_token(n)
         }
     };
     // `} by` followed by nothing that can be a key.
@@ -399,7 +398,6 @@ fn refine(src: &str, d: Diagnostic) -> Diagnostic {
         d = d.note(format!("`{found}` takes {t}"));
     }
     let prev = at.checked_sub(1).map(|p| text(&toks[p]));
-    let is_probe = |t: &str| t.contains(':') && t.starts_with(|c: char| c.is_ascii_alphabetic());
     // `match [dev, sector]`, `match (pid) (next_pid)`: other syntaxes' forms.
     if prev == Some("match") && matches!(found, "[" | "(" | "{") {
         d = d.note(format!("`match` takes {MATCH_FORMS}, without brackets"));
@@ -410,11 +408,11 @@ fn refine(src: &str, d: Diagnostic) -> Diagnostic {
     } else {
         at.checked_sub(1).filter(|_| prev == Some("=>"))
     };
-    if arrow.is_some_and(|a| !after_body(a)) && !is_probe(found) {
+    if arrow.is_some_and(|a| !after_body(a)) && !is_probe_token(found) {
         d = d.note("after `=>` comes the probe that ends this one: `probe kfunc:vfs_read => kretfunc:vfs_read { … }`");
     }
     // A clause before the fields: `kfunc:f by comm { … }`, `A => B match tid { … }`.
-    let before_body = (at >= 2 && text(&toks[at - 2]) == "as") || prev.is_some_and(is_probe);
+    let before_body = (at >= 2 && text(&toks[at - 2]) == "as") || prev.is_some_and(is_probe_token);
     // (`where` has its note from `syntax_error`.)
     let example = match found {
         "by" => Some("the keys come after the fields: `probe KIND:TARGET { … } by …`"),

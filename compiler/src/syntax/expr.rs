@@ -713,12 +713,7 @@ fn bpftrace_form(note: &str) -> Option<String> {
 /// The word just before a `:` ending `text` (`kfunc` in `probe kfunc:`).
 fn word_before_colon(text: &str) -> Option<&str> {
     let b = text.strip_suffix(':')?;
-    let start = b
-        .char_indices()
-        .rev()
-        .find(|(_, c)| !is_word(*c))
-        .map_or(0, |(i, c)| i + c.len_utf8());
-    let w = &b[start..];
+    let w = &b[super::trailing_word_start_by(b, is_word)..];
     (!w.is_empty()).then_some(w)
 }
 

@@ -65,11 +65,7 @@ pub fn detect(file_name: &str, src: &str) -> Syntax {
 /// that it uses only features of the version it declares
 /// ([`version::check_version`]).
 pub fn parse(file_name: &str, src: &str) -> Result<Spec, Vec<Diagnostic>> {
-    let p = parse_partial(file_name, src);
-    match p.spec {
-        Some(spec) if !crate::diag::has_errors(&p.diags) => Ok(spec),
-        _ => Err(p.diags),
-    }
+    parse_partial(file_name, src).into_result()
 }
 
 /// A parse that went as far as it could.
@@ -86,6 +82,16 @@ pub struct Parsed {
     pub dropped: Dropped,
 }
 
+impl Parsed {
+    /// The spec, when it parsed without an error; else the diagnostics.
+    pub fn into_result(self) -> Result<Spec, Vec<Diagnostic>> {
+        match self.spec {
+            Some(spec) if !crate::diag::has_errors(&self.diags) => Ok(spec),
+            _ => Err(self.diags),
+        }
+    }
+}
+
 /// The parts of a spec left out of a [`Parsed`] spec for syntax errors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Dropped {
@@ -95,10 +101,10 @@ pub struct Dropped {
     pub probes: Vec<Spanned<String>>,
     /// Parameters left out: uses of them are not checked.
     pub params: Vec<String>,
-    /// Fields left out of a probe that is kept (by where the probe
-    /// starts), with their names when they have one: a filter that uses
-    /// them is not checked.
-    pub fields: Vec<(Span, Vec<String>)>,
+    /// Fields and keys left out of a probe that is kept (by the byte the
+    /// probe starts at), with their names when they have one: a filter
+    /// that uses them is not checked.
+    pub fields: Vec<(u32, Vec<String>)>,
 }
 
 /// Parses as far as possible: syntax errors recover at the next probe,
@@ -182,9 +188,14 @@ pub fn in_words_of(syntax: Syntax, d: &mut Diagnostic) {
 /// byte after the last other character, on a character boundary whatever
 /// that character's width.
 pub(crate) fn trailing_word_start(s: &str) -> usize {
+    trailing_word_start_by(s, |c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// [`trailing_word_start`] for words of the characters `is_word` accepts.
+pub(crate) fn trailing_word_start_by(s: &str, is_word: impl Fn(char) -> bool) -> usize {
     s.char_indices()
         .rev()
-        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .find(|&(_, c)| !is_word(c))
         .map_or(0, |(i, c)| i + c.len_utf8())
 }
 

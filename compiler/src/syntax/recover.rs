@@ -4,7 +4,7 @@
 //! (spaces keep every span in place), parse the rest again, and still
 //! resolve the targets of the probes it left out.
 
-use super::dsl::tokens;
+use super::dsl::{is_probe_token, tokens};
 use super::expr::{Grammar, Rule};
 use crate::diag::{Span, Spanned};
 use pest::Parser as _;
@@ -18,15 +18,12 @@ fn starts_statement(src: &str, toks: &[(usize, usize)], i: usize) -> bool {
     let prev = i.checked_sub(1).map(|p| text(&toks[p]));
     match t {
         "probe" | "spec" | "param" | "output" | "version" | "BEGIN" | "END" => true,
-        _ => {
-            t.contains(':')
-                && t.starts_with(|c: char| c.is_ascii_alphabetic())
-                && !matches!(prev, Some("=>" | "probe"))
-        }
+        _ => is_probe_token(t) && !matches!(prev, Some("=>" | "probe")),
     }
 }
 
-/// The bytes of the statement a syntax error at `at` belongs to, to
+/// The bytes (of `text`, whose [`tokens`] are `toks`) of the statement a
+/// syntax error at `at` belongs to, to
 /// blank out: `between` statements (the grammar wanted a new one there),
 /// from where the statements that parse end; else from the start of the
 /// statement `at` is in (the statements that parse may end inside it,
@@ -35,10 +32,10 @@ fn starts_statement(src: &str, toks: &[(usize, usize)], i: usize) -> bool {
 /// nothing left to blank.
 pub(super) fn failed_statement(
     text: &str,
+    toks: &[(usize, usize)],
     at: usize,
     between: bool,
 ) -> Option<std::ops::Range<usize>> {
-    let toks = tokens(text);
     let depths: Vec<i32> = toks
         .iter()
         .scan(0, |depth, t| {
@@ -51,7 +48,7 @@ pub(super) fn failed_statement(
             Some(before)
         })
         .collect();
-    let starts = |i: usize| depths[i] == 0 && starts_statement(text, &toks, i);
+    let starts = |i: usize| depths[i] == 0 && starts_statement(text, toks, i);
     let first = if between {
         let good_end = Grammar::parse(Rule::dsl_prefix, text)
             .ok()
@@ -78,11 +75,13 @@ pub(super) fn failed_statement(
 /// error is not inside one item of a list with another item to keep.
 pub(super) fn failed_field(
     text: &str,
+    toks: &[(usize, usize)],
     at: usize,
     stmt: std::ops::Range<usize>,
 ) -> Option<(std::ops::Range<usize>, Option<String>)> {
-    let toks: Vec<(usize, usize)> = tokens(text)
-        .into_iter()
+    let toks: Vec<(usize, usize)> = toks
+        .iter()
+        .copied()
         .filter(|t| stmt.contains(&t.0))
         .collect();
     let word = |t: &(usize, usize)| &text[t.0..t.1];
@@ -181,9 +180,7 @@ pub(super) fn probe_targets(text: &str, range: std::ops::Range<usize>) -> Vec<Sp
         .map(|(s, e)| (range.start + s, range.start + e))
         .collect();
     let word = |t: &(usize, usize)| &text[t.0..t.1];
-    let is_probe = |t: &(usize, usize)| {
-        word(t).contains(':') && word(t).starts_with(|c: char| c.is_ascii_alphabetic())
-    };
+    let is_probe = |t: &(usize, usize)| is_probe_token(word(t));
     let spanned = |t: &(usize, usize)| Spanned::new(word(t).to_string(), Span::new(t.0, t.1));
     let Some(i) = toks.iter().position(is_probe) else {
         return Vec::new();

@@ -71,11 +71,7 @@ pub const TIMES: [&str; 3] = ["relative", "absolute", "none"];
 
 /// Parses a YAML spec; on failure, every problem found.
 pub fn parse(src: &str) -> Result<Spec, Vec<Diagnostic>> {
-    let p = parse_partial(src);
-    match p.spec {
-        Some(s) if p.diags.is_empty() => Ok(s),
-        _ => Err(p.diags),
-    }
+    parse_partial(src).into_result()
 }
 
 /// Parses a YAML spec as far as it can: a probe or parameter with an error
@@ -348,69 +344,65 @@ impl Reader {
     }
 
     fn param(&mut self, k: &Scalar, v: &Node) -> Option<ParamDecl> {
-        {
-            let fields = self.mapping(v, &PARAM_KEYS, "a parameter")?;
-            let ty = match Self::get(fields, "type") {
-                Some((_, t)) => match t {
-                    Node::Scalar(s) => match ParamType::parse(&s.value) {
-                        Some(ty) => Some(Spanned::new(ty, s.span)),
-                        None => {
-                            self.err(
-                                Diagnostic::error(
-                                    s.span,
-                                    format!("unknown parameter type `{}`", s.value),
-                                )
-                                .label("unknown type")
-                                .suggest(
-                                    &s.value,
-                                    ParamType::NAMES,
-                                    "types",
-                                ),
-                            );
-                            None
-                        }
-                    },
-                    other => {
+        let fields = self.mapping(v, &PARAM_KEYS, "a parameter")?;
+        let ty = match Self::get(fields, "type") {
+            Some((_, t)) => match t {
+                Node::Scalar(s) => match ParamType::parse(&s.value) {
+                    Some(ty) => Some(Spanned::new(ty, s.span)),
+                    None => {
                         self.err(
-                            Diagnostic::error(other.span(), "`type` must be a type name")
-                                .label(found(other)),
+                            Diagnostic::error(
+                                s.span,
+                                format!("unknown parameter type `{}`", s.value),
+                            )
+                            .label("unknown type")
+                            .suggest(
+                                &s.value,
+                                ParamType::NAMES,
+                                "types",
+                            ),
                         );
                         None
                     }
                 },
-                None => {
-                    if misspelt(fields, "type") {
-                        return None;
-                    }
-                    self.err(
-                        Diagnostic::error(k.span, format!("parameter `{}` has no `type`", k.value))
-                            .label("missing `type`")
-                            .note(
-                                "valid types: u8, u16, u32, u64, i8, i16, i32, i64, string, bool",
-                            ),
-                    );
-                    None
-                }
-            };
-            let default = Self::get(fields, "default").and_then(|(_, d)| match d {
-                Node::Scalar(s) => Some(Spanned::new(scalar_literal(s), s.span)),
                 other => {
                     self.err(
-                        Diagnostic::error(other.span(), "`default` must be a value")
+                        Diagnostic::error(other.span(), "`type` must be a type name")
                             .label(found(other)),
                     );
                     None
                 }
-            });
-            let description =
-                Self::get(fields, "description").and_then(|(_, d)| self.string(d, "`description`"));
-            Some(ParamDecl {
-                name: Spanned::new(k.value.clone(), k.span),
-                ty: ty?,
-                default,
-                description,
-            })
-        }
+            },
+            None => {
+                if misspelt(fields, "type") {
+                    return None;
+                }
+                self.err(
+                    Diagnostic::error(k.span, format!("parameter `{}` has no `type`", k.value))
+                        .label("missing `type`")
+                        .note("valid types: u8, u16, u32, u64, i8, i16, i32, i64, string, bool"),
+                );
+                None
+            }
+        };
+        let default = Self::get(fields, "default").and_then(|(_, d)| match d {
+            Node::Scalar(s) => Some(Spanned::new(scalar_literal(s), s.span)),
+            other => {
+                self.err(
+                    Diagnostic::error(other.span(), "`default` must be a value")
+                        .label(found(other)),
+                );
+                None
+            }
+        });
+        let description =
+            Self::get(fields, "description").and_then(|(_, d)| self.string(d, "`description`"));
+        Some(ParamDecl {
+            name: Spanned::new(k.value.clone(), k.span),
+            ty: ty?,
+            default,
+            description,
+        })
     }
 
     fn probes(&mut self, node: &Node) -> Vec<ProbeDecl> {
@@ -441,7 +433,7 @@ impl Reader {
                 Some(p) if errors == self.failed_fields.len() && !p.fields.is_empty() => {
                     self.dropped
                         .fields
-                        .push((p.span, std::mem::take(&mut self.failed_fields)));
+                        .push((p.span.start, std::mem::take(&mut self.failed_fields)));
                     out.push(p);
                 }
                 Some(p) => {
