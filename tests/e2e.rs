@@ -374,16 +374,7 @@ fn sigint_detaches_everything() {
 #[test]
 fn check_reads_standard_input() {
     let check = |text: &str| {
-        let mut child = Command::new(common::BIN)
-            .args(["check", "-"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run tracectl");
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), text.as_bytes()).unwrap();
-        drop(child.stdin.take());
-        let out = child.wait_with_output().unwrap();
+        let out = common::tracectl_with_stdin(&["check", "-"], text);
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned(),

@@ -6,24 +6,14 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{scratch, BIN};
-use std::io::Write;
+use common::{scratch, tracectl_with_stdin};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 /// `tracectl fmt ARGS`, with `stdin` on standard input.
 fn fmt(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .arg("fmt")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start tracectl");
-    // tracectl may exit (refusing) before it reads: a closed pipe is fine.
-    let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
-    child.wait_with_output().expect("wait for tracectl")
+    let args: Vec<&str> = std::iter::once("fmt").chain(args.iter().copied()).collect();
+    tracectl_with_stdin(&args, stdin)
 }
 
 /// Every spec of `specs/` and `examples/`, sorted (not the catalogue,

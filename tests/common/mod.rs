@@ -124,6 +124,21 @@ pub fn collect_output(mut child: Child, limit: Duration, what: &str) -> std::pro
 }
 
 /// `cmd.output()` with stdout and stderr piped, for at most `limit` (see
+/// `tracectl ARGS` with `stdin` on its standard input: its output. A
+/// tracectl that exits (refusing) before it reads is fine: a closed pipe is
+/// not an error here.
+pub fn tracectl_with_stdin(args: &[&str], stdin: &str) -> std::process::Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start tracectl");
+    let _ = std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes());
+    child.wait_with_output().expect("wait for tracectl")
+}
+
 /// [`collect_output`]).
 pub fn output_within(cmd: &mut Command, limit: Duration, what: &str) -> std::process::Output {
     let child = cmd
